@@ -1,0 +1,31 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout (see README "Architecture"):
+//   SoapCore     pure numerics: structures, neighbour lists, radial splines,
+//                spherical harmonics, descriptors. No I/O.
+//   FastJSON     a bounded JSON reader and a fast numeric JSON writer.
+//   SoapHTTP     an HTTP/1.1 server on sockets + Dispatch; knows no chemistry.
+//   SoapService  request decoding, response encoding, routes wiring HTTP to the core.
+//   soapd        the thin executable (serve, featurize, bench).
+let unsafeFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+
+let package = Package(
+    name: "soapd",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "soapd", targets: ["soapd"]),
+        .library(name: "SoapCore", targets: ["SoapCore"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
+        .systemLibrary(name: "CLapack", path: "Sources/CLapack"),
+        .target(name: "SoapCore", dependencies: ["CLapack"], swiftSettings: unsafeFlags),
+        .target(name: "FastJSON"),
+        .target(name: "SoapService", dependencies: ["SoapCore", "FastJSON", "CZlib"]),
+        .executableTarget(name: "soapd", dependencies: ["SoapService", "SoapCore", "FastJSON"]),
+        .testTarget(name: "SoapCoreTests", dependencies: ["SoapCore"], exclude: []),
+        .testTarget(name: "SoapServiceTests", dependencies: ["SoapService", "SoapCore", "FastJSON"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

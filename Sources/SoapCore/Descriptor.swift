@@ -1,0 +1,90 @@
+/// The invariants soapd computes from the spherical expansion.
+public enum DescriptorType: String, Sendable, CaseIterable {
+    case sphericalExpansion = "spherical_expansion"
+    case radialSpectrum = "radial_spectrum"
+    case powerSpectrum = "power_spectrum"
+}
+
+/// One row per atom, or one per structure (the sum over its atoms).
+public enum SampleLevel: String, Sendable {
+    case atom, structure
+}
+
+/// Integer labels of rows or columns: `values` is row-major, `names.count` per entry.
+public struct Labels: Equatable, Sendable {
+    public var names: [String]
+    public var values: [Int32]
+    public init(names: [String], values: [Int32] = []) { self.names = names; self.values = values }
+    public var count: Int { names.isEmpty ? 0 : values.count / names.count }
+    public subscript(entry: Int) -> ArraySlice<Int32> { values[(entry * names.count)..<((entry + 1) * names.count)] }
+}
+
+/// A computed descriptor: one contiguous row-major block plus labels.
+public struct FeatureMatrix: Sendable {
+    public var samples: Labels
+    /// Atomic number of each row's centre (per-atom rows only).
+    public var centerTypes: [Int32]?
+    public var properties: Labels
+    /// rows × columns, row-major.
+    public var values: [Double]
+    /// Gradient entries (sample, structure, atom), one per non-zero (row, atom) pair.
+    public var gradientSamples: Labels?
+    /// entries × 3 × columns: d/dx, d/dy, d/dz of row `sample` w.r.t. the position of `atom`.
+    public var gradientValues: [Double]?
+
+    public var rowCount: Int { samples.count }
+    public var columnCount: Int { properties.count }
+}
+
+/// Column layout of each descriptor for a given expansion basis.
+enum ColumnLayout {
+    static func properties(_ type: DescriptorType, basis: ExpansionBasis) -> Labels {
+        let K = basis.radialCount, L = basis.maxAngular
+        let types = basis.groupTypes
+        var labels: Labels
+        switch type {
+        case .sphericalExpansion:
+            labels = Labels(names: types == nil ? ["l", "m", "n"] : ["neighbor_type", "l", "m", "n"])
+            for g in 0..<basis.groupCount {
+                for l in 0...L {
+                    for m in -l...l {
+                        for n in 0..<K {
+                            if let types { labels.values.append(Int32(types[g])) }
+                            labels.values += [Int32(l), Int32(m), Int32(n)]
+                        }
+                    }
+                }
+            }
+        case .radialSpectrum:
+            labels = Labels(names: types == nil ? ["n"] : ["neighbor_type", "n"])
+            for g in 0..<basis.groupCount {
+                for n in 0..<K {
+                    if let types { labels.values.append(Int32(types[g])) }
+                    labels.values.append(Int32(n))
+                }
+            }
+        case .powerSpectrum:
+            labels = Labels(names: types == nil ? ["l", "n_1", "n_2"]
+                                               : ["neighbor_1_type", "neighbor_2_type", "l", "n_1", "n_2"])
+            for (g1, g2) in groupPairs(basis.groupCount) {
+                for l in 0...L {
+                    for n1 in 0..<K {
+                        for n2 in 0..<K {
+                            if let types { labels.values += [Int32(types[g1]), Int32(types[g2])] }
+                            labels.values += [Int32(l), Int32(n1), Int32(n2)]
+                        }
+                    }
+                }
+            }
+        }
+        return labels
+    }
+
+    /// (g1, g2) with g1 ≤ g2, in column order. Species slots are sorted, so
+    /// this is featomic's neighbor_1_type ≤ neighbor_2_type.
+    static func groupPairs(_ groups: Int) -> [(Int, Int)] {
+        var pairs: [(Int, Int)] = []
+        for a in 0..<groups { for b in a..<groups { pairs.append((a, b)) } }
+        return pairs
+    }
+}

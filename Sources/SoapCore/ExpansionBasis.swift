@@ -1,0 +1,58 @@
+/// What the expansion kernel needs to know about a radial basis (design.md,
+/// "one expansion kernel for every radial basis"): for a neighbour of species
+/// slot a, a spline table gives K values per l, added into channels starting
+/// at `channelOffset[a]`.
+///
+/// - primitive GTO: one table for all species, one channel group per species;
+/// - fitted "separate": one table per species, one group per species;
+/// - fitted "mixed": one table per species, a single group shared by all.
+public struct ExpansionBasis: @unchecked Sendable {
+    public let maxAngular: Int
+    /// K: radial functions per l in each channel group (n or q).
+    public let radialCount: Int
+    /// Atomic numbers of the species slots (the request's `species`).
+    public let species: [Int]
+    /// Table used for a neighbour of each species slot.
+    public let tables: [RadialSplineTable]
+    public let tableOfSpecies: [Int]
+    /// First channel of each species slot's contributions.
+    public let channelOffset: [Int]
+    /// Number of channel groups; channels = groups × K.
+    public let groupCount: Int
+    /// The neighbour type that labels each group, or nil when groups mix species.
+    public let groupTypes: [Int]?
+    /// Weight of the central atom's own density (l = 0, its own species).
+    public let centerAtomWeight: Double
+    /// f_c(r)·s(r) and its derivative.
+    public let hypers: SoapHypers
+
+    public init(maxAngular: Int, radialCount: Int, species: [Int], tables: [RadialSplineTable], tableOfSpecies: [Int],
+                channelOffset: [Int], groupCount: Int, groupTypes: [Int]?, centerAtomWeight: Double, hypers: SoapHypers) {
+        precondition(tables.allSatisfy { $0.count == (maxAngular + 1) * radialCount })
+        self.maxAngular = maxAngular; self.radialCount = radialCount; self.species = species
+        self.tables = tables; self.tableOfSpecies = tableOfSpecies; self.channelOffset = channelOffset
+        self.groupCount = groupCount; self.groupTypes = groupTypes
+        self.centerAtomWeight = centerAtomWeight; self.hypers = hypers
+    }
+
+    /// The primitive GTO basis: one shared table, one channel group per species.
+    public static func primitive(hypers: SoapHypers, species: [Int], table: RadialSplineTable) -> ExpansionBasis {
+        ExpansionBasis(maxAngular: hypers.maxAngular, radialCount: hypers.radialCount, species: species,
+                       tables: [table], tableOfSpecies: Array(repeating: 0, count: species.count),
+                       channelOffset: species.indices.map { $0 * hypers.radialCount },
+                       groupCount: species.count, groupTypes: species,
+                       centerAtomWeight: hypers.centerAtomWeight, hypers: hypers)
+    }
+
+    /// Builds the GTO radial-integral table for these hypers (tens of ms; cache it).
+    public static func gtoTable(for hypers: SoapHypers) throws -> RadialSplineTable {
+        let gto = try GtoRadialBasis(cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
+                                     count: hypers.radialCount, maxAngular: hypers.maxAngular)
+        return RadialSplineTable(cutoff: hypers.cutoff, count: (hypers.maxAngular + 1) * hypers.radialCount,
+                                 accuracy: hypers.effectiveSplineAccuracy) { r, v, d in
+            gto.radialIntegrals(at: r, values: v, derivatives: d)
+        }
+    }
+
+    public var channelCount: Int { groupCount * radialCount }
+}

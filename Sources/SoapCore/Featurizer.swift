@@ -1,0 +1,242 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+
+/// Limits on what one computation may allocate (set from Config by callers).
+public struct FeaturizationLimits: Sendable {
+    /// Neighbour pairs in one structure (images included).
+    public var maxPairsPerStructure: Int = 5_000_000
+    /// Doubles in the gradient output (entries × 3 × columns).
+    public var maxGradientValues: Int = 400_000_000
+    /// Doubles in the value output.
+    public var maxValues: Int = 400_000_000
+    public init() {}
+}
+
+/// Why a computation was refused; each case names what to fix.
+public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConvertible {
+    case structure(StructureError)
+    /// An atom whose type is not in `species`.
+    case unknownSpecies(structure: Int, atom: Int, number: Int)
+    case invalidSpecies(String)
+    case tooManyPairs(structure: Int, estimate: Int, limit: Int)
+    case outputTooLarge(values: Int, limit: Int)
+
+    public var description: String {
+        switch self {
+        case .structure(let e): return e.description
+        case .unknownSpecies(let s, let a, let z):
+            return "structures/\(s)/numbers/\(a): atomic number \(z) is not in descriptor.species"
+        case .invalidSpecies(let m): return "descriptor/species: \(m)"
+        case .tooManyPairs(let s, let e, let l):
+            return "structures/\(s): about \(e) neighbour pairs within the cutoff, above the limit of \(l)"
+        case .outputTooLarge(let v, let l): return "the output would hold \(v) numbers, above the limit of \(l)"
+        }
+    }
+}
+
+/// Computes descriptors for many structures, spreading centres over threads.
+public struct Featurizer: Sendable {
+    public var threads: Int
+    public var limits: FeaturizationLimits
+
+    public init(threads: Int = Featurizer.defaultThreads, limits: FeaturizationLimits = .init()) {
+        self.threads = max(1, threads); self.limits = limits
+    }
+
+    public static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+
+    public func compute(_ structures: [Structure], type: DescriptorType, basis: ExpansionBasis,
+                        level: SampleLevel = .atom, gradients: Bool = false) throws(FeaturizationError) -> FeatureMatrix {
+        // Species slots for every atom.
+        let species = basis.species
+        guard !species.isEmpty else { throw .invalidSpecies("must list at least one atomic number") }
+        guard species == species.sorted(), Set(species).count == species.count else {
+            throw .invalidSpecies("must be sorted and without repeats")
+        }
+        var slotOfNumber = [Int32](repeating: -1, count: Elements.symbols.count + 1)
+        for (a, z) in species.enumerated() {
+            guard Elements.isKnown(z) else { throw .invalidSpecies("\(z) is not an element") }
+            slotOfNumber[z] = Int32(a)
+        }
+        var slots: [[Int32]] = []
+        slots.reserveCapacity(structures.count)
+        for (s, structure) in structures.enumerated() {
+            do { try structure.validate(index: s) } catch { throw .structure(error) }
+            var row = [Int32](repeating: 0, count: structure.count)
+            for (i, z) in structure.numbers.enumerated() {
+                let slot = slotOfNumber[z]
+                guard slot >= 0 else { throw .unknownSpecies(structure: s, atom: i, number: z) }
+                row[i] = slot
+            }
+            slots.append(row)
+            let estimate = Self.estimatedPairs(structure, cutoff: basis.hypers.cutoff)
+            if estimate > Double(limits.maxPairsPerStructure) {
+                throw .tooManyPairs(structure: s, estimate: Int(min(estimate, 1e18)), limit: limits.maxPairsPerStructure)
+            }
+        }
+
+        // Neighbour lists, one structure per chunk.
+        let cutoff = basis.hypers.cutoff
+        let maxPairs = limits.maxPairsPerStructure
+        var lists = [NeighborList?](repeating: nil, count: structures.count)
+        lists.withUnsafeMutableBufferPointer { out in
+            let out = out
+            Parallel.run(chunks: structures.count, threads: threads) { _, next in
+                while let s = next() { out[s] = NeighborList.build(structures[s], cutoff: cutoff, maxPairs: maxPairs) }
+            }
+        }
+        for (s, list) in lists.enumerated() where list == nil {
+            throw .tooManyPairs(structure: s, estimate: maxPairs + 1, limit: maxPairs)
+        }
+        let neighborLists = lists.map { $0! }
+
+        // Rows and, with gradients, where each row's entries go.
+        let rows = structures.reduce(0) { $0 + $1.count }
+        let properties = ColumnLayout.properties(type, basis: basis)
+        let columns = properties.count
+        guard rows * columns <= limits.maxValues else {
+            throw .outputTooLarge(values: rows * columns, limit: limits.maxValues)
+        }
+        var rowStart = [Int](repeating: 0, count: structures.count + 1)
+        for s in structures.indices { rowStart[s + 1] = rowStart[s] + structures[s].count }
+        var entryStart = [Int](repeating: 0, count: rows + 1)
+        if gradients {
+            var counts = [Int](repeating: 0, count: rows)
+            counts.withUnsafeMutableBufferPointer { counts in
+                let counts = counts
+                Parallel.run(chunks: structures.count, threads: threads) { _, next in
+                    var seen: [Int32] = []
+                    while let s = next() {
+                        let list = neighborLists[s]
+                        if seen.count < structures[s].count { seen = [Int32](repeating: -1, count: structures[s].count) }
+                        for i in 0..<structures[s].count {
+                            var unique = 1
+                            for p in list.start[i]..<list.start[i + 1] {
+                                let j = Int(list.neighbor[p])
+                                if j != i && seen[j] != Int32(i) { seen[j] = Int32(i); unique += 1 }
+                            }
+                            for p in list.start[i]..<list.start[i + 1] { seen[Int(list.neighbor[p])] = -1 }
+                            counts[rowStart[s] + i] = unique
+                        }
+                    }
+                }
+            }
+            for r in 0..<rows { entryStart[r + 1] = entryStart[r] + counts[r] }
+            let size = entryStart[rows] * 3 * columns
+            guard size <= limits.maxGradientValues else {
+                throw .outputTooLarge(values: size, limit: limits.maxGradientValues)
+            }
+        }
+        let entries = entryStart[rows]
+
+        var values = [Double](repeating: 0, count: rows * columns)
+        var gradientValues = [Double](repeating: 0, count: gradients ? entries * 3 * columns : 0)
+        var gradientLabels = [Int32](repeating: 0, count: gradients ? entries * 3 : 0)
+
+        // Work: chunks of centres that never cross a structure.
+        let chunkSize = max(1, min(32, rows / (threads * 8)))
+        var chunks: [(structure: Int, first: Int, end: Int)] = []
+        for (s, structure) in structures.enumerated() {
+            var i = 0
+            while i < structure.count {
+                chunks.append((s, i, min(structure.count, i + chunkSize)))
+                i += chunkSize
+            }
+        }
+        values.withUnsafeMutableBufferPointer { valuesOut in
+        gradientValues.withUnsafeMutableBufferPointer { gradOut in
+        gradientLabels.withUnsafeMutableBufferPointer { labelOut in
+            let valuesBase = valuesOut.baseAddress, gradBase = gradOut.baseAddress, labelBase = labelOut.baseAddress
+            Parallel.run(chunks: chunks.count, threads: threads) { _, next in
+                let expansion = SphericalExpansion(basis: basis)
+                let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns)
+                while let c = next() {
+                    let (s, first, end) = chunks[c]
+                    slots[s].withUnsafeBufferPointer { slotOfAtom in
+                        for i in first..<end {
+                            let row = rowStart[s] + i
+                            expansion.compute(center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
+                                              list: neighborLists[s], gradients: gradients)
+                            writer.writeValues(to: valuesBase! + row * columns)
+                            if gradients {
+                                writer.writeGradients(center: i, row: row, structure: s,
+                                                      values: gradBase! + entryStart[row] * 3 * columns,
+                                                      labels: labelBase! + entryStart[row] * 3)
+                            }
+                        }
+                    }
+                }
+            }
+        }}}
+
+        var samples = Labels(names: ["structure", "atom"])
+        samples.values.reserveCapacity(2 * rows)
+        var centerTypes = [Int32]()
+        centerTypes.reserveCapacity(rows)
+        for (s, structure) in structures.enumerated() {
+            for i in 0..<structure.count {
+                samples.values.append(Int32(s)); samples.values.append(Int32(i))
+                centerTypes.append(Int32(structure.numbers[i]))
+            }
+        }
+        var result = FeatureMatrix(samples: samples, centerTypes: centerTypes, properties: properties, values: values,
+                                   gradientSamples: gradients ? Labels(names: ["sample", "structure", "atom"], values: gradientLabels) : nil,
+                                   gradientValues: gradients ? gradientValues : nil)
+        if level == .structure {
+            result = Self.sumOverStructures(result, structures: structures, rowStart: rowStart, entryStart: entryStart)
+        }
+        return result
+    }
+
+    /// Upper estimate of neighbour pairs (images included) before any allocation.
+    static func estimatedPairs(_ structure: Structure, cutoff: Double) -> Double {
+        let n = Double(structure.count)
+        guard structure.isPeriodic, let cell = structure.cell else { return n * (n - 1) }
+        let volume = abs(Geometry.determinant(cell))
+        // Open axes of a slab or wire: the atoms spread over at most the cell
+        // along them; count as if periodic, an over-estimate only in vacuum.
+        let sphere = 4.0 / 3.0 * Double.pi * cutoff * cutoff * cutoff
+        return n * (n / volume) * sphere * 1.5 + n
+    }
+
+    /// Per-structure rows: sums of the per-atom rows and of their gradients.
+    static func sumOverStructures(_ perAtom: FeatureMatrix, structures: [Structure], rowStart: [Int],
+                                  entryStart: [Int]) -> FeatureMatrix {
+        let columns = perAtom.columnCount
+        var values = [Double](repeating: 0, count: structures.count * columns)
+        for s in structures.indices {
+            for row in rowStart[s]..<rowStart[s + 1] {
+                for c in 0..<columns { values[s * columns + c] += perAtom.values[row * columns + c] }
+            }
+        }
+        var samples = Labels(names: ["structure"])
+        samples.values = structures.indices.map { Int32($0) }
+        var gradientSamples: Labels? = nil
+        var gradientValues: [Double]? = nil
+        if let labels = perAtom.gradientSamples, let grads = perAtom.gradientValues {
+            var outLabels = Labels(names: ["sample", "structure", "atom"])
+            var out: [Double] = []
+            for s in structures.indices {
+                let n = structures[s].count
+                var dense = [Double](repeating: 0, count: n * 3 * columns)
+                var present = [Bool](repeating: false, count: n)
+                for e in entryStart[rowStart[s]]..<entryStart[rowStart[s + 1]] {
+                    let atom = Int(labels.values[3 * e + 2])
+                    present[atom] = true
+                    for k in 0..<(3 * columns) { dense[atom * 3 * columns + k] += grads[e * 3 * columns + k] }
+                }
+                for atom in 0..<n where present[atom] {
+                    outLabels.values += [Int32(s), Int32(s), Int32(atom)]
+                    out += dense[(atom * 3 * columns)..<((atom + 1) * 3 * columns)]
+                }
+            }
+            gradientSamples = outLabels
+            gradientValues = out
+        }
+        return FeatureMatrix(samples: samples, centerTypes: nil, properties: perAtom.properties, values: values,
+                             gradientSamples: gradientSamples, gradientValues: gradientValues)
+    }
+}

@@ -1,0 +1,186 @@
+/// The spherical expansion of one centre's neighbour density, and its
+/// derivatives with respect to the neighbours' positions: the one kernel
+/// every descriptor and every radial basis goes through.
+///
+/// Coefficients are stored l-block by l-block: block l is a
+/// (channels × (2l+1)) row-major matrix starting at channels·l², so the
+/// power spectrum of one l is a small Gram matrix over contiguous rows.
+///
+/// Gradients are kept per neighbour atom u (all its periodic images summed)
+/// only for the centre being processed, with the K channels of u's species:
+/// ∂C/∂r_u, laid out [direction][l-block of K × (2l+1)]. The centre's own
+/// gradient is minus their sum (translation invariance), over all channels.
+final class SphericalExpansion {
+    let basis: ExpansionBasis
+    let L: Int
+    let K: Int
+    let channels: Int
+    /// (L+1)² · channels
+    let size: Int
+    /// (L+1)² · K: size of one neighbour's gradient block per direction
+    let neighborSize: Int
+    let harmonics: SphericalHarmonics
+    var shScratch: SphericalHarmonics.Scratch
+
+    let coefficients: UnsafeMutablePointer<Double>
+    let radial: UnsafeMutablePointer<Double>
+    let radialDerivative: UnsafeMutablePointer<Double>
+    let ylm: UnsafeMutablePointer<Double>
+    let ylmGradient: UnsafeMutablePointer<Double>
+
+    // Gradient state for the current centre.
+    var neighborGradients: UnsafeMutablePointer<Double>
+    var neighborCapacity: Int
+    /// Atoms with a gradient block, in first-seen order, and their species slots.
+    var gradientAtoms: [Int] = []
+    var gradientSlots: [Int] = []
+    /// Per structure atom: its block index for the current centre, or −1.
+    var blockOfAtom: [Int32] = []
+    let selfGradient: UnsafeMutablePointer<Double>
+    /// Per species slot: its spline table and first channel (no ARC in the loop).
+    let slotTable: UnsafeMutablePointer<SplineView>
+    let slotOffset: UnsafeMutablePointer<Int>
+
+    init(basis: ExpansionBasis) {
+        self.basis = basis
+        L = basis.maxAngular
+        K = basis.radialCount
+        channels = basis.channelCount
+        let lm = (L + 1) * (L + 1)
+        size = lm * channels
+        neighborSize = lm * K
+        harmonics = SphericalHarmonics(maxAngular: L)
+        shScratch = SphericalHarmonics.Scratch(maxAngular: L)
+        coefficients = .allocate(capacity: size)
+        radial = .allocate(capacity: (L + 1) * K)
+        radialDerivative = .allocate(capacity: (L + 1) * K)
+        ylm = .allocate(capacity: lm)
+        ylmGradient = .allocate(capacity: 3 * lm)
+        neighborCapacity = 64
+        neighborGradients = .allocate(capacity: neighborCapacity * 3 * neighborSize)
+        selfGradient = .allocate(capacity: 3 * size)
+        let slots = basis.species.count
+        slotTable = .allocate(capacity: slots)
+        slotOffset = .allocate(capacity: slots)
+        for a in 0..<slots {
+            slotTable.advanced(by: a).initialize(to: basis.tables[basis.tableOfSpecies[a]].view)
+            slotOffset[a] = basis.channelOffset[a]
+        }
+    }
+
+    deinit {
+        coefficients.deallocate(); radial.deallocate(); radialDerivative.deallocate()
+        ylm.deallocate(); ylmGradient.deallocate(); neighborGradients.deallocate(); selfGradient.deallocate()
+        slotTable.deallocate(); slotOffset.deallocate()
+    }
+
+    /// Expands the density around `center` of a structure.
+    /// `slotOfAtom` maps each atom to its species slot.
+    func compute(center i: Int, slotOfAtom: UnsafePointer<Int32>, atomCount: Int, list: NeighborList, gradients: Bool) {
+        let C = coefficients
+        C.update(repeating: 0, count: size)
+        let centerSlot = Int(slotOfAtom[i])
+        // The central atom's own density: l = 0, its own species, through the table at r = 0.
+        slotTable[centerSlot].evaluate(0, values: radial, derivatives: nil)
+        let selfWeight = basis.centerAtomWeight * SphericalExpansion.y00
+        let selfOffset = slotOffset[centerSlot]
+        for k in 0..<K { C[selfOffset + k] += selfWeight * radial[k] }
+
+        if gradients {
+            if blockOfAtom.count < atomCount { blockOfAtom = [Int32](repeating: -1, count: atomCount) }
+            gradientAtoms.removeAll(keepingCapacity: true)
+            gradientSlots.removeAll(keepingCapacity: true)
+        }
+        let hypers = basis.hypers
+        let lm = (L + 1) * (L + 1)
+        list.neighbor.withUnsafeBufferPointer { neighbors in
+        list.vectors.withUnsafeBufferPointer { vectors in
+        list.distances.withUnsafeBufferPointer { distances in
+            for p in list.start[i]..<list.start[i + 1] {
+                let j = Int(neighbors[p])
+                let r = distances[p]
+                let invR = 1 / r
+                let x = vectors[3 * p] * invR, y = vectors[3 * p + 1] * invR, z = vectors[3 * p + 2] * invR
+                let slot = Int(slotOfAtom[j])
+                let offset = slotOffset[slot]
+                // Images of the centre itself move with it: no gradient.
+                let withGradient = gradients && j != i
+                slotTable[slot].evaluate(r, values: radial, derivatives: withGradient ? radialDerivative : nil)
+                harmonics.evaluate(x: x, y: y, z: z, values: ylm, gradients: withGradient ? ylmGradient : nil,
+                                   scratch: &shScratch)
+                let (w, dw) = hypers.pairWeight(r)
+                for l in 0...L {
+                    let m2 = 2 * l + 1
+                    let y = ylm + l * l
+                    let block = C + channels * l * l + offset * m2
+                    let rl = radial + l * K
+                    for k in 0..<K {
+                        let g = w * rl[k]
+                        let row = block + k * m2
+                        for m in 0..<m2 { row[m] += g * y[m] }
+                    }
+                }
+                guard withGradient else { continue }
+                // Block of neighbour atom j (all its images accumulate here).
+                var b = Int(blockOfAtom[j])
+                if b < 0 {
+                    b = gradientAtoms.count
+                    blockOfAtom[j] = Int32(b)
+                    gradientAtoms.append(j)
+                    gradientSlots.append(slot)
+                    ensureNeighborCapacity(b + 1)
+                    (neighborGradients + b * 3 * neighborSize).update(repeating: 0, count: 3 * neighborSize)
+                }
+                let dst = neighborGradients + b * 3 * neighborSize
+                let dir = (x, y, z)
+                for d in 0..<3 {
+                    let rd = d == 0 ? dir.0 : (d == 1 ? dir.1 : dir.2)
+                    let gy = ylmGradient + d * lm
+                    let out = dst + d * neighborSize
+                    for l in 0...L {
+                        let m2 = 2 * l + 1
+                        let y = ylm + l * l, gyl = gy + l * l
+                        let rl = radial + l * K, drl = radialDerivative + l * K
+                        let blockOut = out + K * l * l
+                        for k in 0..<K {
+                            // ∂/∂r_j [w R Y] = (w R)' r̂_d Y + w R ∂_d Y, with ∂_d Y = G_d / r.
+                            let a = (dw * rl[k] + w * drl[k]) * rd
+                            let c = w * rl[k] * invR
+                            let row = blockOut + k * m2
+                            for m in 0..<m2 { row[m] += a * y[m] + c * gyl[m] }
+                        }
+                    }
+                }
+            }
+        }}}
+        guard gradients else { return }
+        for j in gradientAtoms { blockOfAtom[j] = -1 }
+        // Centre's own gradient: −Σ over neighbour atoms, into their channel ranges.
+        selfGradient.update(repeating: 0, count: 3 * size)
+        for (b, slot) in gradientSlots.enumerated() {
+            let offset = slotOffset[slot]
+            let src = neighborGradients + b * 3 * neighborSize
+            for d in 0..<3 {
+                for l in 0...L {
+                    let m2 = 2 * l + 1
+                    let from = src + d * neighborSize + K * l * l
+                    let to = selfGradient + d * size + channels * l * l + offset * m2
+                    for e in 0..<(K * m2) { to[e] -= from[e] }
+                }
+            }
+        }
+    }
+
+    private func ensureNeighborCapacity(_ blocks: Int) {
+        guard blocks > neighborCapacity else { return }
+        var capacity = neighborCapacity
+        while capacity < blocks { capacity *= 2 }
+        let grown = UnsafeMutablePointer<Double>.allocate(capacity: capacity * 3 * neighborSize)
+        grown.initialize(from: neighborGradients, count: neighborCapacity * 3 * neighborSize)
+        neighborGradients.deallocate()
+        neighborGradients = grown
+        neighborCapacity = capacity
+    }
+
+    static let y00 = 0.28209479177387814  // 1/√(4π)
+}
