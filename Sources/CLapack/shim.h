@@ -1,6 +1,8 @@
 #ifndef SOAPD_CLAPACK_SHIM_H
 #define SOAPD_CLAPACK_SHIM_H
-/* The few LAPACK/BLAS routines soapd calls (Fortran ABI, from OpenBLAS). */
+/* The few LAPACK/BLAS routines soapd calls (Fortran ABI). Linked against the
+   reference (netlib) LAPACK: single-threaded, so no BLAS thread pool spins
+   beside our own workers; the matrices soapd decomposes are small. */
 void dsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const int *lda,
              double *w, double *work, const int *lwork, int *iwork, const int *liwork, int *info);
 void dgemm_(const char *transa, const char *transb, const int *m, const int *n, const int *k,

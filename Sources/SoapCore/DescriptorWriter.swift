@@ -12,6 +12,8 @@ final class DescriptorWriter {
     let factors: [Double]
     /// Scratch for X = ∂C · Cᵀ, channels × channels.
     let product: UnsafeMutablePointer<Double>
+    /// Cᵀ of the current centre, per l-block.
+    let transposed: UnsafeMutablePointer<Double>
     var order: [Int] = []
 
     init(type: DescriptorType, expansion: SphericalExpansion, columns: Int) {
@@ -29,9 +31,10 @@ final class DescriptorWriter {
         }
         factors = f
         product = .allocate(capacity: max(1, channels * channels))
+        transposed = .allocate(capacity: max(1, expansion.size))
     }
 
-    deinit { product.deallocate() }
+    deinit { product.deallocate(); transposed.deallocate() }
 
     func writeValues(to out: UnsafeMutablePointer<Double>) {
         let C = expansion.coefficients
@@ -68,6 +71,7 @@ final class DescriptorWriter {
         order.append(-1)
         order.append(contentsOf: expansion.gradientAtoms.indices)
         let atoms = expansion.gradientAtoms
+        if type == .powerSpectrum { transposeCoefficients() }
         order.sort { (a, b) in (a < 0 ? i : atoms[a]) < (b < 0 ? i : atoms[b]) }
         for (e, block) in order.enumerated() {
             let atom = block < 0 ? i : atoms[block]
@@ -91,6 +95,7 @@ final class DescriptorWriter {
                 let dst = out + d * columns
                 switch type {
                 case .sphericalExpansion, .radialSpectrum:
+                    if rowGroups.count < groups { dst.update(repeating: 0, count: columns) }
                     scatterExpansion(dC, rowGroups: rowGroups, stride: rowGroups.count * K, to: dst)
                 case .powerSpectrum:
                     powerSpectrumGradient(dC, rowGroups: rowGroups, to: dst)
@@ -119,42 +124,67 @@ final class DescriptorWriter {
 
     /// ∂P/∂r for one direction: with X = ∂C Cᵀ (rows of ∂C only in
     /// `rowGroups`), ∂P[(a,n1),(b,n2)] = X[a n1, b n2] + X[b n2, a n1].
+    /// X is built as rows of ∂C times the transposed C (`transposed`, filled
+    /// once per centre), so the inner loop runs over contiguous channels.
     private func powerSpectrumGradient(_ dC: UnsafeMutablePointer<Double>, rowGroups: Range<Int>,
                                        to out: UnsafeMutablePointer<Double>) {
-        let C = expansion.coefficients
         let rowsX = rowGroups.count * K
         let X = product
-        let gLo = rowGroups.lowerBound
-        var col = 0
-        // Columns are pair-major, then l; compute X per l once and fill all pairs.
+        let gLo = rowGroups.lowerBound, gHi = rowGroups.upperBound
+        let ch = channels
         for l in 0...L {
             let m2 = 2 * l + 1
-            let block = C + channels * l * l
+            let ct = transposed + ch * l * l
             let dBlock = dC + rowsX * l * l
             for p in 0..<rowsX {
                 let a = dBlock + p * m2
-                for q in 0..<channels {
-                    let b = block + q * m2
-                    var dot = 0.0
-                    for m in 0..<m2 { dot += a[m] * b[m] }
-                    X[p * channels + q] = dot
+                let x = X + p * ch
+                let a0 = a[0]
+                for q in 0..<ch { x[q] = a0 * ct[q] }
+                var m = 1
+                while m < m2 {
+                    let am = a[m]
+                    let c = ct + m * ch
+                    for q in 0..<ch { x[q] += am * c[q] }
+                    m += 1
                 }
             }
-            for (pi, (g1, g2)) in pairs.enumerated() {
+            for pi in 0..<pairs.count {
+                let (g1, g2) = pairs[pi]
                 let f = factors[pi * (L + 1) + l]
-                col = (pi * (L + 1) + l) * K * K
-                let first = rowGroups.contains(g1), second = rowGroups.contains(g2)
-                if !first && !second {
-                    continue  // already zero
-                }
-                for n1 in 0..<K {
-                    for n2 in 0..<K {
-                        var v = 0.0
-                        if first { v += X[((g1 - gLo) * K + n1) * channels + g2 * K + n2] }
-                        if second { v += X[((g2 - gLo) * K + n2) * channels + g1 * K + n1] }
-                        out[col + n1 * K + n2] = f * v
+                let dst = out + (pi * (L + 1) + l) * K * K
+                let first = g1 >= gLo && g1 < gHi, second = g2 >= gLo && g2 < gHi
+                if first && second {
+                    let x1 = X + (g1 - gLo) * K * ch + g2 * K
+                    let x2 = X + (g2 - gLo) * K * ch + g1 * K
+                    for n1 in 0..<K {
+                        for n2 in 0..<K { dst[n1 * K + n2] = f * (x1[n1 * ch + n2] + x2[n2 * ch + n1]) }
                     }
+                } else if first {
+                    let x1 = X + (g1 - gLo) * K * ch + g2 * K
+                    for n1 in 0..<K {
+                        for n2 in 0..<K { dst[n1 * K + n2] = f * x1[n1 * ch + n2] }
+                    }
+                } else if second {
+                    let x2 = X + (g2 - gLo) * K * ch + g1 * K
+                    for n1 in 0..<K {
+                        for n2 in 0..<K { dst[n1 * K + n2] = f * x2[n2 * ch + n1] }
+                    }
+                } else {
+                    dst.update(repeating: 0, count: K * K)
                 }
+            }
+        }
+    }
+
+    /// Cᵀ per l-block ((2l+1) × channels), for the gradient products.
+    private func transposeCoefficients() {
+        let C = expansion.coefficients
+        for l in 0...L {
+            let m2 = 2 * l + 1
+            let src = C + channels * l * l, dst = transposed + channels * l * l
+            for q in 0..<channels {
+                for m in 0..<m2 { dst[m * channels + q] = src[q * m2 + m] }
             }
         }
     }

@@ -132,9 +132,10 @@ public struct Featurizer: Sendable {
         }
         let entries = entryStart[rows]
 
-        var values = [Double](repeating: 0, count: rows * columns)
-        var gradientValues = [Double](repeating: 0, count: gradients ? entries * 3 * columns : 0)
-        var gradientLabels = [Int32](repeating: 0, count: gradients ? entries * 3 : 0)
+        // Every element is written by the kernels below.
+        var values = LargeBuffers.uninitialized(Double.self, count: rows * columns)
+        var gradientValues = LargeBuffers.uninitialized(Double.self, count: gradients ? entries * 3 * columns : 0)
+        var gradientLabels = LargeBuffers.uninitialized(Int32.self, count: gradients ? entries * 3 : 0)
 
         // Work: chunks of centres that never cross a structure.
         let chunkSize = max(1, min(32, rows / (threads * 8)))

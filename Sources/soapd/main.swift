@@ -1,1 +1,31 @@
-print("soapd")
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import SoapCore
+import SoapService
+
+// soapd — featurization service and command line (contract.md).
+//   soapd serve     [--host H] [--port P] [--database PATH] [--config FILE]
+//   soapd featurize --request FILE|- [--output FILE|-] [--threads N] [--format json|npz|npy]
+//   soapd bench     --request FILE [--repeat N] [--threads T]
+
+let usage = """
+usage: soapd serve     [--host 127.0.0.1] [--port 8080] [--database PATH] [--config FILE]
+       soapd featurize --request FILE|- [--output FILE|-] [--threads N] [--format json|npz|npy]
+       soapd bench     --request FILE [--repeat N] [--threads T]
+"""
+
+var arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first else {
+    CommandLineTool.fail(usage, code: 2)
+}
+arguments.removeFirst()
+switch command {
+case "featurize": CommandLineTool.featurize(try CommandLineTool.Options(arguments))
+case "bench": CommandLineTool.bench(try CommandLineTool.Options(arguments))
+case "serve": CommandLineTool.serve(try CommandLineTool.Options(arguments))
+case "-h", "--help", "help": print(usage)
+default: CommandLineTool.fail("unknown command '\(command)'\n" + usage, code: 2)
+}

@@ -1,0 +1,154 @@
+import Dispatch
+import FastJSON
+import SoapCore
+
+/// Response formats of POST /v1/features, chosen by `Accept`.
+public enum FeatureFormat: String, Sendable {
+    case json = "application/json"
+    case npz = "application/x-npz"
+    case npy = "application/x-npy"
+}
+
+/// FeatureMatrix → response bytes. JSON is written by a direct numeric
+/// writer, rows formatted in parallel: Foundation's encoders cost 5–30× the
+/// computation for large outputs (shared/bench/README.md).
+public enum FeatureResponseEncoder {
+    public static func encode(_ m: FeatureMatrix, format: FeatureFormat, basisID: String? = nil, threads: Int = 2) -> [UInt8] {
+        switch format {
+        case .json: return json(m, basisID: basisID, threads: threads)
+        case .npz: return npz(m, basisID: basisID)
+        case .npy: return NumpyArchive.npy(.init(name: "values", shape: [m.rowCount, m.columnCount], element: .float64(m.values)))
+        }
+    }
+
+    // MARK: JSON
+
+    public static func json(_ m: FeatureMatrix, basisID: String?, threads: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + m.values.count * 22 + (m.gradientValues?.count ?? 0) * 22)
+        out += Array("{\"samples\":".utf8)
+        appendLabels(m.samples, to: &out)
+        if let centers = m.centerTypes {
+            out += Array(",\"center_types\":[".utf8)
+            for (k, z) in centers.enumerated() {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                appendInt(Int(z), to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out += Array(",\"properties\":".utf8)
+        appendLabels(m.properties, to: &out)
+        out += Array(",\"values\":".utf8)
+        appendRows(m.values, rows: m.rowCount, columns: m.columnCount, rowsPerGroup: 1, threads: threads, to: &out)
+        if let samples = m.gradientSamples, let values = m.gradientValues {
+            out += Array(",\"gradients\":{\"samples\":".utf8)
+            appendLabels(samples, to: &out)
+            out += Array(",\"values\":".utf8)
+            appendRows(values, rows: samples.count * 3, columns: m.columnCount, rowsPerGroup: 3, threads: threads, to: &out)
+            out.append(UInt8(ascii: "}"))
+        }
+        if let basisID {
+            out += Array(",\"basis_id\":".utf8)
+            var w = JSONWriter(capacity: basisID.utf8.count + 2)
+            w.string(basisID)
+            out += w.bytes
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    static func appendLabels(_ labels: Labels, to out: inout [UInt8]) {
+        out += Array("{\"names\":[".utf8)
+        for (k, name) in labels.names.enumerated() {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            out.append(UInt8(ascii: "\"")); out += Array(name.utf8); out.append(UInt8(ascii: "\""))
+        }
+        out += Array("],\"values\":[".utf8)
+        let width = labels.names.count
+        for e in 0..<labels.count {
+            out.append(UInt8(ascii: e > 0 ? "," : "["))
+            if e > 0 { out.append(UInt8(ascii: "[")) }
+            for k in 0..<width {
+                if k > 0 { out.append(UInt8(ascii: ",")) }
+                appendInt(Int(labels.values[e * width + k]), to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out += Array("]}".utf8)
+    }
+
+    /// `[[row],[row],…]`, or with rowsPerGroup 3, `[[[x],[y],[z]],…]`. Chunks
+    /// of rows are formatted on separate threads, then concatenated.
+    static func appendRows(_ values: [Double], rows: Int, columns: Int, rowsPerGroup: Int, threads: Int,
+                           to out: inout [UInt8]) {
+        let groups = rows / rowsPerGroup
+        out.append(UInt8(ascii: "["))
+        let workers = max(1, min(threads, groups / 64 + 1))
+        let perChunk = (groups + workers - 1) / max(workers, 1)
+        var parts = [[UInt8]](repeating: [], count: workers)
+        values.withUnsafeBufferPointer { v in
+            parts.withUnsafeMutableBufferPointer { partsOut in
+                let partsOut = partsOut
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    let first = w * perChunk, end = min(groups, first + perChunk)
+                    guard first < end else { return }
+                    var buffer: [UInt8] = []
+                    buffer.reserveCapacity((end - first) * rowsPerGroup * (columns * 22 + 4))
+                    for g in first..<end {
+                        if g > 0 { buffer.append(UInt8(ascii: ",")) }
+                        if rowsPerGroup > 1 { buffer.append(UInt8(ascii: "[")) }
+                        for r in 0..<rowsPerGroup {
+                            if r > 0 { buffer.append(UInt8(ascii: ",")) }
+                            buffer.append(UInt8(ascii: "["))
+                            let base = (g * rowsPerGroup + r) * columns
+                            for c in 0..<columns {
+                                if c > 0 { buffer.append(UInt8(ascii: ",")) }
+                                JSONNumberFormat.append(v[base + c], to: &buffer)
+                            }
+                            buffer.append(UInt8(ascii: "]"))
+                        }
+                        if rowsPerGroup > 1 { buffer.append(UInt8(ascii: "]")) }
+                    }
+                    partsOut[w] = buffer
+                }
+            }
+        }
+        for part in parts { out += part }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    @inline(__always) static func appendInt(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 { out.append(UInt8(ascii: "-")) }
+        var v = value.magnitude
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var n = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            repeat {
+                d[n] = UInt8(ascii: "0") + UInt8(v % 10)
+                v /= 10
+                n += 1
+            } while v > 0
+            for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
+        }
+    }
+
+    // MARK: npz
+
+    public static func npz(_ m: FeatureMatrix, basisID: String?) -> [UInt8] {
+        var archive = NumpyArchive()
+        archive.add("samples", shape: [m.rowCount, m.samples.names.count], .int32(m.samples.values))
+        archive.add("sample_names", shape: [m.samples.names.count], .strings(m.samples.names))
+        archive.add("properties", shape: [m.columnCount, m.properties.names.count], .int32(m.properties.values))
+        archive.add("property_names", shape: [m.properties.names.count], .strings(m.properties.names))
+        archive.add("values", shape: [m.rowCount, m.columnCount], .float64(m.values))
+        if let centers = m.centerTypes { archive.add("center_types", shape: [centers.count], .int32(centers)) }
+        if let samples = m.gradientSamples, let values = m.gradientValues {
+            archive.add("gradient_samples", shape: [samples.count, 3], .int32(samples.values))
+            archive.add("gradient_values", shape: [samples.count, 3, m.columnCount], .float64(values))
+        }
+        if let basisID { archive.add("basis_id", shape: [1], .strings([basisID])) }
+        return archive.npz()
+    }
+}

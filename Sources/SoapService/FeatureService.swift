@@ -1,0 +1,82 @@
+import FastJSON
+import SoapCore
+
+/// A featurization request resolved to what the core needs: structures and
+/// an expansion basis with its spline tables.
+public struct PreparedFeaturization: Sendable {
+    public var request: FeatureRequest
+    public var basis: ExpansionBasis
+    public var basisID: String?
+    public var atomCount: Int { request.structures.reduce(0) { $0 + $1.count } }
+}
+
+/// Settings of the featurization service (from Config).
+public struct FeatureServiceSettings: Sendable {
+    public var threads = Featurizer.defaultThreads
+    public var requestLimits = RequestLimits()
+    public var featurizationLimits = FeaturizationLimits()
+    public var jsonLimits = JSONLimits()
+    public var splineCacheEntries = 32
+    public init() {}
+}
+
+/// The one path from request bytes to features, shared by the CLI, the HTTP
+/// route and batch jobs; only the ends differ.
+public final class FeatureService: Sendable {
+    public let settings: FeatureServiceSettings
+    public let splineCache: SplineCache
+
+    public init(settings: FeatureServiceSettings = .init()) {
+        self.settings = settings
+        splineCache = SplineCache(capacity: settings.splineCacheEntries)
+    }
+
+    public func parse(_ body: [UInt8]) throws(ServiceError) -> JSONValue {
+        do {
+            return try JSON.parse(body, limits: settings.jsonLimits)
+        } catch let error as JSONParseError {
+            throw ServiceError(.malformed, "invalid JSON: \(error)")
+        } catch {
+            throw ServiceError(.malformed, "invalid JSON: \(error)")
+        }
+    }
+
+    public func prepare(_ body: [UInt8]) throws(ServiceError) -> PreparedFeaturization {
+        let request = try FeatureRequestDecoder(limits: settings.requestLimits).decode(try parse(body))
+        return try prepare(request)
+    }
+
+    public func prepare(_ request: FeatureRequest) throws(ServiceError) -> PreparedFeaturization {
+        guard let hypers = request.hypers else {
+            throw ServiceError(.notFound, pointer: "/descriptor/basis_id",
+                               "fitted bases are not available in this build")
+        }
+        let table: RadialSplineTable
+        do {
+            table = try splineCache.table(for: hypers.radialTableKey) { try ExpansionBasis.gtoTable(for: hypers) }
+        } catch {
+            throw ServiceError(.invalid, pointer: "/descriptor/hypers/basis/radial",
+                               "the GTO basis could not be orthonormalised (\(error)); reduce max_radial")
+        }
+        let basis = ExpansionBasis.primitive(hypers: hypers, species: request.species, table: table)
+        return PreparedFeaturization(request: request, basis: basis, basisID: nil)
+    }
+
+    public func compute(_ prepared: PreparedFeaturization, threads: Int? = nil) throws(ServiceError) -> FeatureMatrix {
+        let featurizer = Featurizer(threads: threads ?? settings.threads, limits: settings.featurizationLimits)
+        do {
+            return try featurizer.compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
+                                          level: prepared.request.level, gradients: prepared.request.gradients)
+        } catch {
+            throw ServiceError(error)
+        }
+    }
+
+    /// Request bytes → response bytes in the asked format.
+    public func featurize(_ body: [UInt8], format: FeatureFormat, threads: Int? = nil) throws(ServiceError) -> [UInt8] {
+        let prepared = try prepare(body)
+        let features = try compute(prepared, threads: threads)
+        return FeatureResponseEncoder.encode(features, format: format, basisID: prepared.basisID,
+                                             threads: threads ?? settings.threads)
+    }
+}

@@ -1,0 +1,103 @@
+import FastJSON
+import SoapCore
+
+/// featomic 0.6 hyper-parameter JSON → SoapHypers, for the subset soapd
+/// supports. Anything else is refused with the option it does not support.
+struct HypersDecoder {
+    var limits: RequestLimits
+
+    func decode(_ value: JSONValue, radialOnly: Bool, at p: String) throws(ServiceError) -> SoapHypers {
+        let root = try Field.object(value, p)
+        try Field.allowOnly(root, ["cutoff", "density", "basis"], at: p)
+
+        // cutoff
+        let cutoff = try Field.object(try Field.required(root, "cutoff", at: p), "\(p)/cutoff")
+        try Field.allowOnly(cutoff, ["radius", "smoothing"], at: "\(p)/cutoff")
+        let radius = try Field.number(try Field.required(cutoff, "radius", at: "\(p)/cutoff"), "\(p)/cutoff/radius")
+        let smoothingJSON = try Field.object(try Field.required(cutoff, "smoothing", at: "\(p)/cutoff"), "\(p)/cutoff/smoothing")
+        let smoothingType = try typeName(smoothingJSON, at: "\(p)/cutoff/smoothing", supported: ["ShiftedCosine", "Step"])
+        let smoothing: CutoffSmoothing
+        if smoothingType == "Step" {
+            try Field.allowOnly(smoothingJSON, ["type"], at: "\(p)/cutoff/smoothing")
+            smoothing = .step
+        } else {
+            try Field.allowOnly(smoothingJSON, ["type", "width"], at: "\(p)/cutoff/smoothing")
+            smoothing = .shiftedCosine(width: try Field.number(
+                try Field.required(smoothingJSON, "width", at: "\(p)/cutoff/smoothing"), "\(p)/cutoff/smoothing/width"))
+        }
+
+        // density
+        let density = try Field.object(try Field.required(root, "density", at: p), "\(p)/density")
+        _ = try typeName(density, at: "\(p)/density", supported: ["Gaussian"])
+        try Field.allowOnly(density, ["type", "width", "scaling", "center_atom_weight"], at: "\(p)/density")
+        let width = try Field.number(try Field.required(density, "width", at: "\(p)/density"), "\(p)/density/width")
+        var scaling = RadialScaling.none
+        if let s = density["scaling"], !s.isNull {
+            let sp = "\(p)/density/scaling"
+            let sj = try Field.object(s, sp)
+            _ = try typeName(sj, at: sp, supported: ["Willatt2018"])
+            try Field.allowOnly(sj, ["type", "rate", "scale", "exponent"], at: sp)
+            scaling = .willatt2018(rate: try Field.number(try Field.required(sj, "rate", at: sp), "\(sp)/rate"),
+                                   scale: try Field.number(try Field.required(sj, "scale", at: sp), "\(sp)/scale"),
+                                   exponent: try Field.number(try Field.required(sj, "exponent", at: sp), "\(sp)/exponent"))
+        }
+        var centerWeight = 1.0
+        if let w = density["center_atom_weight"] { centerWeight = try Field.number(w, "\(p)/density/center_atom_weight") }
+
+        // basis
+        let bp = "\(p)/basis"
+        let basis = try Field.object(try Field.required(root, "basis", at: p), bp)
+        var maxAngular = 0
+        if radialOnly && basis["type"] == nil {
+            // featomic's radial spectrum takes {radial, spline_accuracy} only.
+            try Field.allowOnly(basis, ["radial", "spline_accuracy"], at: bp)
+        } else {
+            _ = try typeName(basis, at: bp, supported: ["TensorProduct"])
+            try Field.allowOnly(basis, ["type", "max_angular", "radial", "spline_accuracy"], at: bp)
+            maxAngular = try Field.integer(try Field.required(basis, "max_angular", at: bp), "\(bp)/max_angular")
+            guard maxAngular >= 0, maxAngular <= limits.maxAngular else {
+                throw ServiceError(.invalid, pointer: "\(bp)/max_angular", "must be between 0 and \(limits.maxAngular)")
+            }
+            if radialOnly { maxAngular = 0 }   // only l = 0 is needed
+        }
+        let radial = try Field.object(try Field.required(basis, "radial", at: bp), "\(bp)/radial")
+        _ = try typeName(radial, at: "\(bp)/radial", supported: ["Gto"])
+        try Field.allowOnly(radial, ["type", "max_radial", "radius"], at: "\(bp)/radial")
+        let maxRadial = try Field.integer(try Field.required(radial, "max_radial", at: "\(bp)/radial"), "\(bp)/radial/max_radial")
+        guard maxRadial >= 0, maxRadial <= limits.maxRadial else {
+            throw ServiceError(.invalid, pointer: "\(bp)/radial/max_radial", "must be between 0 and \(limits.maxRadial)")
+        }
+        if let r = radial["radius"] {
+            let rr = try Field.number(r, "\(bp)/radial/radius")
+            guard rr == radius else {
+                throw ServiceError(.invalid, pointer: "\(bp)/radial/radius", "must equal cutoff.radius (\(radius)) if given")
+            }
+        }
+        var accuracy: Double? = 1e-8
+        if let a = basis["spline_accuracy"] {
+            if a.isNull { accuracy = nil } else {
+                let v = try Field.number(a, "\(bp)/spline_accuracy")
+                guard v >= limits.minSplineAccuracy else {
+                    throw ServiceError(.invalid, pointer: "\(bp)/spline_accuracy", "must be at least \(limits.minSplineAccuracy)")
+                }
+                accuracy = v
+            }
+        }
+        let hypers = SoapHypers(cutoff: radius, smoothing: smoothing, densityWidth: width, scaling: scaling,
+                                centerAtomWeight: centerWeight, maxAngular: maxAngular, maxRadial: maxRadial,
+                                splineAccuracy: accuracy)
+        do { try hypers.validate() } catch {
+            throw ServiceError(.invalid, pointer: "\(p)/\(error.field)", error.message)
+        }
+        return hypers
+    }
+
+    private func typeName(_ o: JSONObject, at p: String, supported: [String]) throws(ServiceError) -> String {
+        let name = try Field.string(try Field.required(o, "type", at: p), "\(p)/type")
+        guard supported.contains(name) else {
+            throw ServiceError(.invalid, pointer: "\(p)/type",
+                               "unsupported option '\(name.prefix(64))'; soapd supports " + supported.joined(separator: ", "))
+        }
+        return name
+    }
+}

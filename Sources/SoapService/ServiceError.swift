@@ -1,0 +1,71 @@
+import SoapCore
+
+/// Everything a request can fail with, as values; the HTTP edge maps them to
+/// RFC 9457 problem documents and the CLI to one line on stderr.
+public struct ServiceError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case malformed          // not JSON, or not the JSON shape expected → 400
+        case invalid            // well-formed, but a value is out of range or unsupported → 422
+        case tooLarge           // over a configured limit → 413 / 422
+        case notFound           // → 404
+        case conflict           // → 409
+        case unavailable        // → 503
+        case timeout            // → 504
+        case `internal`         // → 500
+    }
+    public var kind: Kind
+    /// RFC 6901 JSON pointer to the offending field ("" for the whole body).
+    public var pointer: String
+    public var message: String
+
+    public init(_ kind: Kind, pointer: String = "", _ message: String) {
+        self.kind = kind; self.pointer = pointer; self.message = message
+    }
+
+    public var status: Int {
+        switch kind {
+        case .malformed: return 400
+        case .invalid: return 422
+        case .tooLarge: return 413
+        case .notFound: return 404
+        case .conflict: return 409
+        case .unavailable: return 503
+        case .timeout: return 504
+        case .internal: return 500
+        }
+    }
+
+    public var title: String {
+        switch kind {
+        case .malformed: return "Malformed request"
+        case .invalid: return "Invalid request"
+        case .tooLarge: return "Request too large"
+        case .notFound: return "Not found"
+        case .conflict: return "Conflict"
+        case .unavailable: return "Service unavailable"
+        case .timeout: return "Computation timed out"
+        case .internal: return "Internal error"
+        }
+    }
+
+    public var description: String { pointer.isEmpty ? message : "\(pointer): \(message)" }
+
+    /// Maps the core's typed errors onto request fields.
+    public init(_ error: FeaturizationError) {
+        switch error {
+        case .structure(let e):
+            self.init(.invalid, pointer: "/structures/\(e.structure)/\(e.field)", e.message)
+        case .unknownSpecies(let s, let a, let z):
+            let symbol = Elements.isKnown(z) ? " (\(Elements.symbols[z - 1]))" : ""
+            self.init(.invalid, pointer: "/structures/\(s)/numbers/\(a)",
+                      "atomic number \(z)\(symbol) is not in descriptor.species")
+        case .invalidSpecies(let m):
+            self.init(.invalid, pointer: "/descriptor/species", m)
+        case .tooManyPairs(let s, let estimate, let limit):
+            self.init(.tooLarge, pointer: "/structures/\(s)",
+                      "about \(estimate) neighbour pairs within the cutoff, above the limit of \(limit)")
+        case .outputTooLarge(let values, let limit):
+            self.init(.tooLarge, "the output would hold \(values) numbers, above the limit of \(limit); split the request")
+        }
+    }
+}

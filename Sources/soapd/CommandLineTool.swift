@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import SoapCore
+import SoapService
+
+enum CommandLineTool {
+    /// `--name value` pairs; every flag takes a value.
+    struct Options {
+        var values: [String: String] = [:]
+        init(_ arguments: [String]) throws {
+            var i = 0
+            while i < arguments.count {
+                let flag = arguments[i]
+                guard flag.hasPrefix("--"), flag.count > 2 else { CommandLineTool.fail("unexpected argument '\(flag)'", code: 2) }
+                var name = String(flag.dropFirst(2))
+                var value: String
+                if let eq = name.firstIndex(of: "=") {
+                    value = String(name[name.index(after: eq)...])
+                    name = String(name[..<eq])
+                } else {
+                    guard i + 1 < arguments.count else { CommandLineTool.fail("\(flag) needs a value", code: 2) }
+                    value = arguments[i + 1]
+                    i += 1
+                }
+                values[name] = value
+                i += 1
+            }
+        }
+        func string(_ name: String) -> String? { values[name] }
+        func int(_ name: String, min: Int = 1) -> Int? {
+            guard let s = values[name] else { return nil }
+            guard let v = Int(s), v >= min else { CommandLineTool.fail("--\(name) must be an integer ≥ \(min), got '\(s)'", code: 2) }
+            return v
+        }
+        func allowOnly(_ names: Set<String>) {
+            for key in values.keys where !names.contains(key) { CommandLineTool.fail("unknown option --\(key)", code: 2) }
+        }
+    }
+
+    static func fail(_ message: String, code: Int32 = 1) -> Never {
+        let line = message.hasSuffix("\n") ? message : message + "\n"
+        fputs("soapd: " + line, stderr)
+        exit(code)
+    }
+
+    static func featurize(_ options: Options) {
+        options.allowOnly(["request", "output", "threads", "format"])
+        guard let input = options.string("request") else { fail("featurize needs --request FILE|-", code: 2) }
+        let output = options.string("output") ?? "-"
+        let format: FeatureFormat
+        switch options.string("format") ?? "json" {
+        case "json": format = .json
+        case "npz": format = .npz
+        case "npy": format = .npy
+        case let other: fail("--format must be json, npz or npy, got '\(other)'", code: 2)
+        }
+        var settings = FeatureServiceSettings()
+        if let t = options.int("threads") { settings.threads = t }
+        let service = FeatureService(settings: settings)
+        let body: [UInt8]
+        do { body = try FileIO.read(input) } catch { fail("cannot read \(input): \(error)") }
+        do {
+            let response = try service.featurize(body, format: format)
+            try FileIO.write(response, to: output)
+        } catch let error as ServiceError {
+            fail(error.description)
+        } catch {
+            fail("cannot write \(output): \(error)")
+        }
+    }
+
+    static func bench(_ options: Options) {
+        options.allowOnly(["request", "repeat", "threads", "warmup"])
+        guard let input = options.string("request") else { fail("bench needs --request FILE", code: 2) }
+        let repeats = options.int("repeat") ?? 5
+        let warmup = options.int("warmup", min: 0) ?? 1
+        var settings = FeatureServiceSettings()
+        if let t = options.int("threads") { settings.threads = t }
+        let service = FeatureService(settings: settings)
+        let prepared: PreparedFeaturization
+        do {
+            prepared = try service.prepare(try FileIO.read(input))
+        } catch let error as ServiceError {
+            fail(error.description)
+        } catch {
+            fail("cannot read \(input): \(error)")
+        }
+        var times: [Double] = []
+        do {
+            for _ in 0..<warmup { _ = try service.compute(prepared) }
+            for _ in 0..<repeats {
+                let start = monotonicSeconds()
+                let result = try service.compute(prepared)
+                times.append(monotonicSeconds() - start)
+                withExtendedLifetime(result) {}
+            }
+        } catch {
+            fail(error.description)
+        }
+        times.sort()
+        let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
+        let atoms = prepared.atomCount
+        print("{\"atoms\": \(atoms), \"seconds_median\": \(median), \"seconds_min\": \(times[0]), "
+              + "\"atoms_per_second\": \(Double(atoms) / median), \"repeat\": \(repeats), \"threads\": \(settings.threads)}")
+    }
+
+    static func serve(_ options: Options) {
+        fail("serve is not available in this build yet", code: 2)
+    }
+
+    static func monotonicSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}
+
+/// Whole-file reads and writes with Glibc ("-" is stdin / stdout).
+enum FileIO {
+    struct Failure: Error, CustomStringConvertible { var description: String }
+
+    static func read(_ path: String) throws -> [UInt8] {
+        let fd = path == "-" ? STDIN_FILENO : open(path, O_RDONLY)
+        guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
+        defer { if path != "-" { close(fd) } }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(description: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        let fd = path == "-" ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
+        defer { if path != "-" { close(fd) } }
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw Failure(description: String(cString: strerror(errno)))
+                }
+                offset += n
+            }
+        }
+    }
+}
