@@ -48,9 +48,11 @@ public struct ExpansionBasis: @unchecked Sendable {
     public static func gtoTable(for hypers: SoapHypers) throws -> RadialSplineTable {
         let gto = try GtoRadialBasis(cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
                                      count: hypers.radialCount, maxAngular: hypers.maxAngular)
-        return RadialSplineTable(cutoff: hypers.cutoff, count: (hypers.maxAngular + 1) * hypers.radialCount,
-                                 accuracy: hypers.effectiveSplineAccuracy) { r, v, d in
-            gto.radialIntegrals(at: r, values: v, derivatives: d)
+        // One spline per l, as featomic builds them.
+        return RadialSplineTable(cutoff: hypers.cutoff,
+                                 segmentSizes: Array(repeating: hypers.radialCount, count: hypers.maxAngular + 1),
+                                 accuracy: hypers.effectiveSplineAccuracy) { l, r, v, d in
+            gto.radialIntegrals(at: r, l: l, values: v, derivatives: d)
         }
     }
 

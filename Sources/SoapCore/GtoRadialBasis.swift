@@ -56,6 +56,14 @@ public struct GtoRadialBasis: Sendable {
     /// I_nl(r) and dI_nl/dr for every l ≤ maxAngular and n < count, written as
     /// values[l * count + n] (the layout of a RadialSplineTable).
     public func radialIntegrals(at r: Double, values: UnsafeMutablePointer<Double>, derivatives: UnsafeMutablePointer<Double>) {
+        for l in 0...maxAngular {
+            radialIntegrals(at: r, l: l, values: values + l * count, derivatives: derivatives + l * count)
+        }
+    }
+
+    /// I_nl(r) and dI_nl/dr for one l, written as values[n].
+    public func radialIntegrals(at r: Double, l: Int, values: UnsafeMutablePointer<Double>,
+                                derivatives: UnsafeMutablePointer<Double>) {
         let n = count
         let sigma2 = densityWidth * densityWidth
         let alpha = 0.5 / sigma2
@@ -63,7 +71,7 @@ public struct GtoRadialBasis: Sendable {
         // Primitive integrals J_kl(r), then the orthonormalising contraction.
         var j = [Double](repeating: 0, count: n)
         var dj = [Double](repeating: 0, count: n)
-        for l in 0...maxAngular {
+        do {
             let b = Double(l) + 1.5
             for k in 0..<n {
                 let beta = 0.5 / (widths[k] * widths[k])
@@ -88,8 +96,8 @@ public struct GtoRadialBasis: Sendable {
                     let u = orthonormalizer[nn * n + k]
                     v += u * j[k]; d += u * dj[k]
                 }
-                values[l * n + nn] = v
-                derivatives[l * n + nn] = d
+                values[nn] = v
+                derivatives[nn] = d
             }
         }
     }

@@ -1,82 +1,133 @@
 /// Cubic Hermite spline tables of K radial functions (values and first
-/// derivatives) on a uniform grid over [0, rc]. Any radial basis — GTO
+/// derivatives) on uniform grids over [0, rc]. Any radial basis — GTO
 /// integrals, or a fitted basis contracted from them — is one of these, so
 /// the expansion kernel never knows which basis it evaluates.
 ///
-/// Storage is point-major: point p holds K values then K derivatives, so one
-/// lookup reads 4K contiguous doubles.
+/// The K outputs are split into segments (one per angular channel l), each
+/// with its own grid, refined as featomic refines its per-l splines: start
+/// from 10 intervals and halve them until the mean absolute or the mean
+/// relative error at the interval midpoints is below the accuracy. The same
+/// grids give the same interpolated numbers as featomic, not merely numbers
+/// as accurate.
+///
+/// Storage is point-major within a segment: point p holds the segment's
+/// values then its derivatives, so one lookup reads contiguous memory.
 public final class RadialSplineTable: @unchecked Sendable {
+    public struct Segment: Sendable, Equatable {
+        /// First output of the segment and how many it has.
+        public var first: Int
+        public var count: Int
+        public var intervals: Int
+        /// Offset of its first point in the data.
+        public var offset: Int
+    }
+
     public let count: Int
     public let cutoff: Double
-    public let intervals: Int
-    @usableFromInline let step: Double
-    @usableFromInline let inverseStep: Double
+    public let segments: [Segment]
     @usableFromInline let data: UnsafeMutablePointer<Double>
-    /// Largest error at interval midpoints against the exact functions, when built.
+    @usableFromInline let descriptors: UnsafeMutablePointer<SplineView.SegmentDescriptor>
+    public let dataCount: Int
+    /// Largest error at the final midpoints against the exact functions, when built.
     public let maxValueError: Double
-    public let maxDerivativeError: Double
 
-    public typealias Function = (_ r: Double, _ values: UnsafeMutablePointer<Double>, _ derivatives: UnsafeMutablePointer<Double>) -> Void
+    /// `function(segment, r, values, derivatives)` fills the segment's outputs at r.
+    public typealias SegmentFunction = (_ segment: Int, _ r: Double, _ values: UnsafeMutablePointer<Double>,
+                                        _ derivatives: UnsafeMutablePointer<Double>) -> Void
 
-    /// Tabulates `function` (K = `count` outputs), doubling the number of
-    /// intervals until every midpoint value is within `accuracy` (absolute)
-    /// and every derivative within 100·accuracy, as featomic does for values.
-    public convenience init(cutoff: Double, count: Int, accuracy: Double, maxIntervals: Int = 1 << 16,
-                            function: Function) {
-        var intervals = 64
-        var exact = [Double](repeating: 0, count: 2 * count)
-        var approx = [Double](repeating: 0, count: 2 * count)
-        while true {
-            let points = Self.sample(cutoff: cutoff, count: count, intervals: intervals, function: function)
-            let candidate = RadialSplineTable(cutoff: cutoff, count: count, intervals: intervals, points: points,
-                                              maxValueError: 0, maxDerivativeError: 0)
-            var errV = 0.0, errD = 0.0
-            exact.withUnsafeMutableBufferPointer { e in
-                approx.withUnsafeMutableBufferPointer { a in
-                    let h = cutoff / Double(intervals)
-                    for i in 0..<intervals {
-                        let r = (Double(i) + 0.5) * h
-                        function(r, e.baseAddress!, e.baseAddress! + count)
-                        candidate.evaluate(r, values: a.baseAddress!, derivatives: a.baseAddress! + count)
-                        for k in 0..<count {
-                            errV = max(errV, abs(e[k] - a[k]))
-                            errD = max(errD, abs(e[count + k] - a[count + k]))
-                        }
-                    }
-                }
-            }
-            if (errV <= accuracy && errD <= 100 * accuracy) || intervals >= maxIntervals {
-                self.init(cutoff: cutoff, count: count, intervals: intervals, points: points,
-                          maxValueError: errV, maxDerivativeError: errD)
-                return
-            }
-            intervals *= 2
+    /// Tabulates functions given segment by segment (`sizes[s]` outputs each).
+    public convenience init(cutoff: Double, segmentSizes sizes: [Int], accuracy: Double, maxIntervals: Int = 1 << 15,
+                            function: SegmentFunction) {
+        var segments: [Segment] = []
+        var data: [Double] = []
+        var worst = 0.0
+        var first = 0
+        for (s, size) in sizes.enumerated() {
+            let (intervals, points, error) = Self.refine(cutoff: cutoff, size: size, accuracy: accuracy,
+                                                         maxIntervals: maxIntervals) { r, v, d in function(s, r, v, d) }
+            segments.append(Segment(first: first, count: size, intervals: intervals, offset: data.count))
+            data += points
+            worst = max(worst, error)
+            first += size
+        }
+        self.init(cutoff: cutoff, segments: segments, data: data, maxValueError: worst)
+    }
+
+    /// A table from stored segments and points (see `points`).
+    public init(cutoff: Double, segments: [Segment], data points: [Double], maxValueError: Double) {
+        self.cutoff = cutoff
+        self.segments = segments
+        self.count = segments.reduce(0) { $0 + $1.count }
+        self.maxValueError = maxValueError
+        dataCount = points.count
+        data = .allocate(capacity: max(1, points.count))
+        data.initialize(from: points, count: points.count)
+        descriptors = .allocate(capacity: max(1, segments.count))
+        for (k, s) in segments.enumerated() {
+            precondition(s.offset + (s.intervals + 1) * 2 * s.count <= points.count, "spline data too short")
+            (descriptors + k).initialize(to: SplineView.SegmentDescriptor(
+                first: s.first, count: s.count, intervals: s.intervals, step: cutoff / Double(s.intervals),
+                inverseStep: Double(s.intervals) / cutoff, data: UnsafePointer(data + s.offset)))
         }
     }
 
-    /// A table from already sampled points: `points[p * 2K + k]` value, `[p * 2K + K + k]` derivative.
-    public init(cutoff: Double, count: Int, intervals: Int, points: [Double],
-                maxValueError: Double, maxDerivativeError: Double) {
-        precondition(points.count == (intervals + 1) * 2 * count)
-        self.cutoff = cutoff; self.count = count; self.intervals = intervals
-        self.step = cutoff / Double(intervals)
-        self.inverseStep = Double(intervals) / cutoff
-        self.maxValueError = maxValueError; self.maxDerivativeError = maxDerivativeError
-        data = .allocate(capacity: points.count)
-        data.initialize(from: points, count: points.count)
+    deinit { data.deallocate(); descriptors.deallocate() }
+
+    /// All sampled points, segment after segment (for storage).
+    public var points: [Double] { Array(UnsafeBufferPointer(start: data, count: dataCount)) }
+
+    /// featomic's refinement for one segment: (intervals, points, max midpoint error).
+    static func refine(cutoff: Double, size: Int, accuracy: Double, maxIntervals: Int,
+                       function: (Double, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void)
+        -> (Int, [Double], Double) {
+        var intervals = 10
+        var points = sample(cutoff: cutoff, size: size, intervals: intervals, function: function)
+        var exact = [Double](repeating: 0, count: 2 * size)
+        var approx = [Double](repeating: 0, count: size)
+        while true {
+            let view = SplineView.SegmentDescriptor(first: 0, count: size, intervals: intervals,
+                                                    step: cutoff / Double(intervals), inverseStep: Double(intervals) / cutoff,
+                                                    data: nil)
+            var sumAbs = 0.0, sumRel = 0.0, maxAbs = 0.0
+            // Midpoints become the new grid points if the accuracy is not reached.
+            var refined = [Double]()
+            refined.reserveCapacity((2 * intervals + 1) * 2 * size)
+            points.withUnsafeBufferPointer { p in
+                exact.withUnsafeMutableBufferPointer { e in
+                    approx.withUnsafeMutableBufferPointer { a in
+                        for i in 0..<intervals {
+                            refined.append(contentsOf: p[(i * 2 * size)..<((i + 1) * 2 * size)])
+                            let r = (Double(2 * i + 1) * cutoff) / Double(2 * intervals)
+                            function(r, e.baseAddress!, e.baseAddress! + size)
+                            view.evaluate(r, data: p.baseAddress!, values: a.baseAddress!, derivatives: nil)
+                            for k in 0..<size {
+                                let error = abs(a[k] - e[k])
+                                sumAbs += error
+                                sumRel += abs((a[k] - e[k]) / e[k])
+                                maxAbs = max(maxAbs, error)
+                            }
+                            refined.append(contentsOf: e)
+                        }
+                        refined.append(contentsOf: p[(intervals * 2 * size)..<((intervals + 1) * 2 * size)])
+                    }
+                }
+            }
+            let n = Double(intervals * size)
+            if sumAbs / n < accuracy || sumRel / n < accuracy || 2 * intervals > maxIntervals {
+                return (intervals, points, maxAbs)
+            }
+            intervals *= 2
+            points = refined
+        }
     }
 
-    deinit { data.deallocate() }
-
-    /// The sampled points, in the layout of `init(cutoff:count:intervals:points:)` (for storage).
-    public var points: [Double] { Array(UnsafeBufferPointer(start: data, count: (intervals + 1) * 2 * count)) }
-
-    static func sample(cutoff: Double, count: Int, intervals: Int, function: Function) -> [Double] {
-        var points = [Double](repeating: 0, count: (intervals + 1) * 2 * count)
+    static func sample(cutoff: Double, size: Int, intervals: Int,
+                       function: (Double, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+        var points = [Double](repeating: 0, count: (intervals + 1) * 2 * size)
         points.withUnsafeMutableBufferPointer { p in
             for i in 0...intervals {
-                let base = p.baseAddress! + i * 2 * count
-                function(Double(i) * cutoff / Double(intervals), base, base + count)
+                let base = p.baseAddress! + i * 2 * size
+                function(Double(i) * cutoff / Double(intervals), base, base + size)
             }
         }
         return points
@@ -89,53 +140,73 @@ public final class RadialSplineTable: @unchecked Sendable {
     }
 
     /// A non-owning view for hot loops (no reference counting); valid while the table lives.
-    public var view: SplineView {
-        SplineView(data: UnsafePointer(data), count: count, intervals: intervals, step: step, inverseStep: inverseStep)
-    }
+    public var view: SplineView { SplineView(segments: UnsafePointer(descriptors), segmentCount: segments.count, count: count) }
 }
 
 /// The evaluation half of a RadialSplineTable, as a plain value.
 public struct SplineView {
-    @usableFromInline let data: UnsafePointer<Double>
-    public let count: Int
-    @usableFromInline let intervals: Int
-    @usableFromInline let step: Double
-    @usableFromInline let inverseStep: Double
+    public struct SegmentDescriptor {
+        @usableFromInline let first: Int
+        @usableFromInline let count: Int
+        @usableFromInline let intervals: Int
+        @usableFromInline let step: Double
+        @usableFromInline let inverseStep: Double
+        @usableFromInline let data: UnsafePointer<Double>?
 
-    @usableFromInline init(data: UnsafePointer<Double>, count: Int, intervals: Int, step: Double, inverseStep: Double) {
-        self.data = data; self.count = count; self.intervals = intervals; self.step = step; self.inverseStep = inverseStep
+        @usableFromInline init(first: Int, count: Int, intervals: Int, step: Double, inverseStep: Double,
+                               data: UnsafePointer<Double>?) {
+            self.first = first; self.count = count; self.intervals = intervals
+            self.step = step; self.inverseStep = inverseStep; self.data = data
+        }
+
+        /// The Hermite cubic on the interval holding r (the last interval at r = rc).
+        @inlinable @inline(__always)
+        func evaluate(_ r: Double, data: UnsafePointer<Double>, values: UnsafeMutablePointer<Double>,
+                      derivatives: UnsafeMutablePointer<Double>?) {
+            let x = r * inverseStep
+            var i = Int(x)
+            if i >= intervals { i = intervals - 1 }
+            if i < 0 { i = 0 }
+            let t = x - Double(i)
+            let t2 = t * t, t3 = t2 * t
+            let h00 = 2 * t3 - 3 * t2 + 1
+            let h10 = (t3 - 2 * t2 + t) * step
+            let h01 = -2 * t3 + 3 * t2
+            let h11 = (t3 - t2) * step
+            let k = count
+            let p0 = data + i * 2 * k
+            let d0 = p0 + k
+            let p1 = d0 + k
+            let d1 = p1 + k
+            for q in 0..<k {
+                values[q] = h00 * p0[q] + h10 * d0[q] + h01 * p1[q] + h11 * d1[q]
+            }
+            if let derivatives {
+                let g00 = (6 * t2 - 6 * t) * inverseStep
+                let g10 = 3 * t2 - 4 * t + 1
+                let g01 = -g00
+                let g11 = 3 * t2 - 2 * t
+                for q in 0..<k {
+                    derivatives[q] = g00 * p0[q] + g10 * d0[q] + g01 * p1[q] + g11 * d1[q]
+                }
+            }
+        }
     }
 
-    /// All K values (and derivatives, if asked) at distance r, 0 ≤ r ≤ rc.
+    @usableFromInline let segments: UnsafePointer<SegmentDescriptor>
+    @usableFromInline let segmentCount: Int
+    public let count: Int
+
+    @usableFromInline init(segments: UnsafePointer<SegmentDescriptor>, segmentCount: Int, count: Int) {
+        self.segments = segments; self.segmentCount = segmentCount; self.count = count
+    }
+
     @inlinable @inline(__always)
     public func evaluate(_ r: Double, values: UnsafeMutablePointer<Double>, derivatives: UnsafeMutablePointer<Double>?) {
-        let x = r * inverseStep
-        var i = Int(x)
-        if i >= intervals { i = intervals - 1 }
-        if i < 0 { i = 0 }
-        let t = x - Double(i)
-        let t2 = t * t, t3 = t2 * t
-        // Hermite basis on [0,1]; derivative terms scaled by the step h.
-        let h00 = 2 * t3 - 3 * t2 + 1
-        let h10 = (t3 - 2 * t2 + t) * step
-        let h01 = -2 * t3 + 3 * t2
-        let h11 = (t3 - t2) * step
-        let k = count
-        let p0 = data + i * 2 * k
-        let d0 = p0 + k
-        let p1 = d0 + k
-        let d1 = p1 + k
-        for q in 0..<k {
-            values[q] = h00 * p0[q] + h10 * d0[q] + h01 * p1[q] + h11 * d1[q]
-        }
-        if let derivatives {
-            let g00 = (6 * t2 - 6 * t) * inverseStep
-            let g10 = 3 * t2 - 4 * t + 1
-            let g01 = -g00
-            let g11 = 3 * t2 - 2 * t
-            for q in 0..<k {
-                derivatives[q] = g00 * p0[q] + g10 * d0[q] + g01 * p1[q] + g11 * d1[q]
-            }
+        for s in 0..<segmentCount {
+            let segment = segments[s]
+            segment.evaluate(r, data: segment.data!, values: values + segment.first,
+                             derivatives: derivatives.map { $0 + segment.first })
         }
     }
 }
