@@ -22,10 +22,12 @@ let package = Package(
         .systemLibrary(name: "CLapack", path: "Sources/CLapack"),
         .target(name: "SoapCore", dependencies: ["CLapack"], swiftSettings: unsafeFlags),
         .target(name: "FastJSON"),
-        .target(name: "SoapService", dependencies: ["SoapCore", "FastJSON", "CZlib"]),
-        .executableTarget(name: "soapd", dependencies: ["SoapService", "SoapCore", "FastJSON"]),
+        .target(name: "SoapHTTP", dependencies: ["CZlib"]),
+        .target(name: "SoapService", dependencies: ["SoapCore", "FastJSON", "SoapHTTP", "CZlib"]),
+        .executableTarget(name: "soapd", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP"]),
         .testTarget(name: "SoapCoreTests", dependencies: ["SoapCore"], exclude: []),
-        .testTarget(name: "SoapServiceTests", dependencies: ["SoapService", "SoapCore", "FastJSON"]),
+        .testTarget(name: "SoapServiceTests", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP"]),
+        .testTarget(name: "SoapHTTPTests", dependencies: ["SoapHTTP"]),
     ],
     swiftLanguageModes: [.v5]
 )

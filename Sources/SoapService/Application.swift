@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import SoapCore
+import SoapHTTP
+
+/// Wires HTTP routes to the featurization service. Knows the routes and
+/// their media types; the HTTP module knows nothing of chemistry and this
+/// type nothing of sockets.
+public final class Application: Sendable {
+    public let configuration: ServiceConfiguration
+    public let features: FeatureService
+    public let metrics = Metrics()
+    public static let version = "0.1.0"
+
+    public init(configuration: ServiceConfiguration) {
+        self.configuration = configuration
+        features = FeatureService(settings: configuration.featureSettings)
+    }
+
+    /// Live server figures for /metrics (set once the server exists).
+    public let serverStats = ServerStatsSource()
+
+    public func handle(_ request: HTTPRequest) -> HTTPResponse {
+        let start = Self.now()
+        let (route, response) = route(request)
+        metrics.record(route: route, status: response.status, seconds: Self.now() - start)
+        return response
+    }
+
+    /// The route template a request matches (for metrics) and its response.
+    func route(_ request: HTTPRequest) -> (String, HTTPResponse) {
+        let method = request.method == "HEAD" ? "GET" : request.method
+        switch request.path {
+        case "/health":
+            guard method == "GET" else { return ("/health", Self.methodNotAllowed(["GET", "HEAD"])) }
+            return ("/health", HTTPResponse(status: 200, contentType: "application/json",
+                                            body: Array("{\"status\":\"ok\",\"version\":\"\(Self.version)\"}".utf8)))
+        case "/metrics":
+            guard method == "GET" else { return ("/metrics", Self.methodNotAllowed(["GET", "HEAD"])) }
+            return ("/metrics", HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                             body: Array(renderMetrics().utf8)))
+        case "/v1/features":
+            guard method == "POST" else { return ("/v1/features", Self.methodNotAllowed(["POST"])) }
+            return ("/v1/features", postFeatures(request))
+        default:
+            return ("other", Self.problem(ServiceError(.notFound, "no route \(request.path.prefix(200))")))
+        }
+    }
+
+    func postFeatures(_ request: HTTPRequest) -> HTTPResponse {
+        if let problem = Self.requireJSONBody(request) { return problem }
+        let format: FeatureFormat
+        switch Self.negotiate(request.headers["Accept"], offered: [.json, .npz, .npy]) {
+        case .some(let f): format = f
+        case .none:
+            return Self.problem(status: 406, title: "Not acceptable",
+                                detail: "this route answers application/json, application/x-npz or application/x-npy")
+        }
+        do {
+            let prepared = try features.prepare(request.body)
+            let matrix = try features.compute(prepared)
+            metrics.recordFeaturized(atoms: prepared.atomCount, structures: prepared.request.structures.count)
+            let body = FeatureResponseEncoder.encode(matrix, format: format, basisID: prepared.basisID,
+                                                     threads: features.settings.threads)
+            return HTTPResponse(status: 200, contentType: format.rawValue, body: body)
+        } catch {
+            return Self.problem(error)
+        }
+    }
+
+    func renderMetrics() -> String {
+        let stats = serverStats.current()
+        let cache = features.splineCache.statistics
+        return metrics.render(
+            gauges: [("soapd_http_open_connections", "Open client connections.", Double(stats?.openConnections ?? 0)),
+                     ("soapd_queue_depth", "Requests waiting for a compute worker.", Double(stats?.queuedRequests ?? 0)),
+                     ("soapd_requests_running", "Requests being computed.", Double(stats?.runningRequests ?? 0)),
+                     ("soapd_spline_cache_entries", "Spline tables held in memory.", Double(cache.entries))],
+            counters: [("soapd_spline_cache_hits_total", "Spline table lookups served from the cache.", Double(cache.hits)),
+                       ("soapd_spline_cache_misses_total", "Spline tables built.", Double(cache.misses)),
+                       ("soapd_http_rejected_requests_total", "Requests refused because the queue was full.",
+                        Double(stats?.rejectedRequests ?? 0)),
+                       ("soapd_http_rejected_connections_total", "Connections refused at the connection limit.",
+                        Double(stats?.rejectedConnections ?? 0))])
+    }
+
+    // MARK: helpers shared by routes
+
+    /// 415 unless the body is declared JSON (a missing Content-Type on an empty body is let through to 400/422).
+    static func requireJSONBody(_ request: HTTPRequest) -> HTTPResponse? {
+        let type = request.headers["Content-Type"].map { mediaType($0) } ?? ""
+        if type == "application/json" || (type.isEmpty && request.body.isEmpty) { return nil }
+        return problem(status: 415, title: "Unsupported media type",
+                       detail: "send the body as application/json (optionally with Content-Encoding: gzip)")
+    }
+
+    /// The lower-cased media type without parameters.
+    static func mediaType(_ header: String) -> String {
+        String(header.split(separator: ";", maxSplits: 1).first ?? "").trimmingSpaces().lowercased()
+    }
+
+    /// The offered format the Accept header prefers (by q, then by our order), or nil for 406.
+    static func negotiate(_ accept: String?, offered: [FeatureFormat]) -> FeatureFormat? {
+        guard let accept, !accept.trimmingSpaces().isEmpty else { return offered.first }
+        var best: (FeatureFormat, Double, Int)? = nil
+        for item in accept.split(separator: ",") {
+            let parts = item.split(separator: ";")
+            let type = String(parts.first ?? "").trimmingSpaces().lowercased()
+            var q = 1.0
+            for p in parts.dropFirst() {
+                let kv = p.split(separator: "=", maxSplits: 1)
+                if kv.count == 2, kv[0].trimmingSpaces().lowercased() == "q" { q = Double(kv[1].trimmingSpaces()) ?? 0 }
+            }
+            guard q > 0 else { continue }
+            for (rank, format) in offered.enumerated() {
+                let matches = type == format.rawValue || type == "*/*" || (type == "application/*")
+                    || (type == "application/octet-stream" && format == .npz)
+                if matches, best == nil || q > best!.1 || (q == best!.1 && rank < best!.2) { best = (format, q, rank) }
+            }
+        }
+        return best?.0
+    }
+
+    static func methodNotAllowed(_ allowed: [String]) -> HTTPResponse {
+        var r = problem(status: 405, title: "Method not allowed", detail: "use " + allowed.joined(separator: " or "))
+        r.headers["Allow"] = allowed.joined(separator: ", ")
+        return r
+    }
+
+    static func problem(status: Int, title: String, detail: String) -> HTTPResponse {
+        HTTPResponse.problem(status: status, title: title, detail: detail)
+    }
+
+    /// RFC 9457 document for a ServiceError; `pointer` names the field (JSON pointer).
+    static func problem(_ error: ServiceError) -> HTTPResponse {
+        var extra: [String: String] = [:]
+        if !error.pointer.isEmpty || error.kind == .invalid || error.kind == .malformed { extra["pointer"] = error.pointer }
+        var r = HTTPResponse.problem(status: error.status, title: error.title, detail: error.description, extra: extra)
+        if error.kind == .unavailable { r.headers["Retry-After"] = "1" }
+        return r
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}
+
+/// Late-bound access to the server's load figures (the server is built after the application).
+public final class ServerStatsSource: @unchecked Sendable {
+    private var provider: (@Sendable () -> HTTPServerStats)?
+    public init() {}
+    public func set(_ provider: @escaping @Sendable () -> HTTPServerStats) { self.provider = provider }
+    func current() -> HTTPServerStats? { provider?() }
+}
+
+extension StringProtocol {
+    func trimmingSpaces() -> String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return String(s)
+    }
+}

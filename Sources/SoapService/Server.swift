@@ -1,0 +1,134 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import Dispatch
+import FastJSON
+import SoapHTTP
+
+/// The running service: the HTTP server bound to the application, with
+/// one structured log line per request and graceful shutdown on signals.
+public final class SoapdServer: @unchecked Sendable {
+    public let application: Application
+    public let http: HTTPServer
+    private var signalSources: [DispatchSourceSignal] = []
+
+    public init(configuration: ServiceConfiguration) {
+        application = Application(configuration: configuration)
+        var h = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
+        h.maxConnections = configuration.maxConnections
+        h.maxRequestLineBytes = configuration.maxRequestLineBytes
+        h.maxHeaderBytes = configuration.maxHeaderBytes
+        h.maxHeaderCount = configuration.maxHeaderCount
+        h.maxBodyBytes = configuration.maxBodyBytes
+        h.headerTimeout = configuration.headerTimeoutSeconds
+        h.bodyTimeout = configuration.bodyTimeoutSeconds
+        h.idleTimeout = configuration.idleTimeoutSeconds
+        h.writeTimeout = configuration.writeTimeoutSeconds
+        h.gracePeriod = configuration.gracePeriodSeconds
+        h.maxQueuedRequests = configuration.maxQueuedRequests
+        // Each request's featurization already spreads over every core, so a
+        // couple of workers keep the cores busy without oversubscribing them.
+        h.workerThreads = max(2, configuration.effectiveThreads)
+        let app = application
+        http = HTTPServer(configuration: h) { request in app.handle(request) }
+        let level = configuration.logLevel
+        http.onRequestLog = { log in
+            guard level == "debug" || level == "info" || log.status >= 500 else { return }
+            Log.request(log)
+        }
+        application.serverStats.set { [weak self] in self?.http.stats ?? HTTPServerStats() }
+    }
+
+    /// Binds and starts serving; the data directory is created on first start.
+    public func start() throws {
+        try FileSystem.createDirectories(forFile: application.configuration.resolvedDatabasePath)
+        try http.start()
+        let c = application.configuration
+        if !["127.0.0.1", "::1", "localhost"].contains(c.host) {
+            Log.message("warning", "listening on a non-loopback address (\(c.host)); no write tokens are configured")
+        }
+        Log.message("info", "soapd \(Application.version) listening on \(c.host):\(http.boundPort), database \(c.resolvedDatabasePath), \(c.effectiveThreads) threads")
+    }
+
+    /// Blocks until SIGTERM or SIGINT, then drains in-flight requests and returns.
+    public func runUntilSignalled() {
+        let done = DispatchSemaphore(value: 0)
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { done.signal() }
+            source.resume()
+            signalSources.append(source)
+        }
+        done.wait()
+        Log.message("info", "shutting down: draining in-flight requests (grace \(application.configuration.gracePeriodSeconds) s)")
+        http.shutdown()
+        Log.message("info", "stopped")
+    }
+}
+
+/// Structured log lines (JSON, one per line) on stderr.
+public enum Log {
+    public static func request(_ log: HTTPRequestLog) {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("time"); w.string(timestamp())
+        w.key("level"); w.string(log.status >= 500 ? "error" : "info")
+        w.key("method"); w.string(log.method)
+        w.key("path"); w.string(String(log.path.prefix(200)))
+        w.key("status"); w.integer(log.status)
+        w.key("bytes"); w.integer(log.bytesSent)
+        w.key("duration_ms"); w.number((log.durationSeconds * 1e6).rounded() / 1e3)
+        w.key("request_id"); w.string(log.requestID)
+        w.key("remote"); w.string(log.remoteAddress)
+        w.endObject()
+        emit(w.bytes)
+    }
+
+    public static func message(_ level: String, _ text: String) {
+        var w = JSONWriter(capacity: 128)
+        w.beginObject()
+        w.key("time"); w.string(timestamp())
+        w.key("level"); w.string(level)
+        w.key("message"); w.string(text)
+        w.endObject()
+        emit(w.bytes)
+    }
+
+    static func emit(_ bytes: [UInt8]) {
+        var line = bytes
+        line.append(0x0A)
+        line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+    }
+
+    static func timestamp() -> String {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        var t = time_t(ts.tv_sec)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
+        let ms = Int32(ts.tv_nsec / 1_000_000)
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(ms, 3))Z"
+    }
+}
+
+public enum FileSystem {
+    public struct Failure: Error, CustomStringConvertible { public var description: String }
+
+    /// mkdir -p of the directory that will hold `path`.
+    public static func createDirectories(forFile path: String) throws {
+        guard let slash = path.lastIndex(of: "/") else { return }
+        let directory = String(path[..<slash])
+        var current = directory.hasPrefix("/") ? "" : "."
+        for part in directory.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o755) != 0 && errno != EEXIST {
+                throw Failure(description: "cannot create \(current): \(String(cString: strerror(errno)))")
+            }
+        }
+    }
+}

@@ -1,0 +1,186 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import FastJSON
+import SoapCore
+
+/// Every setting of the service. Defaults live in Config/soapd.json; a
+/// config file, then `SOAPD_<KEY>` environment variables, then command-line
+/// flags (`--key-name value`) override them, in that order.
+public struct ServiceConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    /// SQLite file; empty means `<data_directory>/soapd.sqlite`.
+    public var database = ""
+    /// Empty means $SOAPD_DATA_DIR, $XDG_DATA_HOME/soapd or ~/.local/share/soapd.
+    public var dataDirectory = ""
+    /// 0 means one per core.
+    public var threads = 0
+    public var logLevel = "info"
+
+    public var maxConnections = 256
+    public var maxRequestLineBytes = 8192
+    public var maxHeaderBytes = 32768
+    public var maxHeaderCount = 100
+    public var maxBodyBytes = 64 << 20
+    public var headerTimeoutSeconds = 10.0
+    public var bodyTimeoutSeconds = 60.0
+    public var idleTimeoutSeconds = 30.0
+    public var writeTimeoutSeconds = 60.0
+    public var gracePeriodSeconds = 10.0
+    public var maxQueuedRequests = 64
+    public var computeTimeoutSeconds = 300.0
+
+    public var maxStructures = 100_000
+    public var maxAtomsPerStructure = 100_000
+    public var maxAtomsTotal = 1_000_000
+    public var maxPairsPerStructure = 5_000_000
+    public var maxOutputValues = 400_000_000
+    public var maxGradientValues = 400_000_000
+    public var maxAngular = 12
+    public var maxRadial = 30
+    public var jsonMaxDepth = 64
+    public var jsonMaxStringBytes = 1 << 20
+    public var splineCacheEntries = 32
+
+    public init() {}
+
+    /// A configuration key: its name in files (snake_case) and how to set it.
+    struct Key {
+        let name: String
+        let set: (inout ServiceConfiguration, String) -> Bool
+    }
+
+    static func int(_ name: String, _ path: WritableKeyPath<ServiceConfiguration, Int>, min: Int = 0) -> Key {
+        Key(name: name) { config, text in
+            guard let v = Int(text), v >= min else { return false }
+            config[keyPath: path] = v
+            return true
+        }
+    }
+    static func seconds(_ name: String, _ path: WritableKeyPath<ServiceConfiguration, Double>) -> Key {
+        Key(name: name) { config, text in
+            guard let v = Double(text), v > 0, v.isFinite else { return false }
+            config[keyPath: path] = v
+            return true
+        }
+    }
+    static func string(_ name: String, _ path: WritableKeyPath<ServiceConfiguration, String>,
+                       allowed: Set<String>? = nil) -> Key {
+        Key(name: name) { config, text in
+            if let allowed, !allowed.contains(text) { return false }
+            config[keyPath: path] = text
+            return true
+        }
+    }
+
+    static let keys: [Key] = [
+        string("host", \.host), int("port", \.port), string("database", \.database),
+        string("data_directory", \.dataDirectory), int("threads", \.threads),
+        string("log_level", \.logLevel, allowed: ["debug", "info", "warning", "error"]),
+        int("max_connections", \.maxConnections, min: 1), int("max_request_line_bytes", \.maxRequestLineBytes, min: 64),
+        int("max_header_bytes", \.maxHeaderBytes, min: 256), int("max_header_count", \.maxHeaderCount, min: 4),
+        int("max_body_bytes", \.maxBodyBytes, min: 1024),
+        seconds("header_timeout_seconds", \.headerTimeoutSeconds), seconds("body_timeout_seconds", \.bodyTimeoutSeconds),
+        seconds("idle_timeout_seconds", \.idleTimeoutSeconds), seconds("write_timeout_seconds", \.writeTimeoutSeconds),
+        seconds("grace_period_seconds", \.gracePeriodSeconds), int("max_queued_requests", \.maxQueuedRequests, min: 1),
+        seconds("compute_timeout_seconds", \.computeTimeoutSeconds),
+        int("max_structures", \.maxStructures, min: 1), int("max_atoms_per_structure", \.maxAtomsPerStructure, min: 1),
+        int("max_atoms_total", \.maxAtomsTotal, min: 1), int("max_pairs_per_structure", \.maxPairsPerStructure, min: 1),
+        int("max_output_values", \.maxOutputValues, min: 1), int("max_gradient_values", \.maxGradientValues, min: 1),
+        int("max_angular", \.maxAngular), int("max_radial", \.maxRadial),
+        int("json_max_depth", \.jsonMaxDepth, min: 2), int("json_max_string_bytes", \.jsonMaxStringBytes, min: 16),
+        int("spline_cache_entries", \.splineCacheEntries, min: 1),
+    ]
+
+    public static var keyNames: [String] { keys.map(\.name) }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// Sets one key from text; the error names the key and its source.
+    public mutating func set(_ name: String, _ value: String, source: String) throws {
+        guard let key = Self.keys.first(where: { $0.name == name }) else {
+            throw Failure(description: "\(source): unknown setting '\(name)'")
+        }
+        guard key.set(&self, value) else {
+            throw Failure(description: "\(source): invalid value '\(value)' for \(name)")
+        }
+    }
+
+    /// Applies a JSON config file (an object of key: value).
+    public mutating func apply(file bytes: [UInt8], path: String) throws {
+        let value: JSONValue
+        do { value = try JSON.parse(bytes) } catch { throw Failure(description: "\(path): \(error)") }
+        guard case .object(let object) = value else { throw Failure(description: "\(path): expected a JSON object") }
+        for name in object.keys {
+            let text: String
+            switch object[name]! {
+            case .string(let s): text = s
+            case .number(let x): text = x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : String(x)
+            case .bool(let b): text = b ? "true" : "false"
+            default: throw Failure(description: "\(path): \(name) must be a string or a number")
+            }
+            try set(name, text, source: path)
+        }
+    }
+
+    /// Applies `SOAPD_<KEY>` variables (e.g. SOAPD_MAX_BODY_BYTES).
+    public mutating func apply(environment: [String: String]) throws {
+        for key in Self.keys {
+            if let value = environment["SOAPD_" + key.name.uppercased()] {
+                try set(key.name, value, source: "SOAPD_" + key.name.uppercased())
+            }
+        }
+    }
+
+    // MARK: derived settings
+
+    public var effectiveThreads: Int { threads > 0 ? threads : Featurizer.defaultThreads }
+
+    public var resolvedDataDirectory: String {
+        if !dataDirectory.isEmpty { return dataDirectory }
+        let env = ProcessEnvironment.current
+        if let d = env["SOAPD_DATA_DIR"], !d.isEmpty { return d }
+        if let x = env["XDG_DATA_HOME"], !x.isEmpty { return x + "/soapd" }
+        return (env["HOME"] ?? ".") + "/.local/share/soapd"
+    }
+
+    public var resolvedDatabasePath: String { database.isEmpty ? resolvedDataDirectory + "/soapd.sqlite" : database }
+
+    public var featureSettings: FeatureServiceSettings {
+        var s = FeatureServiceSettings()
+        s.threads = effectiveThreads
+        s.requestLimits.maxStructures = maxStructures
+        s.requestLimits.maxAtomsPerStructure = maxAtomsPerStructure
+        s.requestLimits.maxAtomsTotal = maxAtomsTotal
+        s.requestLimits.maxAngular = maxAngular
+        s.requestLimits.maxRadial = maxRadial
+        s.featurizationLimits.maxPairsPerStructure = maxPairsPerStructure
+        s.featurizationLimits.maxValues = maxOutputValues
+        s.featurizationLimits.maxGradientValues = maxGradientValues
+        s.jsonLimits.maxDepth = jsonMaxDepth
+        s.jsonLimits.maxStringBytes = jsonMaxStringBytes
+        s.splineCacheEntries = splineCacheEntries
+        return s
+    }
+}
+
+/// The process environment as a dictionary (Glibc's environ).
+public enum ProcessEnvironment {
+    public static var current: [String: String] {
+        var result: [String: String] = [:]
+        var p = environ
+        while let entry = p.pointee {
+            let text = String(cString: entry)
+            if let eq = text.firstIndex(of: "=") {
+                result[String(text[..<eq])] = String(text[text.index(after: eq)...])
+            }
+            p += 1
+        }
+        return result
+    }
+}
