@@ -30,23 +30,32 @@ public final class Application: Sendable {
         return response
     }
 
+    /// Every route the service answers: path template and methods (HEAD
+    /// goes with GET). openapi.yaml must list exactly these (a test checks).
+    public static let routes: [(path: String, methods: [String])] = [
+        ("/health", ["GET"]),
+        ("/metrics", ["GET"]),
+        ("/v1/features", ["POST"]),
+    ]
+
     /// The route template a request matches (for metrics) and its response.
     func route(_ request: HTTPRequest) -> (String, HTTPResponse) {
         let method = request.method == "HEAD" ? "GET" : request.method
-        switch request.path {
-        case "/health":
-            guard method == "GET" else { return ("/health", Self.methodNotAllowed(["GET", "HEAD"])) }
-            return ("/health", HTTPResponse(status: 200, contentType: "application/json",
-                                            body: Array("{\"status\":\"ok\",\"version\":\"\(Self.version)\"}".utf8)))
-        case "/metrics":
-            guard method == "GET" else { return ("/metrics", Self.methodNotAllowed(["GET", "HEAD"])) }
-            return ("/metrics", HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                                             body: Array(renderMetrics().utf8)))
-        case "/v1/features":
-            guard method == "POST" else { return ("/v1/features", Self.methodNotAllowed(["POST"])) }
-            return ("/v1/features", postFeatures(request))
-        default:
+        guard let route = Self.routes.first(where: { $0.path == request.path }) else {
             return ("other", Self.problem(ServiceError(.notFound, "no route \(request.path.prefix(200))")))
+        }
+        guard route.methods.contains(method) else {
+            return (route.path, Self.methodNotAllowed(route.methods.contains("GET") ? route.methods + ["HEAD"] : route.methods))
+        }
+        switch route.path {
+        case "/health":
+            return (route.path, HTTPResponse(status: 200, contentType: "application/json",
+                                             body: Array("{\"status\":\"ok\",\"version\":\"\(Self.version)\"}".utf8)))
+        case "/metrics":
+            return (route.path, HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                             body: Array(renderMetrics().utf8)))
+        default:
+            return (route.path, postFeatures(request))
         }
     }
 
