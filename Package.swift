@@ -28,6 +28,7 @@ let package = Package(
         .testTarget(name: "SoapCoreTests", dependencies: ["SoapCore"], exclude: []),
         .testTarget(name: "SoapServiceTests", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP"]),
         .testTarget(name: "SoapHTTPTests", dependencies: ["SoapHTTP"]),
+        .testTarget(name: "FastJSONTests", dependencies: ["FastJSON"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -34,10 +34,9 @@ public final class FeatureService: Sendable {
     public func parse(_ body: [UInt8]) throws(ServiceError) -> JSONValue {
         do {
             return try JSON.parse(body, limits: settings.jsonLimits)
-        } catch let error as JSONParseError {
-            throw ServiceError(.malformed, "invalid JSON: \(error)")
         } catch {
-            throw ServiceError(.malformed, "invalid JSON: \(error)")
+            // A configured limit (nesting depth, string length…) is a size problem, the rest syntax.
+            throw ServiceError(error.isLimit ? .tooLarge : .malformed, "invalid JSON: \(error)")
         }
     }
 
