@@ -10,10 +10,12 @@ final class DescriptorWriter {
     let pairs: [(Int, Int)]
     /// κ (−1)^l / √(2l+1) per (pair, l): featomic's power spectrum normalisation.
     let factors: [Double]
-    /// Scratch for X = ∂C · Cᵀ, channels × channels.
-    let product: UnsafeMutablePointer<Double>
     /// Cᵀ of the current centre, per l-block.
     let transposed: UnsafeMutablePointer<Double>
+    /// Scratch for the per-pair power spectrum gradient: X (3 × K × channels) and u, v (4 × channels).
+    let pairProduct: UnsafeMutablePointer<Double>
+    let projections: UnsafeMutablePointer<Double>
+    var pairsOfBlock: [[Int]] = []
     var order: [Int] = []
 
     init(type: DescriptorType, expansion: SphericalExpansion, columns: Int) {
@@ -30,11 +32,15 @@ final class DescriptorWriter {
             for l in 0...L { f.append(kappa * (l % 2 == 0 ? 1 : -1) / Double(2 * l + 1).squareRoot()) }
         }
         factors = f
-        product = .allocate(capacity: max(1, channels * channels))
         transposed = .allocate(capacity: max(1, expansion.size))
+        pairProduct = .allocate(capacity: max(1, 3 * expansion.K * channels))
+        projections = .allocate(capacity: max(1, 4 * channels))
     }
 
-    deinit { product.deallocate(); transposed.deallocate() }
+    deinit { transposed.deallocate(); pairProduct.deallocate(); projections.deallocate() }
+
+    /// How the expansion must keep its gradients for this descriptor.
+    var gradientMode: SphericalExpansion.GradientMode { type == .powerSpectrum ? .pairs : .coefficients }
 
     func writeValues(to out: UnsafeMutablePointer<Double>) {
         let C = expansion.coefficients
@@ -71,11 +77,16 @@ final class DescriptorWriter {
         order.append(-1)
         order.append(contentsOf: expansion.gradientAtoms.indices)
         let atoms = expansion.gradientAtoms
-        if type == .powerSpectrum { transposeCoefficients() }
         order.sort { (a, b) in (a < 0 ? i : atoms[a]) < (b < 0 ? i : atoms[b]) }
         for (e, block) in order.enumerated() {
             let atom = block < 0 ? i : atoms[block]
             labels[3 * e] = Int32(row); labels[3 * e + 1] = Int32(structure); labels[3 * e + 2] = Int32(atom)
+        }
+        if type == .powerSpectrum {
+            writePowerSpectrumGradients(values: values)
+            return
+        }
+        for (e, block) in order.enumerated() {
             let out = values + e * 3 * columns
             let source: UnsafeMutablePointer<Double>
             let rowGroups: Range<Int>
@@ -91,16 +102,29 @@ final class DescriptorWriter {
                 stride = expansion.neighborSize
             }
             for d in 0..<3 {
-                let dC = source + d * stride
                 let dst = out + d * columns
-                switch type {
-                case .sphericalExpansion, .radialSpectrum:
-                    if rowGroups.count < groups { dst.update(repeating: 0, count: columns) }
-                    scatterExpansion(dC, rowGroups: rowGroups, stride: rowGroups.count * K, to: dst)
-                case .powerSpectrum:
-                    powerSpectrumGradient(dC, rowGroups: rowGroups, to: dst)
-                }
+                if rowGroups.count < groups { dst.update(repeating: 0, count: columns) }
+                scatterExpansion(source + d * stride, rowGroups: rowGroups, stride: rowGroups.count * K, to: dst)
             }
+        }
+    }
+
+    /// Power spectrum gradients of one row from the expansion's per-pair
+    /// factors; the centre's own entry is minus the sum of the others
+    /// (P depends on relative positions only).
+    private func writePowerSpectrumGradients(values: UnsafeMutablePointer<Double>) {
+        transposeCoefficients()
+        let blocks = expansion.gradientAtoms.count
+        if pairsOfBlock.count < blocks { pairsOfBlock += Array(repeating: [], count: blocks - pairsOfBlock.count) }
+        for b in 0..<blocks { pairsOfBlock[b].removeAll(keepingCapacity: true) }
+        for p in 0..<expansion.pairCount { pairsOfBlock[Int(expansion.pairBlock[p])].append(p) }
+        let selfEntry = order.firstIndex(of: -1)!
+        let selfOut = values + selfEntry * 3 * columns
+        selfOut.update(repeating: 0, count: 3 * columns)
+        for (e, block) in order.enumerated() where block >= 0 {
+            let out = values + e * 3 * columns
+            powerSpectrumGradientFromPairs(block: block, pairs: pairsOfBlock[block][...], to: out)
+            for k in 0..<(3 * columns) { selfOut[k] -= out[k] }
         }
     }
 
@@ -122,57 +146,83 @@ final class DescriptorWriter {
         }
     }
 
-    /// ∂P/∂r for one direction: with X = ∂C Cᵀ (rows of ∂C only in
-    /// `rowGroups`), ∂P[(a,n1),(b,n2)] = X[a n1, b n2] + X[b n2, a n1].
-    /// X is built as rows of ∂C times the transposed C (`transposed`, filled
-    /// once per centre), so the inner loop runs over contiguous channels.
-    private func powerSpectrumGradient(_ dC: UnsafeMutablePointer<Double>, rowGroups: Range<Int>,
-                                       to out: UnsafeMutablePointer<Double>) {
-        let rowsX = rowGroups.count * K
-        let X = product
+    /// Writes the (pair, l) columns of ∂P for one direction, where X holds
+    /// ∂C·Cᵀ for the rows of `rowGroups`: ∂P[(a,n1),(b,n2)] = X[a n1, b n2] + X[b n2, a n1].
+    private func emitPowerSpectrumGradient(_ X: UnsafeMutablePointer<Double>, l: Int, rowGroups: Range<Int>,
+                                           to out: UnsafeMutablePointer<Double>) {
         let gLo = rowGroups.lowerBound, gHi = rowGroups.upperBound
         let ch = channels
+        for pi in 0..<pairs.count {
+            let (g1, g2) = pairs[pi]
+            let f = factors[pi * (L + 1) + l]
+            let dst = out + (pi * (L + 1) + l) * K * K
+            let first = g1 >= gLo && g1 < gHi, second = g2 >= gLo && g2 < gHi
+            if first && second {
+                let x1 = X + (g1 - gLo) * K * ch + g2 * K
+                let x2 = X + (g2 - gLo) * K * ch + g1 * K
+                for n1 in 0..<K {
+                    for n2 in 0..<K { dst[n1 * K + n2] = f * (x1[n1 * ch + n2] + x2[n2 * ch + n1]) }
+                }
+            } else if first {
+                let x1 = X + (g1 - gLo) * K * ch + g2 * K
+                for n1 in 0..<K {
+                    for n2 in 0..<K { dst[n1 * K + n2] = f * x1[n1 * ch + n2] }
+                }
+            } else if second {
+                let x2 = X + (g2 - gLo) * K * ch + g1 * K
+                for n1 in 0..<K {
+                    for n2 in 0..<K { dst[n1 * K + n2] = f * x2[n2 * ch + n1] }
+                }
+            } else {
+                dst.update(repeating: 0, count: K * K)
+            }
+        }
+    }
+
+    /// ∂P/∂r_u for one neighbour atom u, from its images' rank-2 factors:
+    /// X_d[k, q] = Σ_images A_k r̂_d (Y·C_q) + B_k (G_d·C_q), per l.
+    private func powerSpectrumGradientFromPairs(block: Int, pairs list: ArraySlice<Int>, to out: UnsafeMutablePointer<Double>) {
+        let e = expansion
+        let ch = channels, lm = e.lm, LK = (L + 1) * K
+        let g = e.slotOffset[e.gradientSlots[block]] / K
+        let stride = K * ch
+        let X = pairProduct
+        let u = projections, v = projections + ch
         for l in 0...L {
             let m2 = 2 * l + 1
             let ct = transposed + ch * l * l
-            let dBlock = dC + rowsX * l * l
-            for p in 0..<rowsX {
-                let a = dBlock + p * m2
-                let x = X + p * ch
-                let a0 = a[0]
-                for q in 0..<ch { x[q] = a0 * ct[q] }
-                var m = 1
-                while m < m2 {
-                    let am = a[m]
+            // X for this l, three directions: [d][K × ch].
+            X.update(repeating: 0, count: 3 * stride)
+            for p in list {
+                let y = e.pairY + p * lm + l * l
+                let gp = e.pairG + p * 3 * lm + l * l
+                // u = Y_l · C_lᵀ, v_d = G_d,l · C_lᵀ (each ch long).
+                for q in 0..<ch { u[q] = 0; v[q] = 0; v[ch + q] = 0; v[2 * ch + q] = 0 }
+                for m in 0..<m2 {
                     let c = ct + m * ch
-                    for q in 0..<ch { x[q] += am * c[q] }
-                    m += 1
+                    let ym = y[m], gx = gp[m], gy = gp[lm + m], gz = gp[2 * lm + m]
+                    for q in 0..<ch {
+                        let cq = c[q]
+                        u[q] += ym * cq
+                        v[q] += gx * cq
+                        v[ch + q] += gy * cq
+                        v[2 * ch + q] += gz * cq
+                    }
+                }
+                let a = e.pairA + p * LK + l * K, b = e.pairB + p * LK + l * K
+                for d in 0..<3 {
+                    let rd = e.pairDirection[3 * p + d]
+                    let vd = v + d * ch
+                    let xd = X + d * stride
+                    for k in 0..<K {
+                        let ak = a[k] * rd, bk = b[k]
+                        let x = xd + k * ch
+                        for q in 0..<ch { x[q] += ak * u[q] + bk * vd[q] }
+                    }
                 }
             }
-            for pi in 0..<pairs.count {
-                let (g1, g2) = pairs[pi]
-                let f = factors[pi * (L + 1) + l]
-                let dst = out + (pi * (L + 1) + l) * K * K
-                let first = g1 >= gLo && g1 < gHi, second = g2 >= gLo && g2 < gHi
-                if first && second {
-                    let x1 = X + (g1 - gLo) * K * ch + g2 * K
-                    let x2 = X + (g2 - gLo) * K * ch + g1 * K
-                    for n1 in 0..<K {
-                        for n2 in 0..<K { dst[n1 * K + n2] = f * (x1[n1 * ch + n2] + x2[n2 * ch + n1]) }
-                    }
-                } else if first {
-                    let x1 = X + (g1 - gLo) * K * ch + g2 * K
-                    for n1 in 0..<K {
-                        for n2 in 0..<K { dst[n1 * K + n2] = f * x1[n1 * ch + n2] }
-                    }
-                } else if second {
-                    let x2 = X + (g2 - gLo) * K * ch + g1 * K
-                    for n1 in 0..<K {
-                        for n2 in 0..<K { dst[n1 * K + n2] = f * x2[n2 * ch + n1] }
-                    }
-                } else {
-                    dst.update(repeating: 0, count: K * K)
-                }
+            for d in 0..<3 {
+                emitPowerSpectrumGradient(X + d * stride, l: l, rowGroups: g..<(g + 1), to: out + d * columns)
             }
         }
     }

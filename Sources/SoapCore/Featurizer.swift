@@ -160,7 +160,7 @@ public struct Featurizer: Sendable {
                         for i in first..<end {
                             let row = rowStart[s] + i
                             expansion.compute(center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
-                                              list: neighborLists[s], gradients: gradients)
+                                              list: neighborLists[s], gradients: gradients ? writer.gradientMode : .none)
                             writer.writeValues(to: valuesBase! + row * columns)
                             if gradients {
                                 writer.writeGradients(center: i, row: row, structure: s,

@@ -1,16 +1,24 @@
-/// The spherical expansion of one centre's neighbour density, and its
-/// derivatives with respect to the neighbours' positions: the one kernel
+/// The spherical expansion of one centre's neighbour density, and what its
+/// derivatives with respect to the neighbours' positions need: the one kernel
 /// every descriptor and every radial basis goes through.
 ///
 /// Coefficients are stored l-block by l-block: block l is a
 /// (channels × (2l+1)) row-major matrix starting at channels·l², so the
 /// power spectrum of one l is a small Gram matrix over contiguous rows.
 ///
-/// Gradients are kept per neighbour atom u (all its periodic images summed)
-/// only for the centre being processed, with the K channels of u's species:
-/// ∂C/∂r_u, laid out [direction][l-block of K × (2l+1)]. The centre's own
-/// gradient is minus their sum (translation invariance), over all channels.
+/// Gradients come in two forms, kept only for the centre being processed:
+/// - `.coefficients`: ∂C/∂r_u per neighbour atom u (its periodic images
+///   summed), with the K channels of u's species, laid out
+///   [direction][l-block of K × (2l+1)], plus the centre's own block
+///   (minus their sum, by translation invariance). The spherical expansion
+///   and radial spectrum are these blocks.
+/// - `.pairs`: per neighbour image, the factors of its rank-2 derivative
+///   ∂(w R_lk Y_lm)/∂r_d = A_lk r̂_d Y_lm + B_lk G_d,lm with A = (wR)', B = wR/r.
+///   The power spectrum contracts them with C directly (half the work of
+///   forming ∂C first).
 final class SphericalExpansion {
+    enum GradientMode { case none, coefficients, pairs }
+
     let basis: ExpansionBasis
     let L: Int
     let K: Int
@@ -19,6 +27,7 @@ final class SphericalExpansion {
     let size: Int
     /// (L+1)² · K: size of one neighbour's gradient block per direction
     let neighborSize: Int
+    let lm: Int
     let harmonics: SphericalHarmonics
     var shScratch: SphericalHarmonics.Scratch
 
@@ -28,15 +37,28 @@ final class SphericalExpansion {
     let ylm: UnsafeMutablePointer<Double>
     let ylmGradient: UnsafeMutablePointer<Double>
 
-    // Gradient state for the current centre.
-    var neighborGradients: UnsafeMutablePointer<Double>
-    var neighborCapacity: Int
-    /// Atoms with a gradient block, in first-seen order, and their species slots.
+    /// Atoms with a gradient block for the current centre, in first-seen
+    /// order, and their species slots.
     var gradientAtoms: [Int] = []
     var gradientSlots: [Int] = []
     /// Per structure atom: its block index for the current centre, or −1.
     var blockOfAtom: [Int32] = []
+
+    // .coefficients mode
+    var neighborGradients: UnsafeMutablePointer<Double>
+    var neighborCapacity: Int
     let selfGradient: UnsafeMutablePointer<Double>
+
+    // .pairs mode: per image p (j ≠ i), in neighbour-list order.
+    var pairCount = 0
+    var pairCapacity: Int
+    var pairBlock: [Int32] = []
+    var pairA: UnsafeMutablePointer<Double>          // [p][(L+1)·K]
+    var pairB: UnsafeMutablePointer<Double>          // [p][(L+1)·K]
+    var pairDirection: UnsafeMutablePointer<Double>  // [p][3]
+    var pairY: UnsafeMutablePointer<Double>          // [p][lm]
+    var pairG: UnsafeMutablePointer<Double>          // [p][3][lm]
+
     /// Per species slot: its spline table and first channel (no ARC in the loop).
     let slotTable: UnsafeMutablePointer<SplineView>
     let slotOffset: UnsafeMutablePointer<Int>
@@ -46,7 +68,7 @@ final class SphericalExpansion {
         L = basis.maxAngular
         K = basis.radialCount
         channels = basis.channelCount
-        let lm = (L + 1) * (L + 1)
+        lm = (L + 1) * (L + 1)
         size = lm * channels
         neighborSize = lm * K
         harmonics = SphericalHarmonics(maxAngular: L)
@@ -59,6 +81,9 @@ final class SphericalExpansion {
         neighborCapacity = 64
         neighborGradients = .allocate(capacity: neighborCapacity * 3 * neighborSize)
         selfGradient = .allocate(capacity: 3 * size)
+        pairCapacity = 0
+        pairA = .allocate(capacity: 1); pairB = .allocate(capacity: 1); pairDirection = .allocate(capacity: 1)
+        pairY = .allocate(capacity: 1); pairG = .allocate(capacity: 1)
         let slots = basis.species.count
         slotTable = .allocate(capacity: slots)
         slotOffset = .allocate(capacity: slots)
@@ -71,12 +96,13 @@ final class SphericalExpansion {
     deinit {
         coefficients.deallocate(); radial.deallocate(); radialDerivative.deallocate()
         ylm.deallocate(); ylmGradient.deallocate(); neighborGradients.deallocate(); selfGradient.deallocate()
+        pairA.deallocate(); pairB.deallocate(); pairDirection.deallocate(); pairY.deallocate(); pairG.deallocate()
         slotTable.deallocate(); slotOffset.deallocate()
     }
 
     /// Expands the density around `center` of a structure.
     /// `slotOfAtom` maps each atom to its species slot.
-    func compute(center i: Int, slotOfAtom: UnsafePointer<Int32>, atomCount: Int, list: NeighborList, gradients: Bool) {
+    func compute(center i: Int, slotOfAtom: UnsafePointer<Int32>, atomCount: Int, list: NeighborList, gradients mode: GradientMode) {
         let C = coefficients
         C.update(repeating: 0, count: size)
         let centerSlot = Int(slotOfAtom[i])
@@ -86,13 +112,16 @@ final class SphericalExpansion {
         let selfOffset = slotOffset[centerSlot]
         for k in 0..<K { C[selfOffset + k] += selfWeight * radial[k] }
 
-        if gradients {
+        if mode != .none {
             if blockOfAtom.count < atomCount { blockOfAtom = [Int32](repeating: -1, count: atomCount) }
             gradientAtoms.removeAll(keepingCapacity: true)
             gradientSlots.removeAll(keepingCapacity: true)
+            pairCount = 0
+            pairBlock.removeAll(keepingCapacity: true)
+            if mode == .pairs { ensurePairCapacity(list.start[i + 1] - list.start[i]) }
         }
         let hypers = basis.hypers
-        let lm = (L + 1) * (L + 1)
+        let LK = (L + 1) * K
         list.neighbor.withUnsafeBufferPointer { neighbors in
         list.vectors.withUnsafeBufferPointer { vectors in
         list.distances.withUnsafeBufferPointer { distances in
@@ -104,7 +133,7 @@ final class SphericalExpansion {
                 let slot = Int(slotOfAtom[j])
                 let offset = slotOffset[slot]
                 // Images of the centre itself move with it: no gradient.
-                let withGradient = gradients && j != i
+                let withGradient = mode != .none && j != i
                 slotTable[slot].evaluate(r, values: radial, derivatives: withGradient ? radialDerivative : nil)
                 harmonics.evaluate(x: x, y: y, z: z, values: ylm, gradients: withGradient ? ylmGradient : nil,
                                    scratch: &shScratch)
@@ -121,15 +150,31 @@ final class SphericalExpansion {
                     }
                 }
                 guard withGradient else { continue }
-                // Block of neighbour atom j (all its images accumulate here).
+                // Block of neighbour atom j (all its images share it).
                 var b = Int(blockOfAtom[j])
                 if b < 0 {
                     b = gradientAtoms.count
                     blockOfAtom[j] = Int32(b)
                     gradientAtoms.append(j)
                     gradientSlots.append(slot)
-                    ensureNeighborCapacity(b + 1)
-                    (neighborGradients + b * 3 * neighborSize).update(repeating: 0, count: 3 * neighborSize)
+                    if mode == .coefficients {
+                        ensureNeighborCapacity(b + 1)
+                        (neighborGradients + b * 3 * neighborSize).update(repeating: 0, count: 3 * neighborSize)
+                    }
+                }
+                if mode == .pairs {
+                    let q = pairCount
+                    pairCount += 1
+                    pairBlock.append(Int32(b))
+                    let a = pairA + q * LK, bb = pairB + q * LK
+                    for e in 0..<LK {
+                        a[e] = dw * radial[e] + w * radialDerivative[e]
+                        bb[e] = w * radial[e] * invR
+                    }
+                    pairDirection[3 * q] = x; pairDirection[3 * q + 1] = y; pairDirection[3 * q + 2] = z
+                    (pairY + q * lm).update(from: ylm, count: lm)
+                    (pairG + q * 3 * lm).update(from: ylmGradient, count: 3 * lm)
+                    continue
                 }
                 let dst = neighborGradients + b * 3 * neighborSize
                 let dir = (x, y, z)
@@ -153,8 +198,9 @@ final class SphericalExpansion {
                 }
             }
         }}}
-        guard gradients else { return }
+        guard mode != .none else { return }
         for j in gradientAtoms { blockOfAtom[j] = -1 }
+        guard mode == .coefficients else { return }
         // Centre's own gradient: −Σ over neighbour atoms, into their channel ranges.
         selfGradient.update(repeating: 0, count: 3 * size)
         for (b, slot) in gradientSlots.enumerated() {
@@ -180,6 +226,19 @@ final class SphericalExpansion {
         neighborGradients.deallocate()
         neighborGradients = grown
         neighborCapacity = capacity
+    }
+
+    private func ensurePairCapacity(_ pairs: Int) {
+        guard pairs > pairCapacity else { return }
+        let capacity = max(pairs, 2 * pairCapacity, 32)
+        let LK = (L + 1) * K
+        pairA.deallocate(); pairB.deallocate(); pairDirection.deallocate(); pairY.deallocate(); pairG.deallocate()
+        pairA = .allocate(capacity: capacity * LK)
+        pairB = .allocate(capacity: capacity * LK)
+        pairDirection = .allocate(capacity: capacity * 3)
+        pairY = .allocate(capacity: capacity * lm)
+        pairG = .allocate(capacity: capacity * 3 * lm)
+        pairCapacity = capacity
     }
 
     static let y00 = 0.28209479177387814  // 1/√(4π)
