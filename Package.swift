@@ -21,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CLapack", path: "Sources/CLapack"),
         .target(name: "SoapCore", dependencies: ["CLapack"], swiftSettings: unsafeFlags),
-        .target(name: "FastJSON"),
+        .target(name: "FastJSON", swiftSettings: unsafeFlags),
         .target(name: "SoapHTTP", dependencies: ["CZlib"]),
         .target(name: "SoapService", dependencies: ["SoapCore", "FastJSON", "SoapHTTP", "CZlib"]),
         .executableTarget(name: "soapd", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP"]),

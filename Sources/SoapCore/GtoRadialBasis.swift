@@ -18,6 +18,8 @@ public struct GtoRadialBasis: Sendable {
     public let norms: [Double]
     /// S^{-1/2}, row-major count × count.
     public let orthonormalizer: [Double]
+    /// The r-independent part of ln J_kl, at [l * count + k].
+    let logPrefactors: [Double]
 
     public init(cutoff: Double, densityWidth: Double, count: Int, maxAngular: Int) throws {
         self.cutoff = cutoff; self.densityWidth = densityWidth
@@ -39,6 +41,18 @@ public struct GtoRadialBasis: Sendable {
             }
         }
         orthonormalizer = try SymmetricEigen.power(overlap, n: n, exponent: -0.5)
+        let sigma2 = densityWidth * densityWidth
+        let alpha = 0.5 / sigma2
+        var prefactors = [Double](repeating: 0, count: (maxAngular + 1) * n)
+        for l in 0...maxAngular {
+            for k in 0..<n {
+                let beta = 0.5 / (widths[k] * widths[k])
+                let a = Double(k + l + 3) / 2
+                prefactors[l * n + k] = 0.75 * log(Double.pi / sigma2) + lgamma(a) - lgamma(Double(l) + 1.5)
+                    - a * log(alpha + beta) + log(norms[k])
+            }
+        }
+        logPrefactors = prefactors
     }
 
     /// The primitive radial functions φ_k(r) (for plotting and checks).
@@ -65,9 +79,7 @@ public struct GtoRadialBasis: Sendable {
     public func radialIntegrals(at r: Double, l: Int, values: UnsafeMutablePointer<Double>,
                                 derivatives: UnsafeMutablePointer<Double>) {
         let n = count
-        let sigma2 = densityWidth * densityWidth
-        let alpha = 0.5 / sigma2
-        let logPrefactor0 = 0.75 * log(Double.pi / sigma2)
+        let alpha = 0.5 / (densityWidth * densityWidth)
         // Primitive integrals J_kl(r), then the orthonormalising contraction.
         var j = [Double](repeating: 0, count: n)
         var dj = [Double](repeating: 0, count: n)
@@ -76,19 +88,18 @@ public struct GtoRadialBasis: Sendable {
             for k in 0..<n {
                 let beta = 0.5 / (widths[k] * widths[k])
                 let a = Double(k + l + 3) / 2
-                let logPrefactor = logPrefactor0 + lgamma(a) - lgamma(b) - a * log(alpha + beta) + log(norms[k])
+                let logPrefactor = logPrefactors[l * n + k]
                 if r == 0 {
                     j[k] = l == 0 ? exp(logPrefactor) : 0
                     dj[k] = l == 1 ? exp(logPrefactor) * alpha : 0
                     continue
                 }
                 let z = alpha * alpha * r * r / (alpha + beta)
-                let logE = logPrefactor - alpha * r * r + Double(l) * log(alpha * r)
-                let value = exp(logE + SpecialFunctions.logHyp1F1(a: a, b: b, z: z))
-                // d/dz ₁F₁(a;b;z) = a/b ₁F₁(a+1;b+1;z); dz/dr = 2z/r.
-                let dF = exp(logE + SpecialFunctions.logHyp1F1(a: a + 1, b: b + 1, z: z)) * (a / b) * 2 * z / r
+                let (logF, zRatio) = SpecialFunctions.logHyp1F1WithDerivative(a: a, b: b, z: z)
+                let value = exp(logPrefactor - alpha * r * r + Double(l) * log(alpha * r) + logF)
+                // dJ/dr = J (l/r − 2αr) + J · (z F'/F) · (dz/dr)/z, with dz/dr = 2z/r.
                 j[k] = value
-                dj[k] = value * (Double(l) / r - 2 * alpha * r) + dF
+                dj[k] = value * (Double(l) / r - 2 * alpha * r + 2 * zRatio / r)
             }
             for nn in 0..<n {
                 var v = 0.0, d = 0.0

@@ -36,21 +36,28 @@ public final class RadialSplineTable: @unchecked Sendable {
                                         _ derivatives: UnsafeMutablePointer<Double>) -> Void
 
     /// Tabulates functions given segment by segment (`sizes[s]` outputs each).
+    /// Segments are refined in parallel (`function` must be thread-safe).
     public convenience init(cutoff: Double, segmentSizes sizes: [Int], accuracy: Double, maxIntervals: Int = 1 << 15,
-                            function: SegmentFunction) {
+                            threads: Int = Featurizer.defaultThreads, function: SegmentFunction) {
+        var refined = [(Int, [Double], Double)](repeating: (0, [], 0), count: sizes.count)
+        refined.withUnsafeMutableBufferPointer { out in
+            let out = out
+            Parallel.run(chunks: sizes.count, threads: threads) { _, next in
+                while let s = next() {
+                    out[s] = Self.refine(cutoff: cutoff, size: sizes[s], accuracy: accuracy,
+                                         maxIntervals: maxIntervals) { r, v, d in function(s, r, v, d) }
+                }
+            }
+        }
         var segments: [Segment] = []
         var data: [Double] = []
-        var worst = 0.0
         var first = 0
-        for (s, size) in sizes.enumerated() {
-            let (intervals, points, error) = Self.refine(cutoff: cutoff, size: size, accuracy: accuracy,
-                                                         maxIntervals: maxIntervals) { r, v, d in function(s, r, v, d) }
-            segments.append(Segment(first: first, count: size, intervals: intervals, offset: data.count))
+        for (s, (intervals, points, _)) in refined.enumerated() {
+            segments.append(Segment(first: first, count: sizes[s], intervals: intervals, offset: data.count))
             data += points
-            worst = max(worst, error)
-            first += size
+            first += sizes[s]
         }
-        self.init(cutoff: cutoff, segments: segments, data: data, maxValueError: worst)
+        self.init(cutoff: cutoff, segments: segments, data: data, maxValueError: refined.map(\.2).max() ?? 0)
     }
 
     /// A table from stored segments and points (see `points`).

@@ -24,8 +24,18 @@ public enum FeatureResponseEncoder {
     // MARK: JSON
 
     public static func json(_ m: FeatureMatrix, basisID: String?, threads: Int) -> [UInt8] {
+        let chunks = jsonChunks(m, basisID: basisID, threads: threads)
         var out: [UInt8] = []
-        out.reserveCapacity(64 + m.values.count * 22 + (m.gradientValues?.count ?? 0) * 22)
+        out.reserveCapacity(chunks.reduce(0) { $0 + $1.count })
+        for chunk in chunks { out += chunk }
+        return out
+    }
+
+    /// The JSON document as consecutive pieces, so a writer can send them
+    /// without first joining megabytes of text into one buffer.
+    public static func jsonChunks(_ m: FeatureMatrix, basisID: String?, threads: Int) -> [[UInt8]] {
+        var chunks: [[UInt8]] = []
+        var out: [UInt8] = []
         out += Array("{\"samples\":".utf8)
         appendLabels(m.samples, to: &out)
         if let centers = m.centerTypes {
@@ -39,12 +49,14 @@ public enum FeatureResponseEncoder {
         out += Array(",\"properties\":".utf8)
         appendLabels(m.properties, to: &out)
         out += Array(",\"values\":".utf8)
-        appendRows(m.values, rows: m.rowCount, columns: m.columnCount, rowsPerGroup: 1, threads: threads, to: &out)
+        appendRows(m.values, rows: m.rowCount, columns: m.columnCount, rowsPerGroup: 1, threads: threads,
+                   to: &out, chunks: &chunks)
         if let samples = m.gradientSamples, let values = m.gradientValues {
             out += Array(",\"gradients\":{\"samples\":".utf8)
             appendLabels(samples, to: &out)
             out += Array(",\"values\":".utf8)
-            appendRows(values, rows: samples.count * 3, columns: m.columnCount, rowsPerGroup: 3, threads: threads, to: &out)
+            appendRows(values, rows: samples.count * 3, columns: m.columnCount, rowsPerGroup: 3, threads: threads,
+                       to: &out, chunks: &chunks)
             out.append(UInt8(ascii: "}"))
         }
         if let basisID {
@@ -54,7 +66,8 @@ public enum FeatureResponseEncoder {
             out += w.bytes
         }
         out.append(UInt8(ascii: "}"))
-        return out
+        chunks.append(out)
+        return chunks
     }
 
     static func appendLabels(_ labels: Labels, to out: inout [UInt8]) {
@@ -80,7 +93,7 @@ public enum FeatureResponseEncoder {
     /// `[[row],[row],…]`, or with rowsPerGroup 3, `[[[x],[y],[z]],…]`. Chunks
     /// of rows are formatted on separate threads, then concatenated.
     static func appendRows(_ values: [Double], rows: Int, columns: Int, rowsPerGroup: Int, threads: Int,
-                           to out: inout [UInt8]) {
+                           to out: inout [UInt8], chunks: inout [[UInt8]]) {
         let groups = rows / rowsPerGroup
         out.append(UInt8(ascii: "["))
         let workers = max(1, min(threads, groups / 64 + 1))
@@ -113,8 +126,10 @@ public enum FeatureResponseEncoder {
                 }
             }
         }
-        for part in parts { out += part }
-        out.append(UInt8(ascii: "]"))
+        // The pending text, then the formatted parts as they are, then a fresh buffer.
+        chunks.append(out)
+        chunks += parts
+        out = [UInt8(ascii: "]")]
     }
 
     @inline(__always) static func appendInt(_ value: Int, to out: inout [UInt8]) {

@@ -64,8 +64,12 @@ enum CommandLineTool {
         let body: [UInt8]
         do { body = try FileIO.read(input) } catch { fail("cannot read \(input): \(error)") }
         do {
-            let response = try service.featurize(body, format: format)
-            try FileIO.write(response, to: output)
+            let prepared = try service.prepare(body)
+            let features = try service.compute(prepared)
+            let chunks = format == .json
+                ? FeatureResponseEncoder.jsonChunks(features, basisID: prepared.basisID, threads: settings.threads)
+                : [FeatureResponseEncoder.encode(features, format: format, basisID: prepared.basisID)]
+            try FileIO.write(chunks, to: output)
         } catch let error as ServiceError {
             fail(error.description)
         } catch {
@@ -157,10 +161,14 @@ enum FileIO {
         return out
     }
 
-    static func write(_ bytes: [UInt8], to path: String) throws {
+    static func write(_ chunks: [[UInt8]], to path: String) throws {
         let fd = path == "-" ? STDOUT_FILENO : open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
         defer { if path != "-" { close(fd) } }
+        for bytes in chunks { try write(bytes, fd: fd) }
+    }
+
+    static func write(_ bytes: [UInt8], fd: Int32) throws {
         try bytes.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
