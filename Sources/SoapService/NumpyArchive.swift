@@ -1,4 +1,8 @@
 import CZlib
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Writes arrays as a NumPy .npz (a ZIP of .npy files, stored uncompressed
 /// so that writing costs one copy) or a single .npy; `numpy.load` reads both
@@ -57,7 +61,22 @@ public struct NumpyArchive {
         }
     }
 
+    /// CRC-32 continuing from `start`; large buffers are split across two
+    /// threads and the halves joined with crc32_combine.
     static func crc(_ start: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        guard bytes.count >= 1 << 21, let base = bytes.baseAddress else { return serialCRC(start, bytes) }
+        let half = bytes.count / 2
+        let parts = [UnsafeRawBufferPointer(start: base, count: half),
+                     UnsafeRawBufferPointer(start: base + half, count: bytes.count - half)]
+        var results = [UInt32](repeating: 0, count: 2)
+        results.withUnsafeMutableBufferPointer { out in
+            let out = out
+            DispatchQueue.concurrentPerform(iterations: 2) { k in out[k] = serialCRC(k == 0 ? start : 0, parts[k]) }
+        }
+        return UInt32(crc32_combine(UInt(results[0]), UInt(results[1]), off_t(parts[1].count)))
+    }
+
+    static func serialCRC(_ start: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = UInt(start)
         guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return start }
         var left = bytes.count

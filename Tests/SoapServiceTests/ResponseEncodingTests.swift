@@ -88,6 +88,14 @@ final class ResponseEncodingTests: XCTestCase {
         XCTAssertNil(json["center_types"])
     }
 
+    func testParallelCRCEqualsSerial() {
+        var rng = SystemRandomNumberGenerator()
+        let bytes = (0..<(5 << 20) + 7).map { _ in UInt8.random(in: 0...255, using: &rng) }
+        bytes.withUnsafeBytes { b in
+            XCTAssertEqual(NumpyArchive.crc(0x1234, b), NumpyArchive.serialCRC(0x1234, b))
+        }
+    }
+
     func testNpzReadsBack() throws {
         let (body, _) = try request("public_d2_ethanol_gradients.json", type: "power_spectrum", gradients: true)
         let service = FeatureService()
