@@ -6,6 +6,7 @@ import PackageDescription
 //                spherical harmonics, descriptors. No I/O.
 //   FastJSON     a bounded JSON reader and a fast numeric JSON writer.
 //   SoapHTTP     an HTTP/1.1 server on sockets + Dispatch; knows no chemistry.
+//   SoapStorage  SQLite (C API): fitted bases, dataset statistics, jobs; migrations.
 //   SoapService  request decoding, response encoding, routes wiring HTTP to the core.
 //   soapd        the thin executable (serve, featurize, bench).
 let unsafeFlags: [SwiftSetting] = [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
@@ -20,15 +21,18 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         .systemLibrary(name: "CLapack", path: "Sources/CLapack"),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite"),
+        .target(name: "SoapStorage", dependencies: ["CSQLite"]),
         .target(name: "SoapCore", dependencies: ["CLapack"], swiftSettings: unsafeFlags),
         .target(name: "FastJSON", swiftSettings: unsafeFlags),
         .target(name: "SoapHTTP", dependencies: ["CZlib"]),
-        .target(name: "SoapService", dependencies: ["SoapCore", "FastJSON", "SoapHTTP", "CZlib"]),
+        .target(name: "SoapService", dependencies: ["SoapCore", "FastJSON", "SoapHTTP", "SoapStorage", "CZlib"]),
         .executableTarget(name: "soapd", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP"]),
         .testTarget(name: "SoapCoreTests", dependencies: ["SoapCore"], exclude: []),
         .testTarget(name: "SoapServiceTests", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP"]),
         .testTarget(name: "SoapHTTPTests", dependencies: ["SoapHTTP"]),
         .testTarget(name: "FastJSONTests", dependencies: ["FastJSON"]),
+        .testTarget(name: "SoapStorageTests", dependencies: ["SoapStorage"]),
     ],
     swiftLanguageModes: [.v5]
 )
