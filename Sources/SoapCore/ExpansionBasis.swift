@@ -49,11 +49,18 @@ public struct ExpansionBasis: @unchecked Sendable {
         let gto = try GtoRadialBasis(cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
                                      count: hypers.radialCount, maxAngular: hypers.maxAngular)
         // One spline per l, as featomic builds them.
-        return RadialSplineTable(cutoff: hypers.cutoff,
+        let table = RadialSplineTable(cutoff: hypers.cutoff,
                                  segmentSizes: Array(repeating: hypers.radialCount, count: hypers.maxAngular + 1),
                                  accuracy: hypers.effectiveSplineAccuracy) { l, r, v, d in
             gto.radialIntegrals(at: r, l: l, values: v, derivatives: d)
         }
+        guard table.points.allSatisfy(\.isFinite) else { throw NumericalFailure.nonFiniteRadialIntegrals }
+        return table
+    }
+
+    public enum NumericalFailure: Error, CustomStringConvertible {
+        case nonFiniteRadialIntegrals
+        public var description: String { "the radial integrals are not finite for these hyper-parameters" }
     }
 
     public var channelCount: Int { groupCount * radialCount }

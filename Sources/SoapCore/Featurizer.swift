@@ -50,48 +50,9 @@ public struct Featurizer: Sendable {
 
     public func compute(_ structures: [Structure], type: DescriptorType, basis: ExpansionBasis,
                         level: SampleLevel = .atom, gradients: Bool = false) throws(FeaturizationError) -> FeatureMatrix {
-        // Species slots for every atom.
-        let species = basis.species
-        guard !species.isEmpty else { throw .invalidSpecies("must list at least one atomic number") }
-        guard species == species.sorted(), Set(species).count == species.count else {
-            throw .invalidSpecies("must be sorted and without repeats")
-        }
-        var slotOfNumber = [Int32](repeating: -1, count: Elements.symbols.count + 1)
-        for (a, z) in species.enumerated() {
-            guard Elements.isKnown(z) else { throw .invalidSpecies("\(z) is not an element") }
-            slotOfNumber[z] = Int32(a)
-        }
-        var slots: [[Int32]] = []
-        slots.reserveCapacity(structures.count)
-        for (s, structure) in structures.enumerated() {
-            do { try structure.validate(index: s) } catch { throw .structure(error) }
-            var row = [Int32](repeating: 0, count: structure.count)
-            for (i, z) in structure.numbers.enumerated() {
-                let slot = slotOfNumber[z]
-                guard slot >= 0 else { throw .unknownSpecies(structure: s, atom: i, number: z) }
-                row[i] = slot
-            }
-            slots.append(row)
-            let estimate = Self.estimatedPairs(structure, cutoff: basis.hypers.cutoff)
-            if estimate > Double(limits.maxPairsPerStructure) {
-                throw .tooManyPairs(structure: s, estimate: Int(min(estimate, 1e18)), limit: limits.maxPairsPerStructure)
-            }
-        }
-
-        // Neighbour lists, one structure per chunk.
-        let cutoff = basis.hypers.cutoff
-        let maxPairs = limits.maxPairsPerStructure
-        var lists = [NeighborList?](repeating: nil, count: structures.count)
-        lists.withUnsafeMutableBufferPointer { out in
-            let out = out
-            Parallel.run(chunks: structures.count, threads: threads) { _, next in
-                while let s = next() { out[s] = NeighborList.build(structures[s], cutoff: cutoff, maxPairs: maxPairs) }
-            }
-        }
-        for (s, list) in lists.enumerated() where list == nil {
-            throw .tooManyPairs(structure: s, estimate: maxPairs + 1, limit: maxPairs)
-        }
-        let neighborLists = lists.map { $0! }
+        let prepared = try prepareStructures(structures, basis: basis)
+        let slots = prepared.slots
+        let neighborLists = prepared.lists
 
         // Rows and, with gradients, where each row's entries go.
         let rows = structures.reduce(0) { $0 + $1.count }
@@ -190,6 +151,58 @@ public struct Featurizer: Sendable {
             result = Self.sumOverStructures(result, structures: structures, rowStart: rowStart, entryStart: entryStart)
         }
         return result
+    }
+
+    /// Validated structures as species slots and neighbour lists.
+    struct PreparedStructures {
+        var slots: [[Int32]]
+        var lists: [NeighborList]
+    }
+
+    func prepareStructures(_ structures: [Structure], basis: ExpansionBasis) throws(FeaturizationError) -> PreparedStructures {
+        // Species slots for every atom.
+        let species = basis.species
+        guard !species.isEmpty else { throw .invalidSpecies("must list at least one atomic number") }
+        guard species == species.sorted(), Set(species).count == species.count else {
+            throw .invalidSpecies("must be sorted and without repeats")
+        }
+        var slotOfNumber = [Int32](repeating: -1, count: Elements.symbols.count + 1)
+        for (a, z) in species.enumerated() {
+            guard Elements.isKnown(z) else { throw .invalidSpecies("\(z) is not an element") }
+            slotOfNumber[z] = Int32(a)
+        }
+        var slots: [[Int32]] = []
+        slots.reserveCapacity(structures.count)
+        for (s, structure) in structures.enumerated() {
+            do { try structure.validate(index: s) } catch { throw .structure(error) }
+            var row = [Int32](repeating: 0, count: structure.count)
+            for (i, z) in structure.numbers.enumerated() {
+                let slot = slotOfNumber[z]
+                guard slot >= 0 else { throw .unknownSpecies(structure: s, atom: i, number: z) }
+                row[i] = slot
+            }
+            slots.append(row)
+            let estimate = Self.estimatedPairs(structure, cutoff: basis.hypers.cutoff)
+            if estimate > Double(limits.maxPairsPerStructure) {
+                throw .tooManyPairs(structure: s, estimate: Int(min(estimate, 1e18)), limit: limits.maxPairsPerStructure)
+            }
+        }
+
+        // Neighbour lists, one structure per chunk.
+        let cutoff = basis.hypers.cutoff
+        let maxPairs = limits.maxPairsPerStructure
+        var lists = [NeighborList?](repeating: nil, count: structures.count)
+        lists.withUnsafeMutableBufferPointer { out in
+            let out = out
+            Parallel.run(chunks: structures.count, threads: threads) { _, next in
+                while let s = next() { out[s] = NeighborList.build(structures[s], cutoff: cutoff, maxPairs: maxPairs) }
+            }
+        }
+        for (s, list) in lists.enumerated() where list == nil {
+            throw .tooManyPairs(structure: s, estimate: maxPairs + 1, limit: maxPairs)
+        }
+        return PreparedStructures(slots: slots, lists: lists.map { $0! })
+
     }
 
     /// Upper estimate of neighbour pairs (images included) before any allocation.

@@ -45,23 +45,31 @@ public struct SoapHypers: Hashable, Sendable {
     /// Checks the ranges featomic accepts; the message names the field.
     public func validate() throws(HypersError) {
         func fail(_ field: String, _ message: String) -> HypersError { HypersError(field: field, message: message) }
-        guard cutoff.isFinite, cutoff > 0 else { throw fail("cutoff/radius", "must be a positive number") }
+        // Ranges keep the radial integrals well conditioned: the ₁F₁ series needs
+        // about (rc/σ)²/2 terms, and sub-ångström cutoffs describe no chemistry.
+        guard cutoff.isFinite, cutoff >= 0.1, cutoff <= 100 else {
+            throw fail("cutoff/radius", "must be between 0.1 and 100 (Å)")
+        }
         if case .shiftedCosine(let w) = smoothing {
-            guard w.isFinite, w > 0, w <= cutoff else {
-                throw fail("cutoff/smoothing/width", "must be positive and at most the cutoff radius")
+            guard w.isFinite, w >= 1e-3, w <= cutoff else {
+                throw fail("cutoff/smoothing/width", "must be between 0.001 and the cutoff radius")
             }
         }
-        guard densityWidth.isFinite, densityWidth > 0 else { throw fail("density/width", "must be a positive number") }
-        if case .willatt2018(let c, let r0, let m) = scaling {
-            guard c.isFinite, c > 0 else { throw fail("density/scaling/rate", "must be a positive number") }
-            guard r0.isFinite, r0 > 0 else { throw fail("density/scaling/scale", "must be a positive number") }
-            guard m.isFinite, m > 0 else { throw fail("density/scaling/exponent", "must be a positive number") }
+        guard densityWidth.isFinite, densityWidth >= cutoff / 200, densityWidth <= cutoff else {
+            throw fail("density/width", "must be between cutoff/200 and the cutoff radius")
         }
-        guard centerAtomWeight.isFinite else { throw fail("density/center_atom_weight", "must be a finite number") }
+        if case .willatt2018(let c, let r0, let m) = scaling {
+            guard c.isFinite, c > 0, c <= 1e6 else { throw fail("density/scaling/rate", "must be in (0, 1e6]") }
+            guard r0.isFinite, r0 >= 1e-3, r0 <= 1e3 else { throw fail("density/scaling/scale", "must be in [0.001, 1000]") }
+            guard m.isFinite, m > 0, m <= 100 else { throw fail("density/scaling/exponent", "must be in (0, 100]") }
+        }
+        guard centerAtomWeight.isFinite, abs(centerAtomWeight) <= 1e6 else { throw fail("density/center_atom_weight", "must be a finite number") }
         guard maxAngular >= 0 else { throw fail("basis/max_angular", "must be a non-negative integer") }
         guard maxRadial >= 0 else { throw fail("basis/radial/max_radial", "must be a non-negative integer") }
         if let acc = splineAccuracy {
-            guard acc.isFinite, acc > 0 else { throw fail("basis/spline_accuracy", "must be a positive number or null") }
+            guard acc.isFinite, acc >= 1e-12, acc <= 1e-2 else {
+                throw fail("basis/spline_accuracy", "must be between 1e-12 and 0.01, or null")
+            }
         }
     }
 

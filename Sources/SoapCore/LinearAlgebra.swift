@@ -7,7 +7,7 @@ import Darwin
 
 /// Dense symmetric eigen-decomposition through LAPACK's divide-and-conquer `dsyevd`.
 public enum SymmetricEigen {
-    public enum Failure: Error, Equatable { case lapack(info: Int32), notSquare }
+    public enum Failure: Error, Equatable { case lapack(info: Int32), notSquare, notPositiveDefinite }
 
     /// Eigenvalues in ascending order and the eigenvectors as the columns of a
     /// row-major n×n matrix: `vectors[i * n + k]` is component i of vector k.
@@ -39,6 +39,8 @@ public enum SymmetricEigen {
     /// S^p for a symmetric positive definite S (p = -1/2 gives Löwdin orthonormalisation).
     public static func power(_ matrix: [Double], n: Int, exponent p: Double) throws -> [Double] {
         let (values, vectors) = try decompose(matrix, n: n)
+        // A power of a singular (or numerically indefinite) matrix is not defined.
+        guard values.allSatisfy({ $0 > 1e-300 }) || p > 0 else { throw Failure.notPositiveDefinite }
         var result = [Double](repeating: 0, count: n * n)
         for k in 0..<n {
             let f = pow(values[k], p)

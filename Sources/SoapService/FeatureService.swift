@@ -55,7 +55,7 @@ public final class FeatureService: Sendable {
             table = try splineCache.table(for: hypers.radialTableKey) { try ExpansionBasis.gtoTable(for: hypers) }
         } catch {
             throw ServiceError(.invalid, pointer: "/descriptor/hypers/basis/radial",
-                               "the GTO basis could not be orthonormalised (\(error)); reduce max_radial")
+                               "no usable radial basis for these hyper-parameters (\(error)); reduce max_radial or widen the density")
         }
         let basis = ExpansionBasis.primitive(hypers: hypers, species: request.species, table: table)
         return PreparedFeaturization(request: request, basis: basis, basisID: nil)

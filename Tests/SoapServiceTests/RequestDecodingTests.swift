@@ -95,6 +95,25 @@ final class RequestDecodingTests: XCTestCase {
         assertError(hypersEdit(["basis", "radial", "radius"], 4), status: 422, pointer: "/descriptor/hypers/basis/radial/radius")
     }
 
+    /// Found by schemathesis: subnormal radius and width trapped while the
+    /// spline table was built. Extreme values are refused before any numerics.
+    func testExtremeHypersAreRefusedNotCrashing() {
+        assertError(hypersEdit(["cutoff", "radius"], 5e-324), status: 422, pointer: "/descriptor/hypers/cutoff/radius")
+        assertError(hypersEdit(["cutoff", "radius"], 1e300), status: 422, pointer: "/descriptor/hypers/cutoff/radius")
+        assertError(hypersEdit(["density", "width"], 5e-324), status: 422, pointer: "/descriptor/hypers/density/width")
+        assertError(hypersEdit(["density", "width"], 0.001), status: 422, pointer: "/descriptor/hypers/density/width")
+        assertError(hypersEdit(["cutoff", "smoothing", "width"], 1e-300), status: 422,
+                    pointer: "/descriptor/hypers/cutoff/smoothing/width")
+        assertError(hypersEdit(["density", "center_atom_weight"], 1e300), status: 422,
+                    pointer: "/descriptor/hypers/density/center_atom_weight")
+        // The largest allowed basis still builds (or is refused with a 422, never a crash).
+        do {
+            _ = try service.compute(try service.prepare(hypersEdit(["basis", "radial", "max_radial"], 30)))
+        } catch {
+            XCTAssertEqual(error.status, 422)
+        }
+    }
+
     func structureEdit(_ edit: @escaping (inout [String: Any]) -> Void) -> [UInt8] {
         request { root in
             var s = (root["structures"] as! [[String: Any]])[0]

@@ -1,0 +1,135 @@
+import XCTest
+import SoapCore
+
+/// The optimal radial basis on data the tests build: multi-species molecules.
+final class OptimalBasisTests: XCTestCase {
+    let species = [1, 6, 7, 8]
+    func hypers(maxRadial: Int) -> SoapHypers {
+        SoapHypers(cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: 3,
+                   maxRadial: maxRadial, splineAccuracy: 1e-9)
+    }
+    lazy var molecules: [Structure] = (0..<12).map { TestStructures.molecule(seed: UInt64(10 + $0)) }
+
+    func statistics(_ h: SoapHypers) throws -> DatasetStatistics {
+        try Featurizer(threads: 2).statistics(molecules, basis: try primitiveBasis(h, species: species))
+    }
+
+    func testStatisticsMergeByAddition() throws {
+        let h = hypers(maxRadial: 5)
+        let basis = try primitiveBasis(h, species: species)
+        var parts = try Featurizer(threads: 2).statistics(Array(molecules[0..<5]), basis: basis)
+        parts.add(try Featurizer(threads: 1).statistics(Array(molecules[5...]), basis: basis))
+        let whole = try statistics(h)
+        XCTAssertEqual(parts.totalCenters, whole.totalCenters)
+        XCTAssertEqual(parts.structures, whole.structures)
+        XCTAssertLessThan(maxAbsDifference(parts.gram, whole.gram), 1e-10 * maxAbs(whole.gram))
+        // The l-trace equals Σ_i Σ_nlm c² of the primitive expansion.
+        let se = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion, basis: basis)
+        let lIndex = se.properties.names.firstIndex(of: "l")!
+        for l in 0...h.maxAngular {
+            var expected = 0.0
+            for c in 0..<se.columnCount where se.properties[c][se.properties[c].startIndex + lIndex] == Int32(l) {
+                for row in 0..<se.rowCount { expected += pow(se.values[row * se.columnCount + c], 2) }
+            }
+            let joint = whole.joint(l: l)
+            let trace = (0..<whole.channels).reduce(0.0) { $0 + joint[$1 * whole.channels + $1] }
+            XCTAssertEqual(trace, expected, accuracy: 1e-9 * expected)
+        }
+    }
+
+    func testEigenvaluesSortedAndResidualVarianceMonotone() throws {
+        let h = hypers(maxRadial: 7)
+        let stats = try statistics(h)
+        for contraction in Contraction.allCases {
+            let fit = try OptimalBasis.fit(stats, hypers: h, contraction: contraction, q: 3)
+            for l in 0...h.maxAngular {
+                let blockSize = contraction == .separate ? h.radialCount : species.count * h.radialCount
+                for block in stride(from: 0, to: fit.eigenvalues[l].count, by: blockSize) {
+                    let values = Array(fit.eigenvalues[l][block..<(block + blockSize)])
+                    XCTAssertEqual(values, values.sorted(by: >))
+                }
+                let curve = fit.residualVariance[l]
+                for k in 1..<curve.count { XCTAssertLessThanOrEqual(curve[k], curve[k - 1] + 1e-12) }
+                XCTAssertEqual(curve.last!, 0, accuracy: 1e-10)
+            }
+        }
+    }
+
+    /// Contracted features equal U applied to the primitive expansion (to spline accuracy).
+    func testContractedCoefficientsEqualProjection() throws {
+        let h = hypers(maxRadial: 7)
+        let stats = try statistics(h)
+        let primitive = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion,
+                                                           basis: try primitiveBasis(h, species: species))
+        var primitiveColumn: [[Int32]: Int] = [:]
+        for c in 0..<primitive.columnCount { primitiveColumn[Array(primitive.properties[c])] = c }
+        for contraction in Contraction.allCases {
+            let fit = try OptimalBasis.fit(stats, hypers: h, contraction: contraction, q: 4)
+            let basis = fit.expansionBasis(tables: try fit.splineTables())
+            let contracted = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion, basis: basis)
+            let names = contracted.properties.names
+            XCTAssertEqual(names, contraction == .separate ? ["neighbor_type", "l", "m", "n"] : ["l", "m", "n"])
+            var worst = 0.0, scale = 0.0
+            for c in 0..<contracted.columnCount {
+                let label = Array(contracted.properties[c])
+                let (l, m, q) = (Int(label[label.count - 3]), label[label.count - 2], Int(label[label.count - 1]))
+                let slots = contraction == .separate ? [species.firstIndex(of: Int(label[0]))!] : Array(species.indices)
+                for row in 0..<contracted.rowCount {
+                    var expected = 0.0
+                    for a in slots {
+                        let u = Array(fit.coefficients(l: l, species: a, q: q))
+                        for n in 0..<h.radialCount {
+                            let column = primitiveColumn[[Int32(species[a]), Int32(l), m, Int32(n)]]!
+                            expected += u[n] * primitive.values[row * primitive.columnCount + column]
+                        }
+                    }
+                    worst = max(worst, abs(contracted.values[row * contracted.columnCount + c] - expected))
+                    scale = max(scale, abs(expected))
+                }
+            }
+            XCTAssertLessThan(worst, 1e-6 * max(scale, 1), "\(contraction)")
+        }
+    }
+
+    /// The optimal bases keep more of the density variance than a primitive
+    /// GTO basis of the same size: q per species (separate), q·S channels
+    /// (mixed), against q GTO functions per species.
+    func testOptimalBasesBeatLargerPrimitiveBasis() throws {
+        let large = hypers(maxRadial: 15)
+        let stats = try statistics(large)
+        func trace(_ s: DatasetStatistics) -> Double {
+            (0...s.maxAngular).reduce(0.0) { total, l in
+                let joint = s.joint(l: l)
+                return total + (0..<s.channels).reduce(0.0) { $0 + joint[$1 * s.channels + $1] }
+            }
+        }
+        let totalVariance = trace(stats)
+        let S = species.count, N = large.radialCount
+        for q in [2, 3] {
+            let gtoRV = 1 - trace(try statistics(hypers(maxRadial: q - 1))) / totalVariance
+            let separate = try OptimalBasis.fit(stats, hypers: large, contraction: .separate, q: q)
+            let keptSeparate = separate.eigenvalues.reduce(0.0) { total, values in
+                total + (0..<S).reduce(0.0) { $0 + values[($1 * N)..<($1 * N + q)].reduce(0, +) }
+            }
+            let mixed = try OptimalBasis.fit(stats, hypers: large, contraction: .mixed, q: q * S)
+            let keptMixed = mixed.eigenvalues.reduce(0.0) { $0 + $1.prefix(q * S).reduce(0, +) }
+            let separateRV = 1 - keptSeparate / totalVariance, mixedRV = 1 - keptMixed / totalVariance
+            XCTAssertLessThanOrEqual(separateRV, gtoRV, "q = \(q): separate \(separateRV) vs GTO(\(q)) \(gtoRV)")
+            XCTAssertLessThanOrEqual(mixedRV, separateRV + 1e-12, "mixing species can only keep more")
+        }
+    }
+
+    func testFitErrors() throws {
+        let h = hypers(maxRadial: 3)
+        let empty = DatasetStatistics(species: species, maxAngular: h.maxAngular, radialCount: h.radialCount)
+        XCTAssertThrowsError(try OptimalBasis.fit(empty, hypers: h, contraction: .separate, q: 2)) {
+            XCTAssertEqual($0 as? OptimalBasis.FitError, .emptyDataset)
+        }
+        let stats = try statistics(h)
+        XCTAssertThrowsError(try OptimalBasis.fit(stats, hypers: h, contraction: .separate, q: 5)) {
+            XCTAssertEqual($0 as? OptimalBasis.FitError, .tooManyFunctions(requested: 5, available: 4))
+        }
+        let byThreshold = try OptimalBasis.fit(stats, hypers: h, contraction: .mixed, q: nil, residualVariance: 1e-3)
+        for curve in byThreshold.residualVariance { XCTAssertLessThanOrEqual(curve[byThreshold.q - 1], 1e-3) }
+    }
+}
