@@ -20,6 +20,11 @@ public final class RadialSplineTable: @unchecked Sendable {
         public var intervals: Int
         /// Offset of its first point in the data.
         public var offset: Int
+        public init(first: Int, count: Int, intervals: Int, offset: Int) {
+            self.first = first; self.count = count; self.intervals = intervals; self.offset = offset
+        }
+        /// Doubles the segment's points occupy.
+        public var size: Int { (intervals + 1) * 2 * count }
     }
 
     public let count: Int

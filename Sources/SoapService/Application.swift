@@ -3,8 +3,10 @@ import Glibc
 #else
 import Darwin
 #endif
+import FastJSON
 import SoapCore
 import SoapHTTP
+import SoapStorage
 
 /// Wires HTTP routes to the featurization service. Knows the routes and
 /// their media types; the HTTP module knows nothing of chemistry and this
@@ -15,9 +17,18 @@ public final class Application: Sendable {
     public let metrics = Metrics()
     public static let version = "0.1.0"
 
-    public init(configuration: ServiceConfiguration) {
+    /// Datasets and fitted bases; nil when the service runs without a database.
+    public let bases: BasisService?
+
+    public init(configuration: ServiceConfiguration, database: Database? = nil) {
         self.configuration = configuration
-        features = FeatureService(settings: configuration.featureSettings)
+        let features = FeatureService(settings: configuration.featureSettings)
+        let bases = database.map { BasisService(database: $0, features: features) }
+        if let bases {
+            features.fittedBases.withLock { $0 = { id throws(ServiceError) in try bases.expansionBasis(id) } }
+        }
+        self.features = features
+        self.bases = bases
     }
 
     /// Live server figures for /metrics (set once the server exists).
@@ -36,27 +47,111 @@ public final class Application: Sendable {
         ("/health", ["GET"]),
         ("/metrics", ["GET"]),
         ("/v1/features", ["POST"]),
+        ("/v1/datasets", ["POST"]),
+        ("/v1/datasets/{id}", ["GET"]),
+        ("/v1/datasets/{id}/structures", ["POST"]),
+        ("/v1/bases", ["GET", "POST"]),
+        ("/v1/bases/{id}", ["GET", "DELETE"]),
     ]
+
+    /// The template matching a path and its `{id}` segment, if any.
+    static func match(_ path: String) -> (template: String, id: String?)? {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
+        for route in routes {
+            let template = route.path.split(separator: "/", omittingEmptySubsequences: false)
+            guard template.count == parts.count else { continue }
+            var id: String? = nil
+            var matches = true
+            for (t, p) in zip(template, parts) {
+                if t == "{id}" {
+                    guard !p.isEmpty, p.count <= 128 else { matches = false; break }
+                    id = String(p)
+                } else if t != p { matches = false; break }
+            }
+            if matches { return (route.path, id) }
+        }
+        return nil
+    }
 
     /// The route template a request matches (for metrics) and its response.
     func route(_ request: HTTPRequest) -> (String, HTTPResponse) {
         let method = request.method == "HEAD" ? "GET" : request.method
-        guard let route = Self.routes.first(where: { $0.path == request.path }) else {
+        guard let (template, id) = Self.match(request.path),
+              let route = Self.routes.first(where: { $0.path == template }) else {
             return ("other", Self.problem(ServiceError(.notFound, "no route \(request.path.prefix(200))")))
         }
         guard route.methods.contains(method) else {
-            return (route.path, Self.methodNotAllowed(route.methods.contains("GET") ? route.methods + ["HEAD"] : route.methods))
+            return (template, Self.methodNotAllowed(route.methods.contains("GET") ? route.methods + ["HEAD"] : route.methods))
         }
-        switch route.path {
-        case "/health":
-            return (route.path, HTTPResponse(status: 200, contentType: "application/json",
-                                             body: Array("{\"status\":\"ok\",\"version\":\"\(Self.version)\"}".utf8)))
-        case "/metrics":
-            return (route.path, HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                                             body: Array(renderMetrics().utf8)))
+        switch (template, method) {
+        case ("/health", _):
+            return (template, HTTPResponse(status: 200, contentType: "application/json",
+                                           body: Array("{\"status\":\"ok\",\"version\":\"\(Self.version)\"}".utf8)))
+        case ("/metrics", _):
+            return (template, HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                                           body: Array(renderMetrics().utf8)))
+        case ("/v1/features", _):
+            return (template, postFeatures(request))
         default:
-            return (route.path, postFeatures(request))
+            return (template, basisRoute(template, method: method, id: id ?? "", request: request))
         }
+    }
+
+    /// Datasets and bases (thesis chapter 2), JSON in and out.
+    func basisRoute(_ template: String, method: String, id: String, request: HTTPRequest) -> HTTPResponse {
+        guard let bases else {
+            return Self.problem(ServiceError(.unavailable, "this service runs without a database"))
+        }
+        if method == "POST", let problem = Self.requireJSONBody(request) { return problem }
+        do throws(ServiceError) {
+            switch (template, method) {
+            case ("/v1/datasets", "POST"):
+                let body = try bases.createDataset(request.body)
+                var r = HTTPResponse(status: 201, contentType: "application/json", body: body)
+                if case .object(let o)? = try? JSON.parse(body), let newID = o["id"]?.stringValue {
+                    r.headers["Location"] = "/v1/datasets/" + newID
+                }
+                return r
+            case ("/v1/datasets/{id}", _):
+                return json(200, try bases.dataset(id, matrices: request.query["matrices"] == "true"))
+            case ("/v1/datasets/{id}/structures", _):
+                let key = request.headers["Idempotency-Key"]
+                if let key, key.isEmpty || key.count > 255 {
+                    throw ServiceError(.invalid, "Idempotency-Key must be 1 to 255 characters")
+                }
+                return json(200, try bases.addStructures(datasetID: id, body: request.body, idempotencyKey: key))
+            case ("/v1/bases", "POST"):
+                let (body, created, newID) = try bases.fit(request.body)
+                var r = json(created ? 201 : 200, body)
+                r.headers["Location"] = "/v1/bases/" + newID
+                return r
+            case ("/v1/bases", _):
+                let limit = Int(request.query["limit"] ?? "") ?? 100
+                let offset = Int(request.query["offset"] ?? "") ?? 0
+                guard (1...1000).contains(limit), offset >= 0 else {
+                    throw ServiceError(.invalid, "limit must be 1 to 1000 and offset non-negative")
+                }
+                return json(200, try bases.listBases(limit: limit, offset: offset))
+            case ("/v1/bases/{id}", "DELETE"):
+                try bases.deleteBasis(id)
+                return HTTPResponse(status: 204)
+            default:
+                var points: Int? = nil
+                if let p = request.query["radial_functions"] {
+                    guard let n = Int(p), (2...2000).contains(n) else {
+                        throw ServiceError(.invalid, "radial_functions must be a number of grid points from 2 to 2000")
+                    }
+                    points = n
+                }
+                return json(200, try bases.basis(id, radialPoints: points))
+            }
+        } catch {
+            return Self.problem(error)
+        }
+    }
+
+    func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {
+        HTTPResponse(status: status, contentType: "application/json", body: body)
     }
 
     func postFeatures(_ request: HTTPRequest) -> HTTPResponse {

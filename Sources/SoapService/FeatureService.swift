@@ -1,5 +1,6 @@
 import FastJSON
 import SoapCore
+import Synchronization
 
 /// A featurization request resolved to what the core needs: structures and
 /// an expansion basis with its spline tables.
@@ -45,11 +46,31 @@ public final class FeatureService: Sendable {
         return try prepare(request)
     }
 
+    /// Resolves `basis_id` to a fitted basis (set when storage is available).
+    public let fittedBases = Mutex<(@Sendable (String) throws(ServiceError) -> (OptimalBasis, ExpansionBasis))?>(nil)
+
     public func prepare(_ request: FeatureRequest) throws(ServiceError) -> PreparedFeaturization {
         guard let hypers = request.hypers else {
-            throw ServiceError(.notFound, pointer: "/descriptor/basis_id",
-                               "fitted bases are not available in this build")
+            let id = request.basisID ?? ""
+            guard let resolve = fittedBases.withLock({ $0 }) else {
+                throw ServiceError(.notFound, pointer: "/descriptor/basis_id", "no basis store is configured")
+            }
+            let (fitted, basis) = try resolve(id)
+            if !request.species.isEmpty && request.species != fitted.species {
+                throw ServiceError(.invalid, pointer: "/descriptor/species",
+                                   "the basis was fitted for species \(fitted.species); omit species or give the same")
+            }
+            var resolved = request
+            resolved.species = fitted.species
+            if request.type == .radialSpectrum { resolved.type = .radialSpectrum }
+            return PreparedFeaturization(request: resolved, basis: basis, basisID: id)
         }
+        return PreparedFeaturization(request: request, basis: try primitiveBasis(hypers: hypers, species: request.species),
+                                     basisID: nil)
+    }
+
+    /// The primitive GTO basis, its spline table from the cache.
+    public func primitiveBasis(hypers: SoapHypers, species: [Int]) throws(ServiceError) -> ExpansionBasis {
         let table: RadialSplineTable
         do {
             table = try splineCache.table(for: hypers.radialTableKey) { try ExpansionBasis.gtoTable(for: hypers) }
@@ -57,14 +78,16 @@ public final class FeatureService: Sendable {
             throw ServiceError(.invalid, pointer: "/descriptor/hypers/basis/radial",
                                "no usable radial basis for these hyper-parameters (\(error)); reduce max_radial or widen the density")
         }
-        let basis = ExpansionBasis.primitive(hypers: hypers, species: request.species, table: table)
-        return PreparedFeaturization(request: request, basis: basis, basisID: nil)
+        return ExpansionBasis.primitive(hypers: hypers, species: species, table: table)
+    }
+
+    public func featurizer(threads: Int? = nil) -> Featurizer {
+        Featurizer(threads: threads ?? settings.threads, limits: settings.featurizationLimits)
     }
 
     public func compute(_ prepared: PreparedFeaturization, threads: Int? = nil) throws(ServiceError) -> FeatureMatrix {
-        let featurizer = Featurizer(threads: threads ?? settings.threads, limits: settings.featurizationLimits)
         do {
-            return try featurizer.compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
+            return try featurizer(threads: threads).compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
                                           level: prepared.request.level, gradients: prepared.request.gradients)
         } catch {
             throw ServiceError(error)

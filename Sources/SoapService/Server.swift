@@ -6,6 +6,7 @@ import Darwin
 import Dispatch
 import FastJSON
 import SoapHTTP
+import SoapStorage
 
 /// The running service: the HTTP server bound to the application, with
 /// one structured log line per request and graceful shutdown on signals.
@@ -14,8 +15,14 @@ public final class SoapdServer: @unchecked Sendable {
     public let http: HTTPServer
     private var signalSources: [DispatchSourceSignal] = []
 
-    public init(configuration: ServiceConfiguration) {
-        application = Application(configuration: configuration)
+    public let database: Database
+
+    /// Opens (creating on first start) the database, then builds the server.
+    public init(configuration: ServiceConfiguration) throws {
+        let path = configuration.resolvedDatabasePath
+        try FileSystem.createDirectories(forFile: path)
+        database = try Database(path: path)
+        application = Application(configuration: configuration, database: database)
         var h = HTTPServerConfiguration(host: configuration.host, port: configuration.port)
         h.maxConnections = configuration.maxConnections
         h.maxRequestLineBytes = configuration.maxRequestLineBytes
@@ -43,7 +50,6 @@ public final class SoapdServer: @unchecked Sendable {
 
     /// Binds and starts serving; the data directory is created on first start.
     public func start() throws {
-        try FileSystem.createDirectories(forFile: application.configuration.resolvedDatabasePath)
         try http.start()
         let c = application.configuration
         if !["127.0.0.1", "::1", "localhost"].contains(c.host) {

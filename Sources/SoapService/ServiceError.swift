@@ -11,6 +11,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case conflict           // → 409
         case unavailable        // → 503
         case timeout            // → 504
+        case insufficientStorage // → 507
         case `internal`         // → 500
     }
     public var kind: Kind
@@ -31,6 +32,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .conflict: return 409
         case .unavailable: return 503
         case .timeout: return 504
+        case .insufficientStorage: return 507
         case .internal: return 500
         }
     }
@@ -44,6 +46,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .conflict: return "Conflict"
         case .unavailable: return "Service unavailable"
         case .timeout: return "Computation timed out"
+        case .insufficientStorage: return "Insufficient storage"
         case .internal: return "Internal error"
         }
     }

@@ -126,8 +126,13 @@ enum CommandLineTool {
         } catch {
             fail("\(error)", code: 2)
         }
-        let server = SoapdServer(configuration: configuration)
-        do { try server.start() } catch { fail("cannot start: \(error)") }
+        let server: SoapdServer
+        do {
+            server = try SoapdServer(configuration: configuration)
+            try server.start()
+        } catch {
+            fail("cannot start: \(error)")
+        }
         server.runUntilSignalled()
         exit(0)
     }

@@ -70,6 +70,41 @@ final class BinaryTests: XCTestCase {
         XCTAssertThrowsError(try client.request("GET", "/health"), "no longer accepting")
     }
 
+    /// Bases (and datasets) survive a restart of the real binary on the same database.
+    func testFittedBasisSurvivesRestart() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
+        let directory = NSTemporaryDirectory() + "soapd-restart-\(getpid())"
+        let json = ["Content-Type": "application/json"]
+        func body(_ o: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
+        func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
+        var (process, port, _) = try Self.serve(directory: directory)
+        var client = TestHTTPClient(port: port)
+        let dataset = object(try client.request("POST", "/v1/datasets", headers: json,
+                                                body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]])))
+        let datasetID = try XCTUnwrap(dataset["id"] as? String)
+        XCTAssertEqual(try client.request("POST", "/v1/datasets/\(datasetID)/structures", headers: json,
+                                          body: body(["structures": BasisRoutesTests.molecules])).status, 200)
+        let fit = object(try client.request("POST", "/v1/bases", headers: json,
+                                            body: body(["dataset_id": datasetID, "contraction": "separate", "q_max": 3])))
+        let basisID = try XCTUnwrap(fit["id"] as? String)
+        let request = body(["structures": BasisRoutesTests.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID]])
+        let before = try client.request("POST", "/v1/features", headers: json, body: request)
+        XCTAssertEqual(before.status, 200)
+        let basisBefore = try client.request("GET", "/v1/bases/\(basisID)").body
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+
+        (process, port, _) = try Self.serve(directory: directory)
+        defer { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
+        client = TestHTTPClient(port: port)
+        XCTAssertEqual(try client.request("GET", "/v1/bases/\(basisID)").body, basisBefore)
+        let after = try client.request("POST", "/v1/features", headers: json, body: request)
+        XCTAssertEqual(after.status, 200)
+        XCTAssertEqual(after.body, before.body, "the same features after a restart")
+        XCTAssertEqual(object(try client.request("GET", "/v1/datasets/\(datasetID)"))["structures"] as? Int, 5)
+    }
+
     func testFeaturizeRejectsBadInputWithOneLine() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
         let file = NSTemporaryDirectory() + "soapd-bad-\(getpid()).json"

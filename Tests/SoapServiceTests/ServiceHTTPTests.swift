@@ -13,7 +13,7 @@ final class ServiceHTTPTests: XCTestCase {
         configuration.port = 0
         configuration.logLevel = "error"
         configuration.dataDirectory = NSTemporaryDirectory() + "/soapd-tests-\(getpid())"
-        server = SoapdServer(configuration: configuration)
+        server = try! SoapdServer(configuration: configuration)
         try! server.start()
         client = TestHTTPClient(port: server.http.boundPort)
     }

@@ -1,0 +1,389 @@
+import FastJSON
+import SoapCore
+import SoapStorage
+import Synchronization
+
+/// Datasets (streamed covariance statistics) and fitted optimal bases,
+/// persisted in SQLite; thesis chapter 2. Routes and the CLI call this.
+public final class BasisService: Sendable {
+    let datasets: DatasetStore
+    let bases: BasisStore
+    let features: FeatureService
+    /// Fitted bases ready to featurize with, by id (bounded).
+    private let loaded = Mutex<[String: (OptimalBasis, ExpansionBasis)]>([:])
+
+    public init(database: Database, features: FeatureService) {
+        datasets = DatasetStore(database: database)
+        bases = BasisStore(database: database)
+        self.features = features
+    }
+
+    // MARK: datasets
+
+    /// POST /v1/datasets: an empty accumulator for primitive hypers and species.
+    public func createDataset(_ body: [UInt8]) throws(ServiceError) -> [UInt8] {
+        let root = try Field.object(try features.parse(body), "")
+        try Field.allowOnly(root, ["descriptor"], at: "")
+        let descriptor = try Field.object(try Field.required(root, "descriptor", at: ""), "/descriptor")
+        try Field.allowOnly(descriptor, ["species", "hypers", "type"], at: "/descriptor")
+        let hypers = try HypersDecoder(limits: features.settings.requestLimits)
+            .decode(try Field.required(descriptor, "hypers", at: "/descriptor"), radialOnly: false, at: "/descriptor/hypers")
+        let species = try FeatureRequestDecoder(limits: features.settings.requestLimits)
+            .decodeSpecies(try Field.required(descriptor, "species", at: "/descriptor"))
+        let empty = DatasetStatistics(species: species, maxAngular: hypers.maxAngular, radialCount: hypers.radialCount)
+        let record = try storage {
+            try datasets.create(DatasetRecord(hypersJSON: HypersEncoder.json(hypers), speciesJSON: Self.intArray(species),
+                                              centersJSON: Self.centersJSON(empty), statistics: empty.gram))
+        }
+        return datasetJSON(record, matrices: false)
+    }
+
+    /// POST /v1/datasets/{id}/structures: adds a batch's statistics (once per Idempotency-Key).
+    public func addStructures(datasetID: String, body: [UInt8], idempotencyKey: String?) throws(ServiceError) -> [UInt8] {
+        guard let current = try storage({ try datasets.get(datasetID) }) else {
+            throw ServiceError(.notFound, "no dataset \(datasetID.prefix(80))")
+        }
+        let (hypers, species) = try Self.definition(current)
+        let root = try Field.object(try features.parse(body), "")
+        try Field.allowOnly(root, ["structures", "targets"], at: "")
+        if root["targets"] != nil {
+            throw ServiceError(.invalid, pointer: "/targets", "supervised fitting (PCovR) is not available in this version")
+        }
+        let structures = try FeatureRequestDecoder(limits: features.settings.requestLimits)
+            .decodeStructures(try Field.required(root, "structures", at: ""))
+        let basis = try features.primitiveBasis(hypers: hypers, species: species)
+        let batch: DatasetStatistics
+        do { batch = try features.featurizer().statistics(structures, basis: basis) } catch { throw ServiceError(error) }
+        let outcome = try storage {
+            try datasets.addBatch(datasetID: datasetID, idempotencyKey: idempotencyKey, structures: structures.count) { record in
+                guard var total = Self.statistics(record, hypers: hypers, species: species) else {
+                    throw ServiceError(.internal, "stored statistics of \(datasetID) are damaged")
+                }
+                total.add(batch)
+                var updated = record
+                updated.statistics = total.gram
+                updated.neighbors = total.neighbors
+                updated.centersJSON = Self.centersJSON(total)
+                return updated
+            }
+        }
+        return datasetJSON(outcome.record, matrices: false, duplicate: outcome.isDuplicate)
+    }
+
+    public func dataset(_ id: String, matrices: Bool) throws(ServiceError) -> [UInt8] {
+        guard let record = try storage({ try datasets.get(id) }) else { throw ServiceError(.notFound, "no dataset \(id.prefix(80))") }
+        return datasetJSON(record, matrices: matrices)
+    }
+
+    // MARK: bases
+
+    /// POST /v1/bases: fits, stores under a content hash, returns the summary (created or already there).
+    public func fit(_ body: [UInt8]) throws(ServiceError) -> (json: [UInt8], created: Bool, id: String) {
+        let root = try Field.object(try features.parse(body), "")
+        try Field.allowOnly(root, ["dataset_id", "method", "contraction", "center_specific", "q_max", "residual_variance", "gamma"], at: "")
+        let datasetID = try Field.string(try Field.required(root, "dataset_id", at: ""), "/dataset_id")
+        let method = try root["method"].map { v throws(ServiceError) in try Field.string(v, "/method") } ?? "pca"
+        guard method == "pca" || method == "pcovr" else {
+            throw ServiceError(.invalid, pointer: "/method", "expected \"pca\" or \"pcovr\"")
+        }
+        if method == "pcovr" {
+            throw ServiceError(.invalid, pointer: "/method", "pcovr (supervised) fitting is not available in this version; use pca")
+        }
+        let contractionName = try root["contraction"].map { v throws(ServiceError) in try Field.string(v, "/contraction") } ?? "separate"
+        guard let contraction = Contraction(rawValue: contractionName) else {
+            throw ServiceError(.invalid, pointer: "/contraction", "expected \"separate\" or \"mixed\"")
+        }
+        if let c = root["center_specific"], try Field.bool(c, "/center_specific") {
+            throw ServiceError(.invalid, pointer: "/center_specific", "centre-type specific bases are not available in this version")
+        }
+        var q: Int? = nil
+        var threshold: Double? = nil
+        switch (root["q_max"], root["residual_variance"]) {
+        case (.some, .some): throw ServiceError(.invalid, pointer: "", "give q_max or residual_variance, not both")
+        case (nil, nil): throw ServiceError(.invalid, pointer: "/q_max", "is required (or residual_variance)")
+        case (let v?, nil):
+            let value = try Field.integer(v, "/q_max")
+            guard value >= 1, value <= features.settings.requestLimits.maxRadial * 16 else {
+                throw ServiceError(.invalid, pointer: "/q_max", "must be a positive integer")
+            }
+            q = value
+        case (nil, let v?): threshold = try Field.number(v, "/residual_variance")
+        }
+        guard let record = try storage({ try datasets.get(datasetID) }) else {
+            throw ServiceError(.invalid, pointer: "/dataset_id", "no dataset \(datasetID.prefix(80))")
+        }
+        let (hypers, species) = try Self.definition(record)
+        guard let statistics = Self.statistics(record, hypers: hypers, species: species) else {
+            throw ServiceError(.internal, "stored statistics of \(datasetID) are damaged")
+        }
+        let fitted: OptimalBasis
+        do {
+            fitted = try OptimalBasis.fit(statistics, hypers: hypers, contraction: contraction, q: q, residualVariance: threshold)
+        } catch {
+            switch error {
+            case .emptyDataset: throw ServiceError(.invalid, pointer: "/dataset_id", "the dataset has no structures yet")
+            case .tooManyFunctions: throw ServiceError(.invalid, pointer: "/q_max", error.description)
+            case .invalidThreshold: throw ServiceError(.invalid, pointer: "/residual_variance", error.description)
+            case .decomposition: throw ServiceError(.internal, error.description)
+            }
+        }
+        // Identity: the primitive hypers, species, options and the statistics themselves.
+        var hash = SHA256()
+        hash.update(record.hypersJSON); hash.update(record.speciesJSON)
+        hash.update("\(method)|\(contraction.rawValue)|\(fitted.q)|\(threshold.map { String($0) } ?? "-")")
+        hash.update(record.statistics)
+        hash.update("\(statistics.totalCenters)|\(statistics.neighbors)")
+        let id = SHA256.hex(hash.finalize())
+        if let existing = try storage({ try bases.get(id) }) {
+            return (Array(existing.summaryJSON.utf8), false, id)
+        }
+        let tables: [RadialSplineTable]
+        do { tables = try fitted.splineTables() } catch { throw ServiceError(.internal, "spline tables failed: \(error)") }
+        let options = Self.optionsJSON(method: method, contraction: contraction, q: fitted.q, threshold: threshold)
+        let summary = summaryJSON(id: id, datasetID: datasetID, record: record, basis: fitted, options: options)
+        let payload = BasisCodec.encode(fitted, tables: tables, hypersJSON: record.hypersJSON)
+        let created = try storage {
+            try bases.put(BasisRecord(id: id, datasetID: datasetID, optionsJSON: options, summaryJSON: summary, payload: payload))
+        }
+        remember(id, fitted, fitted.expansionBasis(tables: tables))
+        return (Array(summary.utf8), created, id)
+    }
+
+    /// GET /v1/bases/{id}, with the optimal radial functions on `points` radii if asked.
+    public func basis(_ id: String, radialPoints: Int?) throws(ServiceError) -> [UInt8] {
+        guard let record = try storage({ try bases.get(id) }) else { throw ServiceError(.notFound, "no basis \(id.prefix(80))") }
+        let (fitted, _) = try load(record)
+        // The stored summary object, extended with the contraction (and the functions).
+        var out = Array(Array(record.summaryJSON.utf8).dropLast())
+        var projections = JSONWriter(capacity: 4096)
+        projections.beginArray()
+        for block in fitted.projections { projections.doubleArray(block) }
+        projections.endArray()
+        out += Array(",\"projections\":".utf8) + projections.bytes
+        if let points = radialPoints {
+            let (r, values) = (try? fitted.radialFunctions(points: points)) ?? ([], [])
+            var radial = JSONWriter(capacity: 16 * (r.count + values.count) + 64)
+            radial.beginObject()
+            radial.key("layout"); radial.string("[species][l][q][r]")
+            radial.key("r"); radial.doubleArray(r)
+            radial.key("values"); radial.doubleArray(values)
+            radial.endObject()
+            out += Array(",\"radial_functions\":".utf8) + radial.bytes
+        }
+        out.append(UInt8(ascii: "}"))
+        return out
+    }
+
+    public func listBases(limit: Int, offset: Int) throws(ServiceError) -> [UInt8] {
+        let list = try storage { try bases.list(limit: limit, offset: offset) }
+        var out = Array("{\"bases\":[".utf8)
+        for (k, b) in list.enumerated() {
+            if k > 0 { out.append(UInt8(ascii: ",")) }
+            out += Array(b.summaryJSON.utf8)
+        }
+        out += Array("],\"limit\":\(limit),\"offset\":\(offset)}".utf8)
+        return out
+    }
+
+    public func deleteBasis(_ id: String) throws(ServiceError) {
+        guard try storage({ try bases.delete(id) }) else { throw ServiceError(.notFound, "no basis \(id.prefix(80))") }
+        _ = loaded.withLock { $0.removeValue(forKey: id) }
+    }
+
+    /// The expansion basis of a stored fit (from memory, or its stored tables).
+    public func expansionBasis(_ id: String) throws(ServiceError) -> (OptimalBasis, ExpansionBasis) {
+        if let hit = loaded.withLock({ $0[id] }) { return hit }
+        guard let record = try storage({ try bases.get(id) }) else {
+            throw ServiceError(.notFound, pointer: "/descriptor/basis_id", "no basis \(id.prefix(80))")
+        }
+        return try load(record)
+    }
+
+    private func load(_ record: BasisRecord) throws(ServiceError) -> (OptimalBasis, ExpansionBasis) {
+        if let hit = loaded.withLock({ $0[record.id] }) { return hit }
+        guard let (fitted, tables) = BasisCodec.decode(record.payload) else {
+            throw ServiceError(.internal, "stored basis \(record.id) is damaged")
+        }
+        let basis = fitted.expansionBasis(tables: tables)
+        remember(record.id, fitted, basis)
+        return (fitted, basis)
+    }
+
+    private func remember(_ id: String, _ fitted: OptimalBasis, _ basis: ExpansionBasis) {
+        loaded.withLock { cache in
+            if cache.count >= 16, let victim = cache.keys.first { cache.removeValue(forKey: victim) }
+            cache[id] = (fitted, basis)
+        }
+    }
+
+    // MARK: helpers
+
+    /// Storage failures are the service's (5xx), with disk-full as 507.
+    func storage<T>(_ body: () throws -> T) throws(ServiceError) -> T {
+        do { return try body() } catch let error as ServiceError { throw error } catch let error as StorageError {
+            throw ServiceError(error.isFull ? .insufficientStorage : .internal, "storage: \(error)")
+        } catch {
+            throw ServiceError(.internal, "storage: \(error)")
+        }
+    }
+
+    static func definition(_ record: DatasetRecord) throws(ServiceError) -> (SoapHypers, [Int]) {
+        do {
+            let hypers = try HypersDecoder(limits: RequestLimits()).decode(try JSON.parse(record.hypersJSON), radialOnly: false, at: "")
+            guard case .array(let items) = try JSON.parse(record.speciesJSON) else { throw ServiceError(.internal, "species") }
+            return (hypers, items.compactMap { $0.doubleValue.map { Int($0) } })
+        } catch {
+            throw ServiceError(.internal, "stored dataset \(record.id) is damaged")
+        }
+    }
+
+    static func statistics(_ record: DatasetRecord, hypers: SoapHypers, species: [Int]) -> DatasetStatistics? {
+        var centers = Array(repeating: 0, count: species.count)
+        if case .object(let o)? = try? JSON.parse(record.centersJSON) {
+            for (k, z) in species.enumerated() { centers[k] = o[String(z)]?.doubleValue.map { Int($0) } ?? 0 }
+        }
+        return DatasetStatistics(species: species, maxAngular: hypers.maxAngular, radialCount: hypers.radialCount,
+                                 structures: record.structures, neighbors: record.neighbors, centers: centers,
+                                 gram: record.statistics)
+    }
+
+    static func intArray(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
+
+    static func centersJSON(_ s: DatasetStatistics) -> String {
+        "{" + s.species.enumerated().map { "\"\($0.element)\":\(s.centers[$0.offset])" }.joined(separator: ",") + "}"
+    }
+
+    static func optionsJSON(method: String, contraction: Contraction, q: Int, threshold: Double?) -> String {
+        var w = JSONWriter(capacity: 128)
+        w.beginObject()
+        w.key("method"); w.string(method)
+        w.key("contraction"); w.string(contraction.rawValue)
+        w.key("center_specific"); w.bool(false)
+        w.key("q_max"); w.integer(q)
+        if let threshold { w.key("residual_variance"); w.number(threshold) }
+        w.endObject()
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    func datasetJSON(_ r: DatasetRecord, matrices: Bool, duplicate: Bool = false) -> [UInt8] {
+        var w = JSONWriter(capacity: 1024 + (matrices ? r.statistics.count * 22 : 0))
+        w.beginObject()
+        w.key("id"); w.string(r.id)
+        w.key("structures"); w.integer(r.structures)
+        w.key("centers"); w.raw(Array(r.centersJSON.utf8))
+        w.key("neighbors"); w.integer(r.neighbors)
+        w.key("species"); w.raw(Array(r.speciesJSON.utf8))
+        w.key("hypers"); w.raw(Array(r.hypersJSON.utf8))
+        w.key("version"); w.integer(r.version)
+        if duplicate { w.key("duplicate"); w.bool(true) }
+        if matrices, let (hypers, species) = try? Self.definition(r) {
+            let ch = species.count * hypers.radialCount
+            w.key("matrices"); w.beginObject()
+            w.key("layout"); w.string("[center_type][l][(neighbor_type, n)][(neighbor_type, n)]")
+            w.key("shape"); w.intArray([species.count, hypers.maxAngular + 1, ch, ch])
+            w.key("values"); w.doubleArray(r.statistics)
+            w.endObject()
+        }
+        w.endObject()
+        return w.bytes
+    }
+
+    func summaryJSON(id: String, datasetID: String, record: DatasetRecord, basis: OptimalBasis, options: String) -> String {
+        var w = JSONWriter(capacity: 4096)
+        w.beginObject()
+        w.key("id"); w.string(id)
+        w.key("hypers"); w.raw(Array(record.hypersJSON.utf8))
+        w.key("species"); w.intArray(basis.species)
+        w.key("options"); w.raw(Array(options.utf8))
+        w.key("q_max"); w.integer(basis.q)
+        w.key("dataset"); w.beginObject()
+        w.key("id"); w.string(datasetID)
+        w.key("structures"); w.integer(record.structures)
+        w.key("centers"); w.raw(Array(record.centersJSON.utf8))
+        w.key("version"); w.integer(record.version)
+        w.endObject()
+        w.key("eigenvalues"); w.beginArray(); for e in basis.eigenvalues { w.doubleArray(e) }; w.endArray()
+        w.key("residual_variance"); w.beginArray(); for c in basis.residualVariance { w.doubleArray(c) }; w.endArray()
+        w.endObject()
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+}
+
+/// The stored form of a fitted basis: a JSON header (fit, shapes, spline
+/// segments) then the spline points as raw little-endian doubles, so a
+/// restart serves the same tables without rebuilding them.
+enum BasisCodec {
+    static let magic = Array("SOAPDB1\n".utf8)
+
+    static func encode(_ b: OptimalBasis, tables: [RadialSplineTable], hypersJSON: String) -> [UInt8] {
+        var w = JSONWriter(capacity: 8192)
+        w.beginObject()
+        w.key("hypers"); w.raw(Array(hypersJSON.utf8))
+        w.key("species"); w.intArray(b.species)
+        w.key("contraction"); w.string(b.contraction.rawValue)
+        w.key("q"); w.integer(b.q)
+        w.key("projections"); w.beginArray(); for p in b.projections { w.doubleArray(p) }; w.endArray()
+        w.key("eigenvalues"); w.beginArray(); for e in b.eigenvalues { w.doubleArray(e) }; w.endArray()
+        w.key("residual_variance"); w.beginArray(); for c in b.residualVariance { w.doubleArray(c) }; w.endArray()
+        w.key("tables"); w.beginArray()
+        for t in tables {
+            w.beginObject()
+            w.key("cutoff"); w.number(t.cutoff)
+            w.key("points"); w.integer(t.dataCount)
+            w.key("segments"); w.beginArray()
+            for s in t.segments { w.intArray([s.first, s.count, s.intervals, s.offset]) }
+            w.endArray()
+            w.endObject()
+        }
+        w.endArray()
+        w.endObject()
+        var out = magic
+        let header = w.bytes
+        withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
+        out += header
+        for t in tables { t.points.withUnsafeBytes { out += $0 } }
+        return out
+    }
+
+    static func decode(_ payload: [UInt8]) -> (OptimalBasis, [RadialSplineTable])? {
+        guard payload.count > 16, Array(payload[0..<8]) == magic else { return nil }
+        var length: UInt64 = 0
+        for k in 0..<8 { length |= UInt64(payload[8 + k]) << (8 * UInt64(k)) }
+        guard length < UInt64(payload.count - 16) else { return nil }
+        let headerEnd = 16 + Int(length)
+        guard case .object(let o)? = try? JSON.parse(Array(payload[16..<headerEnd])),
+              let hypersJSON = o["hypers"], let hypers = try? HypersDecoder(limits: RequestLimits()).decode(hypersJSON, radialOnly: false, at: ""),
+              let species = o["species"]?.arrayValue?.compactMap({ $0.doubleValue.map { Int($0) } }),
+              let contraction = o["contraction"]?.stringValue.flatMap(Contraction.init(rawValue:)),
+              let q = o["q"]?.doubleValue.map({ Int($0) }),
+              let tablesJSON = o["tables"]?.arrayValue else { return nil }
+        func matrix(_ key: String) -> [[Double]]? {
+            o[key]?.arrayValue?.map { $0.arrayValue?.compactMap(\.doubleValue) ?? [] }
+        }
+        guard let projections = matrix("projections"), let eigenvalues = matrix("eigenvalues"),
+              let residual = matrix("residual_variance") else { return nil }
+        var offset = headerEnd
+        var tables: [RadialSplineTable] = []
+        for t in tablesJSON {
+            guard case .object(let to) = t, let cutoff = to["cutoff"]?.doubleValue,
+                  let count = to["points"]?.doubleValue.map({ Int($0) }), count >= 0,
+                  offset + 8 * count <= payload.count,
+                  let segmentsJSON = to["segments"]?.arrayValue else { return nil }
+            let segments = segmentsJSON.compactMap { s -> RadialSplineTable.Segment? in
+                guard let v = s.arrayValue?.compactMap({ $0.doubleValue.map { Int($0) } }), v.count == 4 else { return nil }
+                return RadialSplineTable.Segment(first: v[0], count: v[1], intervals: v[2], offset: v[3])
+            }
+            guard segments.count == segmentsJSON.count,
+                  segments.allSatisfy({ (s: RadialSplineTable.Segment) -> Bool in s.intervals > 0 && s.offset + s.size <= count }) else { return nil }
+            let points = payload[offset..<(offset + 8 * count)].withUnsafeBytes { raw in
+                (0..<count).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+            }
+            offset += 8 * count
+            tables.append(RadialSplineTable(cutoff: cutoff, segments: segments, data: points, maxValueError: 0))
+        }
+        let basis = OptimalBasis(hypers: hypers, species: species, contraction: contraction, q: q, projections: projections,
+                                 eigenvalues: eigenvalues, residualVariance: residual)
+        guard tables.count == species.count, tables.allSatisfy({ $0.count == (hypers.maxAngular + 1) * q }) else { return nil }
+        return (basis, tables)
+    }
+}

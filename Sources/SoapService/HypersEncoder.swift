@@ -1,0 +1,43 @@
+import FastJSON
+import SoapCore
+
+/// SoapHypers → featomic 0.6 JSON, written in a fixed key order so the text
+/// is canonical (it is hashed into basis ids and stored with datasets).
+enum HypersEncoder {
+    static func write(_ h: SoapHypers, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("cutoff"); w.beginObject()
+        w.key("radius"); w.number(h.cutoff)
+        w.key("smoothing"); w.beginObject()
+        switch h.smoothing {
+        case .shiftedCosine(let width): w.key("type"); w.string("ShiftedCosine"); w.key("width"); w.number(width)
+        case .step: w.key("type"); w.string("Step")
+        }
+        w.endObject(); w.endObject()
+        w.key("density"); w.beginObject()
+        w.key("type"); w.string("Gaussian")
+        w.key("width"); w.number(h.densityWidth)
+        if case .willatt2018(let c, let r0, let m) = h.scaling {
+            w.key("scaling"); w.beginObject()
+            w.key("type"); w.string("Willatt2018"); w.key("rate"); w.number(c); w.key("scale"); w.number(r0)
+            w.key("exponent"); w.number(m)
+            w.endObject()
+        }
+        w.key("center_atom_weight"); w.number(h.centerAtomWeight)
+        w.endObject()
+        w.key("basis"); w.beginObject()
+        w.key("type"); w.string("TensorProduct")
+        w.key("max_angular"); w.integer(h.maxAngular)
+        w.key("radial"); w.beginObject(); w.key("type"); w.string("Gto"); w.key("max_radial"); w.integer(h.maxRadial); w.endObject()
+        w.key("spline_accuracy")
+        if let a = h.splineAccuracy { w.number(a) } else { w.null() }
+        w.endObject()
+        w.endObject()
+    }
+
+    static func json(_ h: SoapHypers) -> String {
+        var w = JSONWriter(capacity: 512)
+        write(h, to: &w)
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,144 @@
+import XCTest
+import Foundation
+@testable import SoapService
+
+/// Datasets, fitted bases and featurizing with them, over HTTP, plus
+/// persistence across a restart of the real binary.
+final class BasisRoutesTests: XCTestCase {
+    static var server: SoapdServer!
+    static var client: TestHTTPClient!
+
+    override class func setUp() {
+        var configuration = ServiceConfiguration()
+        configuration.port = 0
+        configuration.logLevel = "error"
+        configuration.dataDirectory = NSTemporaryDirectory() + "soapd-basis-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        server = try! SoapdServer(configuration: configuration)
+        try! server.start()
+        client = TestHTTPClient(port: server.http.boundPort)
+    }
+
+    override class func tearDown() { server.http.shutdown(gracePeriod: 1) }
+
+    var client: TestHTTPClient { Self.client }
+    let json = ["Content-Type": "application/json"]
+
+    static var molecules: [Any] {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/conformance/public_c_molecules.json")
+        let fixture = try! JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
+        return fixture["structures"] as! [Any]
+    }
+
+    static let hypers: [String: Any] = [
+        "cutoff": ["radius": 3.5, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],
+        "density": ["type": "Gaussian", "width": 0.4],
+        "basis": ["type": "TensorProduct", "max_angular": 3, "radial": ["type": "Gto", "max_radial": 7]]]
+
+    func body(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
+    func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
+
+    func createDataset() throws -> String {
+        let r = try client.request("POST", "/v1/datasets", headers: json,
+                                   body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": Self.hypers]]))
+        XCTAssertEqual(r.status, 201, r.text)
+        let id = try XCTUnwrap(object(r)["id"] as? String)
+        XCTAssertEqual(r.headers["location"], "/v1/datasets/" + id)
+        return id
+    }
+
+    func testDatasetBatchesCountOncePerIdempotencyKey() throws {
+        let id = try createDataset()
+        let batch = body(["structures": Self.molecules])
+        let first = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json.merging(["Idempotency-Key": "batch-1"]) { $1 }, body: batch)
+        XCTAssertEqual(first.status, 200, first.text)
+        XCTAssertEqual(object(first)["structures"] as? Int, 5)
+        let retry = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json.merging(["Idempotency-Key": "batch-1"]) { $1 }, body: batch)
+        XCTAssertEqual(object(retry)["structures"] as? Int, 5)
+        XCTAssertEqual(object(retry)["duplicate"] as? Bool, true)
+        let second = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json, body: batch)
+        XCTAssertEqual(object(second)["structures"] as? Int, 10)
+        let got = object(try client.request("GET", "/v1/datasets/\(id)?matrices=true"))
+        XCTAssertEqual(got["structures"] as? Int, 10)
+        XCTAssertEqual((got["centers"] as? [String: Int])?["6"], 2 * (1 + 0 + 0 + 2 + 6))  // C atoms of CH4, H2O, NH3, ethanol, benzene, twice
+        let matrices = try XCTUnwrap(got["matrices"] as? [String: Any])
+        XCTAssertEqual(matrices["shape"] as? [Int], [4, 4, 32, 32])
+        XCTAssertEqual((matrices["values"] as? [Double])?.count, 4 * 4 * 32 * 32)
+    }
+
+    func testFitGetFeaturizeListDelete() throws {
+        let id = try createDataset()
+        XCTAssertEqual(try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
+                                          body: body(["structures": Self.molecules])).status, 200)
+        let fit = try client.request("POST", "/v1/bases", headers: json,
+                                     body: body(["dataset_id": id, "method": "pca", "contraction": "mixed", "q_max": 4]))
+        XCTAssertEqual(fit.status, 201, fit.text)
+        let basis = object(fit)
+        let basisID = try XCTUnwrap(basis["id"] as? String)
+        XCTAssertEqual(basisID.count, 64)
+        XCTAssertEqual((basis["eigenvalues"] as? [[Double]])?.count, 4)
+        // The same fit again: same content hash, 200.
+        let again = try client.request("POST", "/v1/bases", headers: json,
+                                       body: body(["dataset_id": id, "method": "pca", "contraction": "mixed", "q_max": 4]))
+        XCTAssertEqual(again.status, 200)
+        XCTAssertEqual(object(again)["id"] as? String, basisID)
+
+        let full = object(try client.request("GET", "/v1/bases/\(basisID)?radial_functions=25"))
+        XCTAssertEqual((full["projections"] as? [[Double]])?.first?.count, 4 * 32)
+        let radial = try XCTUnwrap(full["radial_functions"] as? [String: Any])
+        XCTAssertEqual((radial["r"] as? [Double])?.count, 25)
+        XCTAssertEqual((radial["values"] as? [Double])?.count, 4 * 4 * 4 * 25)
+
+        let request: [String: Any] = ["structures": Self.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID]]
+        let features = try client.request("POST", "/v1/features", headers: json, body: body(request))
+        XCTAssertEqual(features.status, 200, features.text)
+        let response = object(features)
+        XCTAssertEqual(response["basis_id"] as? String, basisID)
+        let properties = try XCTUnwrap(response["properties"] as? [String: Any])
+        XCTAssertEqual(properties["names"] as? [String], ["l", "n_1", "n_2"])
+        XCTAssertEqual((properties["values"] as? [[Int]])?.count, 4 * 4 * 4)
+
+        let list = object(try client.request("GET", "/v1/bases?limit=10"))
+        XCTAssertTrue((list["bases"] as? [[String: Any]] ?? []).contains { $0["id"] as? String == basisID })
+        XCTAssertEqual(try client.request("DELETE", "/v1/bases/\(basisID)").status, 204)
+        XCTAssertEqual(try client.request("GET", "/v1/bases/\(basisID)").status, 404)
+        XCTAssertEqual(try client.request("POST", "/v1/features", headers: json, body: body(request)).status, 404)
+    }
+
+    func testSeparateBasisKeepsNeighbourTypes() throws {
+        let id = try createDataset()
+        _ = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json, body: body(["structures": Self.molecules]))
+        let fit = object(try client.request("POST", "/v1/bases", headers: json,
+                                            body: body(["dataset_id": id, "contraction": "separate", "residual_variance": 0.01])))
+        let basisID = try XCTUnwrap(fit["id"] as? String)
+        let q = try XCTUnwrap(fit["q_max"] as? Int)
+        let request: [String: Any] = ["structures": Self.molecules, "descriptor": ["type": "spherical_expansion", "basis_id": basisID]]
+        let response = object(try client.request("POST", "/v1/features", headers: json, body: body(request)))
+        let properties = try XCTUnwrap(response["properties"] as? [String: Any])
+        XCTAssertEqual(properties["names"] as? [String], ["neighbor_type", "l", "m", "n"])
+        XCTAssertEqual((properties["values"] as? [[Int]])?.count, 4 * 16 * q)
+    }
+
+    func testBadRequestsAreClear4xx() throws {
+        func check(_ r: TestHTTPClient.Response, _ status: Int, pointer: String?, file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertEqual(r.status, status, r.text, file: file, line: line)
+            if let pointer { XCTAssertEqual(object(r)["pointer"] as? String, pointer, r.text, file: file, line: line) }
+        }
+        check(try client.request("POST", "/v1/datasets/nope/structures", headers: json, body: body(["structures": []])), 404, pointer: nil)
+        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": "nope", "q_max": 2])), 422, pointer: "/dataset_id")
+        let id = try createDataset()
+        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "q_max": 2])), 422, pointer: "/dataset_id")
+        _ = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json, body: body(["structures": Self.molecules]))
+        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "q_max": 9])), 422, pointer: "/q_max")
+        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "method": "pcovr", "q_max": 2])), 422, pointer: "/method")
+        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "contraction": "both", "q_max": 2])), 422, pointer: "/contraction")
+        check(try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
+                                 body: body(["structures": Self.molecules, "targets": [1, 2, 3, 4, 5]])), 422, pointer: "/targets")
+        check(try client.request("POST", "/v1/datasets", headers: json, body: body(["descriptor": ["species": [1]]])), 422,
+              pointer: "/descriptor/hypers")
+        check(try client.request("GET", "/v1/bases/none"), 404, pointer: nil)
+        check(try client.request("POST", "/v1/features", headers: json,
+                                 body: body(["structures": [], "descriptor": ["type": "power_spectrum", "basis_id": "none"]])), 404,
+              pointer: "/descriptor/basis_id")
+    }
+}
