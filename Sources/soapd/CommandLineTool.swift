@@ -6,6 +6,8 @@ import Darwin
 #endif
 import SoapCore
 import SoapService
+import SoapStorage
+import FastJSON
 
 enum CommandLineTool {
     /// `--name value` pairs; every flag takes a value.
@@ -47,8 +49,22 @@ enum CommandLineTool {
         exit(code)
     }
 
+    /// A featurization service that also resolves `basis_id` when --database is given.
+    static func service(_ settings: FeatureServiceSettings, database path: String?) -> FeatureService {
+        let service = FeatureService(settings: settings)
+        if let path {
+            do {
+                let bases = BasisService(database: try Database(path: path), features: service)
+                service.fittedBases.withLock { $0 = { id throws(ServiceError) in try bases.expansionBasis(id) } }
+            } catch {
+                fail("cannot open database \(path): \(error)")
+            }
+        }
+        return service
+    }
+
     static func featurize(_ options: Options) {
-        options.allowOnly(["request", "output", "threads", "format"])
+        options.allowOnly(["request", "output", "threads", "format", "database"])
         guard let input = options.string("request") else { fail("featurize needs --request FILE|-", code: 2) }
         let output = options.string("output") ?? "-"
         let format: FeatureFormat
@@ -60,7 +76,7 @@ enum CommandLineTool {
         }
         var settings = FeatureServiceSettings()
         if let t = options.int("threads") { settings.threads = t }
-        let service = FeatureService(settings: settings)
+        let service = service(settings, database: options.string("database"))
         let body: [UInt8]
         do { body = try FileIO.read(input) } catch { fail("cannot read \(input): \(error)") }
         do {
@@ -78,13 +94,13 @@ enum CommandLineTool {
     }
 
     static func bench(_ options: Options) {
-        options.allowOnly(["request", "repeat", "threads", "warmup"])
+        options.allowOnly(["request", "repeat", "threads", "warmup", "database"])
         guard let input = options.string("request") else { fail("bench needs --request FILE", code: 2) }
         let repeats = options.int("repeat") ?? 5
         let warmup = options.int("warmup", min: 0) ?? 1
         var settings = FeatureServiceSettings()
         if let t = options.int("threads") { settings.threads = t }
-        let service = FeatureService(settings: settings)
+        let service = service(settings, database: options.string("database"))
         let prepared: PreparedFeaturization
         do {
             prepared = try service.prepare(try FileIO.read(input))
@@ -110,6 +126,43 @@ enum CommandLineTool {
         let atoms = prepared.atomCount
         print("{\"atoms\": \(atoms), \"seconds_median\": \(median), \"seconds_min\": \(times[0]), "
               + "\"atoms_per_second\": \(Double(atoms) / median), \"repeat\": \(repeats), \"threads\": \(settings.threads)}")
+    }
+
+    /// Offline fitting: a dataset from files, its statistics, a fitted basis in the database.
+    ///   soapd fit --database DB --descriptor FILE --structures FILE[,FILE…] [--contraction separate|mixed]
+    ///             (--q-max N | --residual-variance X) [--threads N]
+    /// FILE for --descriptor holds {"species": [...], "hypers": {...}}; each structures file
+    /// holds {"structures": [...]} (added as one batch). Prints the basis summary (with its id).
+    static func fit(_ options: Options) {
+        options.allowOnly(["database", "descriptor", "structures", "contraction", "q-max", "residual-variance", "threads"])
+        guard let path = options.string("database"), let descriptor = options.string("descriptor"),
+              let structures = options.string("structures") else {
+            fail("fit needs --database PATH --descriptor FILE --structures FILE[,FILE…]", code: 2)
+        }
+        var settings = FeatureServiceSettings()
+        if let t = options.int("threads") { settings.threads = t }
+        let features = FeatureService(settings: settings)
+        do {
+            try FileSystem.createDirectories(forFile: path)
+            let bases = BasisService(database: try Database(path: path), features: features)
+            let definition = try FileIO.read(descriptor)
+            let created = try bases.createDataset(Array("{\"descriptor\":".utf8) + definition + Array("}".utf8))
+            guard case .object(let o) = try JSON.parse(created), let id = o["id"]?.stringValue else { fail("no dataset id") }
+            for file in structures.split(separator: ",") {
+                let batch = try bases.addStructures(datasetID: id, body: try FileIO.read(String(file)), idempotencyKey: String(file))
+                fputs("soapd fit: added \(file): " + String(decoding: batch.prefix(200), as: UTF8.self) + "\n", stderr)
+            }
+            var request = "{\"dataset_id\":\"\(id)\",\"contraction\":\"\(options.string("contraction") ?? "separate")\""
+            if let q = options.int("q-max") { request += ",\"q_max\":\(q)" }
+            if let rv = options.string("residual-variance") { request += ",\"residual_variance\":\(rv)" }
+            request += "}"
+            let (summary, _, _) = try bases.fit(Array(request.utf8))
+            try FileIO.write([summary, [10]], to: "-")
+        } catch let error as ServiceError {
+            fail(error.description)
+        } catch {
+            fail("\(error)")
+        }
     }
 
     /// Defaults (Config/soapd.json), then --config FILE, then SOAPD_* variables, then flags.

@@ -9,12 +9,15 @@ import SoapService
 // soapd — featurization service and command line (contract.md).
 //   soapd serve     [--host H] [--port P] [--database PATH] [--config FILE]
 //   soapd featurize --request FILE|- [--output FILE|-] [--threads N] [--format json|npz|npy]
-//   soapd bench     --request FILE [--repeat N] [--threads T]
+//   soapd bench     --request FILE [--repeat N] [--threads T] [--database PATH]
+//   soapd fit       --database PATH --descriptor FILE --structures FILE… (offline basis fitting)
 
 let usage = """
 usage: soapd serve     [--host 127.0.0.1] [--port 8080] [--database PATH] [--config FILE]
-       soapd featurize --request FILE|- [--output FILE|-] [--threads N] [--format json|npz|npy]
-       soapd bench     --request FILE [--repeat N] [--threads T]
+       soapd featurize --request FILE|- [--output FILE|-] [--threads N] [--format json|npz|npy]  [--database PATH]
+       soapd bench     --request FILE [--repeat N] [--threads T] [--database PATH]
+       soapd fit       --database PATH --descriptor FILE --structures FILE[,FILE…] [--contraction separate|mixed]
+                       (--q-max N | --residual-variance X) [--threads N]
 """
 
 var arguments = Array(CommandLine.arguments.dropFirst())
@@ -26,6 +29,7 @@ switch command {
 case "featurize": CommandLineTool.featurize(try CommandLineTool.Options(arguments))
 case "bench": CommandLineTool.bench(try CommandLineTool.Options(arguments))
 case "serve": CommandLineTool.serve(try CommandLineTool.Options(arguments))
+case "fit": CommandLineTool.fit(try CommandLineTool.Options(arguments))
 case "-h", "--help", "help": print(usage)
 default: CommandLineTool.fail("unknown command '\(command)'\n" + usage, code: 2)
 }

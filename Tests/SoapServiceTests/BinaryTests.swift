@@ -105,6 +105,41 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual(object(try client.request("GET", "/v1/datasets/\(datasetID)"))["structures"] as? Int, 5)
     }
 
+    /// `soapd fit` fits offline into a database that `featurize --database` then uses.
+    func testFitCommandThenFeaturize() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
+        let dir = NSTemporaryDirectory() + "soapd-fit-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let descriptor = ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers] as [String: Any]
+        try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: dir + "/descriptor.json"))
+        try JSONSerialization.data(withJSONObject: ["structures": BasisRoutesTests.molecules]).write(to: URL(fileURLWithPath: dir + "/batch.json"))
+        func run(_ arguments: [String]) throws -> (Int32, Data) {
+            let p = Process()
+            p.executableURL = Self.binary
+            p.arguments = arguments
+            let out = Pipe()
+            p.standardOutput = out
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            let data = out.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, data)
+        }
+        let (status, output) = try run(["fit", "--database", dir + "/db.sqlite", "--descriptor", dir + "/descriptor.json",
+                                        "--structures", dir + "/batch.json", "--contraction", "mixed", "--q-max", "5"])
+        XCTAssertEqual(status, 0)
+        let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        let id = try XCTUnwrap(summary["id"] as? String)
+        XCTAssertEqual(summary["q_max"] as? Int, 5)
+        let request = ["structures": BasisRoutesTests.molecules, "descriptor": ["type": "radial_spectrum", "basis_id": id]] as [String: Any]
+        try JSONSerialization.data(withJSONObject: request).write(to: URL(fileURLWithPath: dir + "/request.json"))
+        let (code, features) = try run(["featurize", "--database", dir + "/db.sqlite", "--request", dir + "/request.json"])
+        XCTAssertEqual(code, 0)
+        let response = try XCTUnwrap(try JSONSerialization.jsonObject(with: features) as? [String: Any])
+        XCTAssertEqual((response["properties"] as? [String: Any])?["names"] as? [String], ["n"])
+        XCTAssertEqual(response["basis_id"] as? String, id)
+    }
+
     func testFeaturizeRejectsBadInputWithOneLine() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
         let file = NSTemporaryDirectory() + "soapd-bad-\(getpid()).json"
