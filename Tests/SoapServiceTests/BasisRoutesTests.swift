@@ -8,16 +8,7 @@ final class BasisRoutesTests: XCTestCase {
     static var server: SoapdServer!
     static var client: TestHTTPClient!
 
-    override class func setUp() {
-        var configuration = ServiceConfiguration()
-        configuration.port = 0
-        configuration.logLevel = "error"
-        configuration.dataDirectory = NSTemporaryDirectory() + "soapd-basis-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        server = try! SoapdServer(configuration: configuration)
-        try! server.start()
-        client = TestHTTPClient(port: server.http.boundPort)
-    }
-
+    override class func setUp() { (server, client) = TestHTTPClient.startServer() }
     override class func tearDown() { server.http.shutdown(gracePeriod: 1) }
 
     var client: TestHTTPClient { Self.client }

@@ -8,16 +8,7 @@ final class ServiceHTTPTests: XCTestCase {
     static var server: SoapdServer!
     static var client: TestHTTPClient!
 
-    override class func setUp() {
-        var configuration = ServiceConfiguration()
-        configuration.port = 0
-        configuration.logLevel = "error"
-        configuration.dataDirectory = NSTemporaryDirectory() + "/soapd-tests-\(getpid())"
-        server = try! SoapdServer(configuration: configuration)
-        try! server.start()
-        client = TestHTTPClient(port: server.http.boundPort)
-    }
-
+    override class func setUp() { (server, client) = TestHTTPClient.startServer() }
     override class func tearDown() { server.http.shutdown(gracePeriod: 1) }
 
     var client: TestHTTPClient { Self.client }

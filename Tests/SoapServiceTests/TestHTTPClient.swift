@@ -1,4 +1,5 @@
 import Foundation
+@testable import SoapService
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,6 +17,17 @@ struct TestHTTPClient {
     struct Failure: Error, CustomStringConvertible { var description: String }
 
     let port: Int
+
+    /// The real service in-process on an ephemeral port, with its own fresh data directory.
+    static func startServer() -> (SoapdServer, TestHTTPClient) {
+        var configuration = ServiceConfiguration()
+        configuration.port = 0
+        configuration.logLevel = "error"
+        configuration.dataDirectory = NSTemporaryDirectory() + "soapd-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let server = try! SoapdServer(configuration: configuration)
+        try! server.start()
+        return (server, TestHTTPClient(port: server.http.boundPort))
+    }
 
     func request(_ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8] = []) throws -> Response {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
