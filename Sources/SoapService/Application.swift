@@ -113,7 +113,11 @@ public final class Application: Sendable {
                 }
                 return r
             case ("/v1/datasets/{id}", _):
-                return json(200, try bases.dataset(id, matrices: request.query["matrices"] == "true"))
+                let matrices = request.query["matrices"] ?? "false"
+                guard matrices == "true" || matrices == "false" else {
+                    throw ServiceError(.invalid, "query parameter matrices must be true or false")
+                }
+                return json(200, try bases.dataset(id, matrices: matrices == "true"))
             case ("/v1/datasets/{id}/structures", _):
                 let key = request.headers["Idempotency-Key"]
                 if let key, key.isEmpty || key.count > 255 {
@@ -126,8 +130,8 @@ public final class Application: Sendable {
                 r.headers["Location"] = "/v1/bases/" + newID
                 return r
             case ("/v1/bases", _):
-                let limit = Int(request.query["limit"] ?? "") ?? 100
-                let offset = Int(request.query["offset"] ?? "") ?? 0
+                let limit = request.query["limit"].map { Int($0) ?? -1 } ?? 100
+                let offset = request.query["offset"].map { Int($0) ?? -1 } ?? 0
                 guard (1...1000).contains(limit), offset >= 0 else {
                     throw ServiceError(.invalid, "limit must be 1 to 1000 and offset non-negative")
                 }

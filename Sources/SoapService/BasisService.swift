@@ -25,7 +25,7 @@ public final class BasisService: Sendable {
         let root = try Field.object(try features.parse(body), "")
         try Field.allowOnly(root, ["descriptor"], at: "")
         let descriptor = try Field.object(try Field.required(root, "descriptor", at: ""), "/descriptor")
-        try Field.allowOnly(descriptor, ["species", "hypers", "type"], at: "/descriptor")
+        try Field.allowOnly(descriptor, ["species", "hypers"], at: "/descriptor")
         let hypers = try HypersDecoder(limits: features.settings.requestLimits)
             .decode(try Field.required(descriptor, "hypers", at: "/descriptor"), radialOnly: false, at: "/descriptor/hypers")
         let species = try FeatureRequestDecoder(limits: features.settings.requestLimits)
