@@ -62,7 +62,6 @@ public final class FeatureService: Sendable {
             }
             var resolved = request
             resolved.species = fitted.species
-            if request.type == .radialSpectrum { resolved.type = .radialSpectrum }
             return PreparedFeaturization(request: resolved, basis: basis, basisID: id)
         }
         return PreparedFeaturization(request: request, basis: try primitiveBasis(hypers: hypers, species: request.species),
