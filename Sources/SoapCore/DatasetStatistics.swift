@@ -73,11 +73,7 @@ extension Featurizer {
         let prepared = try prepareStructures(structures, basis: basis)
         let L = basis.maxAngular, K = basis.radialCount, S = basis.species.count
         let ch = basis.channelCount
-        var chunks: [(structure: Int, first: Int, end: Int)] = []
-        for (s, structure) in structures.enumerated() {
-            var i = 0
-            while i < structure.count { chunks.append((s, i, min(structure.count, i + 16))); i += 16 }
-        }
+        let chunks = Self.centerChunks(structures, size: 16)
         let workers = max(1, min(threads, chunks.count))
         var partial = [DatasetStatistics](repeating: DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K),
                                           count: workers)

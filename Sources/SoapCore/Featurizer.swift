@@ -98,16 +98,7 @@ public struct Featurizer: Sendable {
         var gradientValues = LargeBuffers.uninitialized(Double.self, count: gradients ? entries * 3 * columns : 0)
         var gradientLabels = LargeBuffers.uninitialized(Int32.self, count: gradients ? entries * 3 : 0)
 
-        // Work: chunks of centres that never cross a structure.
-        let chunkSize = max(1, min(32, rows / (threads * 8)))
-        var chunks: [(structure: Int, first: Int, end: Int)] = []
-        for (s, structure) in structures.enumerated() {
-            var i = 0
-            while i < structure.count {
-                chunks.append((s, i, min(structure.count, i + chunkSize)))
-                i += chunkSize
-            }
-        }
+        let chunks = Self.centerChunks(structures, size: max(1, min(32, rows / (threads * 8))))
         values.withUnsafeMutableBufferPointer { valuesOut in
         gradientValues.withUnsafeMutableBufferPointer { gradOut in
         gradientLabels.withUnsafeMutableBufferPointer { labelOut in
@@ -203,6 +194,17 @@ public struct Featurizer: Sendable {
         }
         return PreparedStructures(slots: slots, lists: lists.map { $0! })
 
+    }
+
+    /// Work units: runs of centres that never cross a structure.
+    static func centerChunks(_ structures: [Structure], size: Int) -> [(structure: Int, first: Int, end: Int)] {
+        var chunks: [(structure: Int, first: Int, end: Int)] = []
+        for (s, structure) in structures.enumerated() {
+            for first in stride(from: 0, to: structure.count, by: size) {
+                chunks.append((s, first, min(structure.count, first + size)))
+            }
+        }
+        return chunks
     }
 
     /// Upper estimate of neighbour pairs (images included) before any allocation.

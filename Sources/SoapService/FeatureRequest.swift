@@ -101,9 +101,7 @@ public struct FeatureRequestDecoder: Sendable {
             guard atoms <= limits.maxAtomsTotal else {
                 throw ServiceError(.tooLarge, pointer: base, "more than \(limits.maxAtomsTotal) atoms in one request")
             }
-            do { try s.validate(index: index) } catch {
-                throw ServiceError(.invalid, pointer: "\(base)/\(index)/\(error.field)", error.message)
-            }
+            // Numeric validity (finite, non-singular cell…) is checked once, by the Featurizer.
             structures.append(s)
         }
         return structures

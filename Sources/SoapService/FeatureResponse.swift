@@ -42,7 +42,7 @@ public enum FeatureResponseEncoder {
             out += Array(",\"center_types\":[".utf8)
             for (k, z) in centers.enumerated() {
                 if k > 0 { out.append(UInt8(ascii: ",")) }
-                appendInt(Int(z), to: &out)
+                JSONNumberFormat.append(Int(z), to: &out)
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -83,7 +83,7 @@ public enum FeatureResponseEncoder {
             if e > 0 { out.append(UInt8(ascii: "[")) }
             for k in 0..<width {
                 if k > 0 { out.append(UInt8(ascii: ",")) }
-                appendInt(Int(labels.values[e * width + k]), to: &out)
+                JSONNumberFormat.append(Int(labels.values[e * width + k]), to: &out)
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -130,23 +130,6 @@ public enum FeatureResponseEncoder {
         chunks.append(out)
         chunks += parts
         out = [UInt8(ascii: "]")]
-    }
-
-    @inline(__always) static func appendInt(_ value: Int, to out: inout [UInt8]) {
-        if value < 0 { out.append(UInt8(ascii: "-")) }
-        var v = value.magnitude
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = 0
-        withUnsafeMutableBytes(of: &digits) { d in
-            repeat {
-                d[n] = UInt8(ascii: "0") + UInt8(v % 10)
-                v /= 10
-                n += 1
-            } while v > 0
-            for k in stride(from: n - 1, through: 0, by: -1) { out.append(d[k]) }
-        }
     }
 
     // MARK: npz
