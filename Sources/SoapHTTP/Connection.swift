@@ -232,7 +232,8 @@ final class Connection: @unchecked Sendable {
         } catch {
             return (0, false)
         }
-        let writer = HTTPBodyWriter(socket: socket, chunked: encoded.chunked, timeout: timeout)
+        let writer = HTTPBodyWriter(socket: socket, chunked: encoded.chunked, timeout: timeout,
+                                    expectedLength: encoded.streamLength)
         do {
             try producer(writer)
             try writer.finish()

@@ -132,3 +132,9 @@ func hexValue(_ b: UInt8) -> UInt8? {
     default: return nil
     }
 }
+
+extension HTTPRequest {
+    /// Whether the client's Accept-Encoding allows a gzip response body, for handlers that
+    /// choose between a buffered body (which the server gzips) and a sized or streamed one.
+    public var acceptsGzip: Bool { ResponseEncoder.acceptsGzip(headers.values(for: "Accept-Encoding")) }
+}

@@ -7,6 +7,12 @@ public enum HTTPBody: Sendable {
     /// gzipped by the server. If the closure throws, the response is cut short (no final chunk)
     /// and the connection closed, so the client can tell it is incomplete.
     case stream(@Sendable (HTTPBodyWriter) throws -> Void)
+    /// A body of known length, produced while it is sent: framed by Content-Length (so
+    /// keep-alive works for HTTP/1.0 clients too) and written straight from the caller's
+    /// buffers, never joined into one. Like streams, never gzipped by the server. The producer
+    /// must write exactly `length` bytes; otherwise the response is cut short and the
+    /// connection closed.
+    case sized(length: Int, producer: @Sendable (HTTPBodyWriter) throws -> Void)
 }
 
 /// Errors from writing to a client.
@@ -17,6 +23,8 @@ public enum HTTPWriteError: Error, Sendable, Equatable {
     case timedOut
     /// `write` was called after the body was finished.
     case bodyFinished
+    /// A sized body's producer wrote more or fewer bytes than it announced.
+    case lengthMismatch
 }
 
 /// Writes a streamed body. Each `write` sends one chunk immediately.
@@ -24,20 +32,42 @@ public final class HTTPBodyWriter: @unchecked Sendable {
     private let socket: Socket
     private let chunked: Bool
     private let timeout: Double
+    /// Set for sized bodies: the Content-Length announced.
+    private let expectedLength: Int?
     private var finished = false
     /// Bytes put on the wire so far, framing included.
     private(set) var bytesSent = 0
+    /// Body bytes written so far, framing excluded.
+    private var bodyBytes = 0
 
-    init(socket: Socket, chunked: Bool, timeout: Double) {
+    init(socket: Socket, chunked: Bool, timeout: Double, expectedLength: Int? = nil) {
         self.socket = socket
         self.chunked = chunked
         self.timeout = timeout
+        self.expectedLength = expectedLength
+    }
+
+    /// Sends the bytes now, straight from the caller's memory (no copy when not chunked).
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard !finished else { throw HTTPWriteError.bodyFinished }
+        guard !bytes.isEmpty else { return }
+        if let expectedLength, bodyBytes + bytes.count > expectedLength { throw HTTPWriteError.lengthMismatch }
+        if chunked {
+            try send(Array((String(bytes.count, radix: 16) + "\r\n").utf8))
+            try send(bytes)
+            try send([0x0D, 0x0A])
+        } else {
+            try send(bytes)
+        }
+        bodyBytes += bytes.count
     }
 
     /// Sends `bytes` now. Throws `HTTPWriteError` if the client went away or stalled.
     public func write(_ bytes: [UInt8]) throws {
         guard !finished else { throw HTTPWriteError.bodyFinished }
         guard !bytes.isEmpty else { return } // an empty chunk would end the body
+        if let expectedLength, bodyBytes + bytes.count > expectedLength { throw HTTPWriteError.lengthMismatch }
+        bodyBytes += bytes.count
         if chunked {
             var frame = Array(String(bytes.count, radix: 16).utf8)
             frame.reserveCapacity(frame.count + bytes.count + 4)
@@ -59,10 +89,16 @@ public final class HTTPBodyWriter: @unchecked Sendable {
     func finish() throws {
         guard !finished else { return }
         finished = true
+        if let expectedLength, bodyBytes != expectedLength { throw HTTPWriteError.lengthMismatch }
         if chunked { try send(Array("0\r\n\r\n".utf8)) }
     }
 
     private func send(_ bytes: [UInt8]) throws {
+        try socket.writeAll(bytes, timeout: timeout)
+        bytesSent += bytes.count
+    }
+
+    private func send(_ bytes: UnsafeRawBufferPointer) throws {
         try socket.writeAll(bytes, timeout: timeout)
         bytesSent += bytes.count
     }

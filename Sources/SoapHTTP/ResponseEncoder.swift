@@ -18,6 +18,8 @@ struct EncodedResponse: Sendable {
     /// Set for streamed bodies (never for HEAD); `chunked` says how to frame the writes.
     var stream: (@Sendable (HTTPBodyWriter) throws -> Void)?
     var chunked: Bool
+    /// For sized bodies, the Content-Length the producer must fill.
+    var streamLength: Int? = nil
     /// Whether the connection stays open afterwards.
     var keepAlive: Bool
 }
@@ -40,6 +42,7 @@ enum ResponseEncoder {
         for name in framingHeaders { headers.remove(name: name) }
         var keepAlive = context.keepAlive
         var chunked = false
+        var streamLength: Int?
         let bodiless = status == 204 || status == 304
 
         switch response.body {
@@ -63,6 +66,12 @@ enum ResponseEncoder {
                 }
                 stream = producer
             }
+        case .sized(let length, let producer):
+            if !bodiless {
+                headers.set(name: "Content-Length", value: String(max(0, length)))
+                streamLength = max(0, length)
+                stream = producer
+            }
         }
 
         if !headers.contains("Date") { headers.set(name: "Date", value: httpDate()) }
@@ -78,7 +87,8 @@ enum ResponseEncoder {
             stream = nil
         }
         return EncodedResponse(status: status, head: serializeHead(status: status, headers: headers),
-                               body: body, stream: stream, chunked: chunked, keepAlive: keepAlive)
+                               body: body, stream: stream, chunked: chunked, streamLength: streamLength,
+                               keepAlive: keepAlive)
     }
 
     /// "HTTP/1.1 200 OK\r\n" + valid fields + "\r\n". Invalid fields are dropped, never sent.

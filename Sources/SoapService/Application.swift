@@ -171,6 +171,16 @@ public final class Application: Sendable {
             let prepared = try features.prepare(request.body)
             let matrix = try features.compute(prepared)
             metrics.recordFeaturized(atoms: prepared.atomCount, structures: prepared.request.structures.count)
+            // Binary answers go out straight from the arrays unless the client wants them gzipped.
+            if !request.acceptsGzip,
+               let binary = FeatureResponseEncoder.binaryWriter(matrix, format: format, basisID: prepared.basisID) {
+                var headers = HTTPHeaders()
+                headers.set(name: "Content-Type", value: format.rawValue)
+                return HTTPResponse(status: 200, headers: headers,
+                                    body: .sized(length: binary.size, producer: { writer in
+                                        try binary.write { try writer.write($0) }
+                                    }))
+            }
             let body = FeatureResponseEncoder.encode(matrix, format: format, basisID: prepared.basisID,
                                                      threads: features.settings.threads)
             return HTTPResponse(status: 200, contentType: format.rawValue, body: body)

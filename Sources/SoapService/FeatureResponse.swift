@@ -16,9 +16,28 @@ public enum FeatureResponseEncoder {
     public static func encode(_ m: FeatureMatrix, format: FeatureFormat, basisID: String? = nil, threads: Int = 2) -> [UInt8] {
         switch format {
         case .json: return json(m, basisID: basisID, threads: threads)
-        case .npz: return npz(m, basisID: basisID)
-        case .npy: return NumpyArchive.npy(.init(name: "values", shape: [m.rowCount, m.columnCount], element: .float64(m.values)))
+        case .npz: return archive(m, basisID: basisID).npz()
+        case .npy: return NumpyArchive.npy(valuesEntry(m))
         }
+    }
+
+    /// A binary format's size and a writer that sends it straight from the matrix's arrays
+    /// (no joined copy); nil for JSON.
+    public static func binaryWriter(_ m: FeatureMatrix, format: FeatureFormat, basisID: String? = nil)
+        -> (size: Int, write: @Sendable ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)? {
+        switch format {
+        case .json: return nil
+        case .npz:
+            let archive = archive(m, basisID: basisID)
+            return (archive.npzSize, { try archive.writeNPZ(to: $0) })
+        case .npy:
+            let entry = valuesEntry(m)
+            return (NumpyArchive.npySize(entry), { try NumpyArchive.writeNPY(entry, to: $0) })
+        }
+    }
+
+    static func valuesEntry(_ m: FeatureMatrix) -> NumpyArchive.Entry {
+        .init(name: "values", shape: [m.rowCount, m.columnCount], element: .float64(m.values))
     }
 
     // MARK: JSON
@@ -134,7 +153,7 @@ public enum FeatureResponseEncoder {
 
     // MARK: npz
 
-    public static func npz(_ m: FeatureMatrix, basisID: String?) -> [UInt8] {
+    static func archive(_ m: FeatureMatrix, basisID: String?) -> NumpyArchive {
         var archive = NumpyArchive()
         archive.add("samples", shape: [m.rowCount, m.samples.names.count], .int32(m.samples.values))
         archive.add("sample_names", shape: [m.samples.names.count], .strings(m.samples.names))
@@ -147,6 +166,6 @@ public enum FeatureResponseEncoder {
             archive.add("gradient_values", shape: [samples.count, 3, m.columnCount], .float64(values))
         }
         if let basisID { archive.add("basis_id", shape: [1], .strings([basisID])) }
-        return archive.npz()
+        return archive
     }
 }

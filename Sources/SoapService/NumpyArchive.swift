@@ -61,21 +61,6 @@ public struct NumpyArchive {
         }
     }
 
-    /// CRC-32 continuing from `start`; large buffers are split across two
-    /// threads and the halves joined with crc32_combine.
-    static func crc(_ start: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        guard bytes.count >= 1 << 21, let base = bytes.baseAddress else { return serialCRC(start, bytes) }
-        let half = bytes.count / 2
-        let parts = [UnsafeRawBufferPointer(start: base, count: half),
-                     UnsafeRawBufferPointer(start: base + half, count: bytes.count - half)]
-        var results = [UInt32](repeating: 0, count: 2)
-        results.withUnsafeMutableBufferPointer { out in
-            let out = out
-            DispatchQueue.concurrentPerform(iterations: 2) { k in out[k] = serialCRC(k == 0 ? start : 0, parts[k]) }
-        }
-        return UInt32(crc32_combine(UInt(results[0]), UInt(results[1]), off_t(parts[1].count)))
-    }
-
     static func serialCRC(_ start: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
         var c = UInt(start)
         guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return start }
@@ -88,14 +73,14 @@ public struct NumpyArchive {
         return UInt32(c)
     }
 
-    static func withData(_ element: Element, _ body: (UnsafeRawBufferPointer) -> Void) {
+    static func withData(_ element: Element, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
         switch element {
-        case .float64(let v): v.withUnsafeBytes(body)
-        case .int32(let v): v.withUnsafeBytes(body)
+        case .float64(let v): try v.withUnsafeBytes(body)
+        case .int32(let v): try v.withUnsafeBytes(body)
         case .strings:
             var bytes: [UInt8] = []
             appendData(element, to: &bytes)
-            bytes.withUnsafeBytes(body)
+            try bytes.withUnsafeBytes(body)
         }
     }
 
@@ -118,46 +103,127 @@ public struct NumpyArchive {
         }
     }
 
-    /// The archive as a ZIP with stored entries (ZIP64 records where an entry reaches 4 GiB).
-    public func npz() -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(entries.reduce(0) { $0 + Self.dataSize($1.element) + 256 })
-        var central: [UInt8] = []
+    /// One entry's place in the archive, worked out before any byte is written.
+    private struct Placement {
+        var name: [UInt8]
+        var npyHeader: [UInt8]
+        var fileSize: Int
+        var offset: Int
+        var zip64: Bool
+        var localHeaderSize: Int { 30 + name.count + (zip64 ? 20 : 0) }
+        var descriptorSize: Int { zip64 ? 24 : 16 }
+        var centralSize: Int { 46 + name.count + (zip64 ? 28 : 0) }
+    }
+
+    private func placements() -> (entries: [Placement], centralOffset: Int, centralSize: Int) {
+        var out: [Placement] = []
+        var offset = 0
         for entry in entries {
-            let offset = out.count
-            let name = Array((entry.name + ".npy").utf8)
             let header = Self.npyHeader(entry)
             let fileSize = header.count + Self.dataSize(entry.element)
-            var crc = header.withUnsafeBytes { Self.crc(0, $0) }
-            Self.withData(entry.element) { crc = Self.crc(crc, $0) }
-            let zip64 = fileSize >= 0xFFFF_FFFF || offset >= 0xFFFF_FFFF
-            let size32: UInt32 = zip64 ? 0xFFFF_FFFF : UInt32(fileSize)
-            // Local file header.
-            out += le32(0x04034b50) + le16(zip64 ? 45 : 20) + le16(0) + le16(0) + le16(0) + le16(0x21)
-            out += le32(crc) + le32(size32) + le32(size32) + le16(name.count) + le16(zip64 ? 20 : 0)
-            out += name
-            if zip64 { out += le16(1) + le16(16) + le64(UInt64(fileSize)) + le64(UInt64(fileSize)) }
-            out += header
-            Self.withData(entry.element) { out.append(contentsOf: $0) }
-            // Central directory record.
-            central += le32(0x02014b50) + le16(zip64 ? 45 : 20) + le16(zip64 ? 45 : 20) + le16(0) + le16(0) + le16(0) + le16(0x21)
-            central += le32(crc) + le32(size32) + le32(size32) + le16(name.count) + le16(zip64 ? 28 : 0) + le16(0)
-            central += le16(0) + le16(0) + le32(0) + le32(zip64 ? 0xFFFF_FFFF : UInt32(offset))
-            central += name
-            if zip64 { central += le16(1) + le16(24) + le64(UInt64(fileSize)) + le64(UInt64(fileSize)) + le64(UInt64(offset)) }
+            let p = Placement(name: Array((entry.name + ".npy").utf8), npyHeader: header, fileSize: fileSize,
+                              offset: offset, zip64: fileSize >= 0xFFFF_FFFF || offset >= 0xFFFF_FFFF)
+            out.append(p)
+            offset += p.localHeaderSize + fileSize + p.descriptorSize
         }
-        let centralOffset = out.count
-        out += central
+        return (out, offset, out.reduce(0) { $0 + $1.centralSize })
+    }
+
+    /// The size of the .npz in bytes, known before it is written (a Content-Length).
+    public var npzSize: Int {
+        let (_, centralOffset, centralSize) = placements()
+        return centralOffset + centralSize + 22 + (centralOffset >= 0xFFFF_FFFF ? 76 : 0)
+    }
+
+    /// The archive as one buffer.
+    public func npz() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(npzSize)
+        writeNPZ { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Writes the archive as a ZIP of stored entries (ZIP64 records where an entry reaches
+    /// 4 GiB), piece by piece straight from the arrays, so a response needs no joined copy.
+    /// Each large entry's CRC-32 is computed on another thread while its bytes are written and
+    /// follows them in a data descriptor (flag bit 3); the central directory, where readers such
+    /// as numpy's zipfile take it from, repeats it. Local headers carry the real sizes, so
+    /// streaming readers can find each entry's end.
+    public func writeNPZ(to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        let (placed, centralOffset, centralSize) = placements()
+        var crcs: [UInt32] = []
+        for (entry, p) in zip(entries, placed) {
+            let size32: UInt32 = p.zip64 ? 0xFFFF_FFFF : UInt32(p.fileSize)
+            var local = le32(0x04034b50) + le16(p.zip64 ? 45 : 20) + le16(0x08) + le16(0) + le16(0) + le16(0x21)
+            local += le32(0) + le32(size32) + le32(size32) + le16(p.name.count) + le16(p.zip64 ? 20 : 0) + p.name
+            if p.zip64 { local += le16(1) + le16(16) + le64(UInt64(p.fileSize)) + le64(UInt64(p.fileSize)) }
+            let crc = CRCTask(header: p.npyHeader, element: entry.element)
+            try local.withUnsafeBytes(sink)
+            try p.npyHeader.withUnsafeBytes(sink)
+            try Self.withData(entry.element) { try sink($0) }
+            let value = crc.value()
+            crcs.append(value)
+            var descriptor = le32(0x08074b50) + le32(value)
+            descriptor += p.zip64 ? le64(UInt64(p.fileSize)) + le64(UInt64(p.fileSize)) : le32(size32) + le32(size32)
+            try descriptor.withUnsafeBytes(sink)
+        }
+        var central: [UInt8] = []
+        central.reserveCapacity(centralSize)
+        for (p, crc) in zip(placed, crcs) {
+            let size32: UInt32 = p.zip64 ? 0xFFFF_FFFF : UInt32(p.fileSize)
+            central += le32(0x02014b50) + le16(p.zip64 ? 45 : 20) + le16(p.zip64 ? 45 : 20) + le16(0x08) + le16(0)
+            central += le16(0) + le16(0x21) + le32(crc) + le32(size32) + le32(size32) + le16(p.name.count)
+            central += le16(p.zip64 ? 28 : 0) + le16(0) + le16(0) + le16(0) + le32(0)
+            central += le32(p.zip64 ? 0xFFFF_FFFF : UInt32(p.offset)) + p.name
+            if p.zip64 {
+                central += le16(1) + le16(24) + le64(UInt64(p.fileSize)) + le64(UInt64(p.fileSize)) + le64(UInt64(p.offset))
+            }
+        }
         let count = entries.count
         if centralOffset >= 0xFFFF_FFFF {
-            let zip64End = out.count
-            out += le32(0x06064b50) + le64(44) + le16(45) + le16(45) + le32(0) + le32(0)
-            out += le64(UInt64(count)) + le64(UInt64(count)) + le64(UInt64(central.count)) + le64(UInt64(centralOffset))
-            out += le32(0x07064b50) + le32(0) + le64(UInt64(zip64End)) + le32(1)
+            let zip64End = centralOffset + central.count
+            central += le32(0x06064b50) + le64(44) + le16(45) + le16(45) + le32(0) + le32(0)
+            central += le64(UInt64(count)) + le64(UInt64(count)) + le64(UInt64(centralSize)) + le64(UInt64(centralOffset))
+            central += le32(0x07064b50) + le32(0) + le64(UInt64(zip64End)) + le32(1)
         }
-        out += le32(0x06054b50) + le16(0) + le16(0) + le16(count) + le16(count) + le32(UInt32(central.count))
-        out += le32(centralOffset >= 0xFFFF_FFFF ? 0xFFFF_FFFF : UInt32(centralOffset)) + le16(0)
-        return out
+        central += le32(0x06054b50) + le16(0) + le16(0) + le16(count) + le16(count) + le32(UInt32(centralSize))
+        central += le32(centralOffset >= 0xFFFF_FFFF ? 0xFFFF_FFFF : UInt32(centralOffset)) + le16(0)
+        try central.withUnsafeBytes(sink)
+    }
+
+    /// The size of `npy(entry)`.
+    public static func npySize(_ entry: Entry) -> Int { npyHeader(entry).count + dataSize(entry.element) }
+
+    /// Writes one .npy straight from the array.
+    public static func writeNPY(_ entry: Entry, to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+        try npyHeader(entry).withUnsafeBytes(sink)
+        try withData(entry.element) { try sink($0) }
+    }
+}
+
+/// The CRC-32 of an entry (npy header, then data): on a background thread for large data, so
+/// that it overlaps with writing the same bytes; inline for small entries.
+private final class CRCTask: @unchecked Sendable {
+    private var result: UInt32 = 0
+    private let group = DispatchGroup()
+
+    init(header: [UInt8], element: NumpyArchive.Element) {
+        let run = { [self] in
+            var crc = header.withUnsafeBytes { NumpyArchive.serialCRC(0, $0) }
+            NumpyArchive.withData(element) { crc = NumpyArchive.serialCRC(crc, $0) }
+            result = crc
+        }
+        if NumpyArchive.dataSize(element) >= 1 << 20 {
+            DispatchQueue.global().async(group: group, execute: run)
+        } else {
+            run()
+        }
+    }
+
+    /// Waits for the background computation if there is one.
+    func value() -> UInt32 {
+        group.wait()
+        return result
     }
 }
 

@@ -212,6 +212,23 @@ let testHandler: @Sendable (HTTPRequest) -> HTTPResponse = { req in
         return HTTPResponse(status: 200, headers: ["Content-Type": "text/plain"], body: .stream { writer in
             for i in 0..<count { try writer.write("line \(i)\n") }
         })
+    case "/sized":
+        // `n` bytes announced; `short` writes one fewer (a producer bug the server must not hide).
+        let count = Int(req.query["n"] ?? "") ?? 100_000
+        let written = req.query["short"] == nil ? count : count - 1
+        let bytes = (0..<written).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        return HTTPResponse(status: 200, headers: ["Content-Type": "application/octet-stream"],
+                            body: .sized(length: count) { writer in
+            try bytes.withUnsafeBytes { all in
+                var offset = 0
+                while offset < all.count {   // uneven pieces, raw and copied
+                    let n = min(7_777, all.count - offset)
+                    if offset % 2 == 0 { try writer.write(UnsafeRawBufferPointer(rebasing: all[offset..<(offset + n)])) }
+                    else { try writer.write(Array(all[offset..<(offset + n)])) }
+                    offset += n
+                }
+            }
+        })
     default:
         return HTTPResponse(text: "hello \(req.path)")
     }

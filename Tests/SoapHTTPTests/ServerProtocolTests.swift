@@ -194,6 +194,51 @@ final class ServerProtocolTests: XCTestCase {
         }
     }
 
+    func testSizedBodyHasContentLengthAndKeepsTheConnection() throws {
+        try withServer { server in
+            let client = try RawClient(port: server.boundPort)
+            try client.send(request("GET", "/sized?n=100000", headers: ["Accept-Encoding: gzip"]))
+            let response = try client.readResponse()
+            XCTAssertEqual(response.status, 200)
+            XCTAssertFalse(response.wasChunked)
+            XCTAssertEqual(response.header("Content-Length"), "100000")
+            XCTAssertNil(response.header("Content-Encoding")) // sent as produced, never gzipped
+            XCTAssertEqual(response.body, (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+            try client.send(request("HEAD", "/sized?n=5"))
+            let head = try client.readResponse(head: true)
+            XCTAssertEqual(head.header("Content-Length"), "5")
+            XCTAssertTrue(head.body.isEmpty)
+            try client.send(request("GET", "/after"))
+            XCTAssertEqual(try client.readResponse().text, "hello /after")
+        }
+    }
+
+    func testSizedBodyKeepsHTTP10ConnectionsOpenWhenAsked() throws {
+        try withServer { server in
+            let client = try RawClient(port: server.boundPort)
+            try client.send("GET /sized?n=10 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            let response = try client.readResponse()
+            XCTAssertEqual(response.header("Content-Length"), "10")
+            XCTAssertEqual(response.header("Connection"), "keep-alive")
+            try client.send("GET /after HTTP/1.0\r\n\r\n")
+            XCTAssertEqual(try client.readResponse().text, "hello /after")
+        }
+    }
+
+    func testShortSizedBodyClosesTheConnection() throws {
+        try withServer { server in
+            let client = try RawClient(port: server.boundPort)
+            try client.send(request("GET", "/sized?n=20000&short=1"))
+            // The head promised 20,000 bytes; the client sees fewer, then the close (a read
+            // timeout instead would throw).
+            let raw = try client.readUntilClose()
+            let headEnd = try XCTUnwrap(String(decoding: raw, as: UTF8.self).range(of: "\r\n\r\n"))
+            let headBytes = String(decoding: raw, as: UTF8.self)[..<headEnd.upperBound].utf8.count
+            XCTAssertTrue(String(decoding: raw.prefix(headBytes), as: UTF8.self).contains("Content-Length: 20000"))
+            XCTAssertEqual(raw.count - headBytes, 19_999)
+        }
+    }
+
     func testStreamingToHTTP10IsCloseDelimited() throws {
         try withServer { server in
             let client = try RawClient(port: server.boundPort)

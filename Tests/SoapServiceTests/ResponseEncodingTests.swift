@@ -88,12 +88,30 @@ final class ResponseEncodingTests: XCTestCase {
         XCTAssertNil(json["center_types"])
     }
 
-    func testParallelCRCEqualsSerial() {
+    func testNpzWrittenInPiecesEqualsBufferAndAnnouncedSize() throws {
+        var archive = NumpyArchive()
         var rng = SystemRandomNumberGenerator()
-        let bytes = (0..<(5 << 20) + 7).map { _ in UInt8.random(in: 0...255, using: &rng) }
-        bytes.withUnsafeBytes { b in
-            XCTAssertEqual(NumpyArchive.crc(0x1234, b), NumpyArchive.serialCRC(0x1234, b))
-        }
+        // Large enough for the background CRC, plus small entries computed inline.
+        archive.add("values", shape: [3 << 17], .float64((0..<(3 << 17)).map { _ in Double.random(in: -1...1, using: &rng) }))
+        archive.add("names", shape: [2], .strings(["n", "l_1"]))
+        var pieces: [[UInt8]] = []
+        archive.writeNPZ { pieces.append(Array($0)) }
+        let joined = pieces.flatMap { $0 }
+        XCTAssertGreaterThan(pieces.count, 5)
+        XCTAssertEqual(joined, archive.npz())
+        XCTAssertEqual(joined.count, archive.npzSize)
+        let files = try ZipReader.storedEntries(joined)   // checks every CRC against the data
+        XCTAssertEqual(Set(files.keys), ["values.npy", "names.npy"])
+        XCTAssertEqual(Array(files["values.npy"]!), NumpyArchive.npy(archive.entries[0]))
+    }
+
+    func testCorruptedNpzFailsTheCRCCheck() throws {
+        var archive = NumpyArchive()
+        archive.add("values", shape: [4], .float64([1, 2, 3, 4]))
+        var bytes = archive.npz()
+        XCTAssertNoThrow(try ZipReader.storedEntries(bytes))
+        bytes[30 + 10 + 128 + 3] ^= 1   // a data byte (local header, name, npy header)
+        XCTAssertThrowsError(try ZipReader.storedEntries(bytes))
     }
 
     func testNpzReadsBack() throws {
@@ -117,23 +135,41 @@ final class ResponseEncodingTests: XCTestCase {
     }
 }
 
-/// Minimal readers for the archive format, to check what numpy will see.
+/// Minimal readers for the archive format, to check what numpy will see: entries are found
+/// through the central directory (as Python's zipfile does) and every CRC is checked, in the
+/// central directory and in the data descriptor after the data.
 enum ZipReader {
     struct Failure: Error {}
     static func storedEntries(_ zip: [UInt8]) throws -> [String: [UInt8]] {
-        func u16(_ o: Int) -> Int { Int(zip[o]) | Int(zip[o + 1]) << 8 }
-        func u32(_ o: Int) -> Int { u16(o) | u16(o + 2) << 16 }
-        var files: [String: [UInt8]] = [:]
-        var o = 0
-        while o + 30 <= zip.count, u32(o) == 0x04034b50 {
-            guard u16(o + 8) == 0 else { throw Failure() }   // stored
-            let size = u32(o + 18), nameLength = u16(o + 26), extra = u16(o + 28)
-            let name = String(decoding: zip[(o + 30)..<(o + 30 + nameLength)], as: UTF8.self)
-            let start = o + 30 + nameLength + extra
-            files[name] = Array(zip[start..<(start + size)])
-            o = start + size
+        func u16(_ o: Int) throws -> Int {
+            guard o >= 0, o + 2 <= zip.count else { throw Failure() }
+            return Int(zip[o]) | Int(zip[o + 1]) << 8
         }
-        guard o + 4 <= zip.count, u32(o) == 0x02014b50 else { throw Failure() }
+        func u32(_ o: Int) throws -> Int { try u16(o) | u16(o + 2) << 16 }
+        let end = zip.count - 22
+        guard try u32(end) == 0x06054b50 else { throw Failure() }
+        let count = try u16(end + 10)
+        var c = try u32(end + 16)
+        var files: [String: [UInt8]] = [:]
+        for _ in 0..<count {
+            guard try u32(c) == 0x02014b50, try u16(c + 10) == 0 else { throw Failure() }   // stored
+            let crc = try u32(c + 16), size = try u32(c + 20)
+            let nameLength = try u16(c + 28), extra = try u16(c + 30), comment = try u16(c + 32)
+            let offset = try u32(c + 42)
+            let name = String(decoding: zip[(c + 46)..<(c + 46 + nameLength)], as: UTF8.self)
+            guard try u32(offset) == 0x04034b50, try u16(offset + 26) == nameLength else { throw Failure() }
+            let start = offset + 30 + nameLength + (try u16(offset + 28))
+            guard start + size + 16 <= zip.count else { throw Failure() }
+            let data = Array(zip[start..<(start + size)])
+            let actual = data.withUnsafeBytes { Int(NumpyArchive.serialCRC(0, $0)) }
+            guard actual == crc else { throw Failure() }
+            if try u16(offset + 6) & 0x08 != 0 {   // data descriptor
+                guard try u32(start + size) == 0x08074b50, try u32(start + size + 4) == crc,
+                      try u32(start + size + 8) == size else { throw Failure() }
+            }
+            files[name] = data
+            c += 46 + nameLength + extra + comment
+        }
         return files
     }
 }
