@@ -1,3 +1,5 @@
+import CLapack
+
 /// Rotation-invariant, uncentred covariance of the spherical expansion over
 /// a dataset (thesis eq. 2.1 and 2.6), kept as sums so that batches merge by
 /// addition, exactly: for each centre species and each l,
@@ -17,6 +19,16 @@ public struct DatasetStatistics: Sendable, Equatable {
     public var centers: [Int]
     /// [centre slot][l][(S·N)²], row-major.
     public var gram: [Double]
+
+    /// Supervised part, for PCovR (l = 0), over the structures that came with a target y:
+    /// each structure's l = 0 features x[(c, a, n)] = Σ_{centres i of slot c} c^i_{a n 0 0}
+    /// (D = S·S·N of them), kept as sums: XᵀX (D², row-major), Xᵀy (D), yᵀy and the count.
+    /// Empty until the first batch with targets.
+    public var targetStructures: Int = 0
+    public var targetSquares: Double = 0
+    public var targetCross: [Double] = []
+    public var targetGram: [Double] = []
+    public var targetFeatureCount: Int { species.count * species.count * radialCount }
 
     public init(species: [Int], maxAngular: Int, radialCount: Int) {
         self.species = species; self.maxAngular = maxAngular; self.radialCount = radialCount
@@ -40,6 +52,17 @@ public struct DatasetStatistics: Sendable, Equatable {
         precondition(other.species == species && other.maxAngular == maxAngular && other.radialCount == radialCount)
         structures += other.structures
         neighbors += other.neighbors
+        if other.targetStructures > 0 {
+            let d = targetFeatureCount
+            if targetGram.isEmpty {
+                targetGram = [Double](repeating: 0, count: d * d)
+                targetCross = [Double](repeating: 0, count: d)
+            }
+            targetStructures += other.targetStructures
+            targetSquares += other.targetSquares
+            for k in targetCross.indices { targetCross[k] += other.targetCross[k] }
+            for k in targetGram.indices { targetGram[k] += other.targetGram[k] }
+        }
         for k in centers.indices { centers[k] += other.centers[k] }
         for k in gram.indices { gram[k] += other.gram[k] }
     }
@@ -65,12 +88,27 @@ public struct DatasetStatistics: Sendable, Equatable {
     }
 
     public var totalCenters: Int { centers.reduce(0, +) }
+
+    /// Restores the supervised part; false when the sizes disagree.
+    public mutating func setTargets(structures: Int, squares: Double, cross: [Double], gram: [Double]) -> Bool {
+        let d = targetFeatureCount
+        guard structures >= 0, cross.count == d, gram.count == d * d else { return false }
+        targetStructures = structures; targetSquares = squares; targetCross = cross; targetGram = gram
+        return true
+    }
 }
 
 extension Featurizer {
-    /// Accumulates the expansion covariance of `structures` (primitive basis).
-    public func statistics(_ structures: [Structure], basis: ExpansionBasis) throws(FeaturizationError) -> DatasetStatistics {
+    /// Accumulates the expansion covariance of `structures` (primitive basis) and, when
+    /// `targets` (one per structure) are given, the supervised sums for PCovR.
+    public func statistics(_ structures: [Structure], basis: ExpansionBasis,
+                           targets: [Double]? = nil) throws(FeaturizationError) -> DatasetStatistics {
+        precondition(targets == nil || targets!.count == structures.count)
         let prepared = try prepareStructures(structures, basis: basis)
+        // Each centre's l = 0 channels, by global atom index, for the structure sums of the targets.
+        var atomBase = [Int](repeating: 0, count: structures.count + 1)
+        for s in structures.indices { atomBase[s + 1] = atomBase[s] + structures[s].count }
+        var atomL0 = [Double](repeating: 0, count: targets == nil ? 0 : atomBase[structures.count] * basis.channelCount)
         let L = basis.maxAngular, K = basis.radialCount, S = basis.species.count
         let ch = basis.channelCount
         let chunks = Self.centerChunks(structures, size: 16)
@@ -78,7 +116,8 @@ extension Featurizer {
         var partial = [DatasetStatistics](repeating: DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K),
                                           count: workers)
         partial.withUnsafeMutableBufferPointer { out in
-            let out = out
+        atomL0.withUnsafeMutableBufferPointer { l0 in
+            let out = out, l0 = l0
             Parallel.run(chunks: chunks.count, threads: workers) { worker, next in
                 let expansion = SphericalExpansion(basis: basis)
                 var local = DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K)
@@ -93,6 +132,9 @@ extension Featurizer {
                                 let center = Int(slotOfAtom[i])
                                 local.centers[center] += 1
                                 local.neighbors += prepared.lists[s].start[i + 1] - prepared.lists[s].start[i]
+                                if !l0.isEmpty {
+                                    (l0.baseAddress! + (atomBase[s] + i) * ch).update(from: expansion.coefficients, count: ch)
+                                }
                                 // G_l += C_l C_lᵀ (symmetric: upper triangle, mirrored below).
                                 for l in 0...L {
                                     let m2 = 2 * l + 1
@@ -114,7 +156,7 @@ extension Featurizer {
                 }
                 out[worker] = local
             }
-        }
+        }}
         var total = DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K)
         for p in partial { total.add(p) }
         // Mirror the upper triangles.
@@ -123,6 +165,32 @@ extension Featurizer {
             for p in 0..<ch { for q in 0..<p { total.gram[base + p * ch + q] = total.gram[base + q * ch + p] } }
         }
         total.structures = structures.count
+        if let targets {
+            // X: one row of (centre slot, channel) sums per structure; then XᵀX through BLAS.
+            let d = total.targetFeatureCount
+            var x = [Double](repeating: 0, count: structures.count * d)
+            for s in structures.indices {
+                prepared.slots[s].withUnsafeBufferPointer { slotOfAtom in
+                    for i in 0..<structures[s].count {
+                        let row = s * d + Int(slotOfAtom[i]) * ch, atom = (atomBase[s] + i) * ch
+                        for p in 0..<ch { x[row + p] += atomL0[atom + p] }
+                    }
+                }
+            }
+            total.targetGram = [Double](repeating: 0, count: d * d)
+            total.targetCross = [Double](repeating: 0, count: d)
+            // Row-major X (n×D) is column-major Xᵀ (D×n): XᵀX = (Xᵀ)(Xᵀ)ᵀ.
+            var m = Int32(d), k = Int32(structures.count), ld = Int32(d), one = 1.0, zero = 0.0
+            var transA = Int8(UInt8(ascii: "N")), transB = Int8(UInt8(ascii: "T"))
+            if !structures.isEmpty {
+                dgemm_(&transA, &transB, &m, &m, &k, &one, x, &ld, x, &ld, &zero, &total.targetGram, &ld)
+            }
+            for s in structures.indices {
+                for p in 0..<d { total.targetCross[p] += x[s * d + p] * targets[s] }
+                total.targetSquares += targets[s] * targets[s]
+            }
+            total.targetStructures = structures.count
+        }
         return total
     }
 }

@@ -1,20 +1,21 @@
 /// What the expansion kernel needs to know about a radial basis (design.md,
 /// "one expansion kernel for every radial basis"): for a neighbour of species
-/// slot a, a spline table gives K values per l, added into channels starting
-/// at `channelOffset[a]`.
+/// slot a around a centre of slot c, the spline table `tableOfPair[c·S + a]`
+/// gives K values per l, added into channels starting at `channelOffset[a]`.
 ///
 /// - primitive GTO: one table for all species, one channel group per species;
 /// - fitted "separate": one table per species, one group per species;
-/// - fitted "mixed": one table per species, a single group shared by all.
+/// - fitted "mixed": one table per species, a single group shared by all;
+/// - centre-specific fits: one table per (centre species, neighbour species).
 public struct ExpansionBasis: @unchecked Sendable {
     public let maxAngular: Int
     /// K: radial functions per l in each channel group (n or q).
     public let radialCount: Int
     /// Atomic numbers of the species slots (the request's `species`).
     public let species: [Int]
-    /// Table used for a neighbour of each species slot.
     public let tables: [RadialSplineTable]
-    public let tableOfSpecies: [Int]
+    /// Table used for a neighbour of slot a around a centre of slot c, at c·S + a.
+    public let tableOfPair: [Int]
     /// First channel of each species slot's contributions.
     public let channelOffset: [Int]
     /// Number of channel groups; channels = groups × K.
@@ -26,11 +27,12 @@ public struct ExpansionBasis: @unchecked Sendable {
     /// f_c(r)·s(r) and its derivative.
     public let hypers: SoapHypers
 
-    public init(maxAngular: Int, radialCount: Int, species: [Int], tables: [RadialSplineTable], tableOfSpecies: [Int],
+    public init(maxAngular: Int, radialCount: Int, species: [Int], tables: [RadialSplineTable], tableOfPair: [Int],
                 channelOffset: [Int], groupCount: Int, groupTypes: [Int]?, centerAtomWeight: Double, hypers: SoapHypers) {
         precondition(tables.allSatisfy { $0.count == (maxAngular + 1) * radialCount })
+        precondition(tableOfPair.count == species.count * species.count && tableOfPair.allSatisfy { tables.indices.contains($0) })
         self.maxAngular = maxAngular; self.radialCount = radialCount; self.species = species
-        self.tables = tables; self.tableOfSpecies = tableOfSpecies; self.channelOffset = channelOffset
+        self.tables = tables; self.tableOfPair = tableOfPair; self.channelOffset = channelOffset
         self.groupCount = groupCount; self.groupTypes = groupTypes
         self.centerAtomWeight = centerAtomWeight; self.hypers = hypers
     }
@@ -38,7 +40,7 @@ public struct ExpansionBasis: @unchecked Sendable {
     /// The primitive GTO basis: one shared table, one channel group per species.
     public static func primitive(hypers: SoapHypers, species: [Int], table: RadialSplineTable) -> ExpansionBasis {
         ExpansionBasis(maxAngular: hypers.maxAngular, radialCount: hypers.radialCount, species: species,
-                       tables: [table], tableOfSpecies: Array(repeating: 0, count: species.count),
+                       tables: [table], tableOfPair: Array(repeating: 0, count: species.count * species.count),
                        channelOffset: species.indices.map { $0 * hypers.radialCount },
                        groupCount: species.count, groupTypes: species,
                        centerAtomWeight: hypers.centerAtomWeight, hypers: hypers)

@@ -59,8 +59,10 @@ final class SphericalExpansion {
     var pairY: UnsafeMutablePointer<Double>          // [p][lm]
     var pairG: UnsafeMutablePointer<Double>          // [p][3][lm]
 
-    /// Per species slot: its spline table and first channel (no ARC in the loop).
-    let slotTable: UnsafeMutablePointer<SplineView>
+    /// Per (centre slot, neighbour slot): the spline table; per neighbour slot: its first
+    /// channel (no ARC in the loop).
+    let pairTable: UnsafeMutablePointer<SplineView>
+    let slotCount: Int
     let slotOffset: UnsafeMutablePointer<Int>
 
     init(basis: ExpansionBasis) {
@@ -85,19 +87,20 @@ final class SphericalExpansion {
         pairA = .allocate(capacity: 1); pairB = .allocate(capacity: 1); pairDirection = .allocate(capacity: 1)
         pairY = .allocate(capacity: 1); pairG = .allocate(capacity: 1)
         let slots = basis.species.count
-        slotTable = .allocate(capacity: slots)
+        slotCount = slots
+        pairTable = .allocate(capacity: slots * slots)
         slotOffset = .allocate(capacity: slots)
-        for a in 0..<slots {
-            slotTable.advanced(by: a).initialize(to: basis.tables[basis.tableOfSpecies[a]].view)
-            slotOffset[a] = basis.channelOffset[a]
+        for p in 0..<(slots * slots) {
+            pairTable.advanced(by: p).initialize(to: basis.tables[basis.tableOfPair[p]].view)
         }
+        for a in 0..<slots { slotOffset[a] = basis.channelOffset[a] }
     }
 
     deinit {
         coefficients.deallocate(); radial.deallocate(); radialDerivative.deallocate()
         ylm.deallocate(); ylmGradient.deallocate(); neighborGradients.deallocate(); selfGradient.deallocate()
         pairA.deallocate(); pairB.deallocate(); pairDirection.deallocate(); pairY.deallocate(); pairG.deallocate()
-        slotTable.deallocate(); slotOffset.deallocate()
+        pairTable.deallocate(); slotOffset.deallocate()
     }
 
     /// Expands the density around `center` of a structure.
@@ -106,6 +109,7 @@ final class SphericalExpansion {
         let C = coefficients
         C.update(repeating: 0, count: size)
         let centerSlot = Int(slotOfAtom[i])
+        let slotTable = pairTable + centerSlot * slotCount
         // The central atom's own density: l = 0, its own species, through the table at r = 0.
         slotTable[centerSlot].evaluate(0, values: radial, derivatives: nil)
         let selfWeight = basis.centerAtomWeight * SphericalExpansion.y00

@@ -46,14 +46,12 @@ public final class BasisService: Sendable {
         let (hypers, species) = try Self.definition(current)
         let root = try Field.object(try features.parse(body), "")
         try Field.allowOnly(root, ["structures", "targets"], at: "")
-        if root["targets"] != nil {
-            throw ServiceError(.invalid, pointer: "/targets", "supervised fitting (PCovR) is not available in this version")
-        }
         let structures = try FeatureRequestDecoder(limits: features.settings.requestLimits)
             .decodeStructures(try Field.required(root, "structures", at: ""))
+        let targets = try root["targets"].map { v throws(ServiceError) in try Self.decodeTargets(v, count: structures.count) }
         let basis = try features.primitiveBasis(hypers: hypers, species: species)
         let batch: DatasetStatistics
-        do { batch = try features.featurizer().statistics(structures, basis: basis) } catch { throw ServiceError(error) }
+        do { batch = try features.featurizer().statistics(structures, basis: basis, targets: targets) } catch { throw ServiceError(error) }
         let outcome = try storage {
             try datasets.addBatch(datasetID: datasetID, idempotencyKey: idempotencyKey, structures: structures.count) { record in
                 guard var total = Self.statistics(record, hypers: hypers, species: species) else {
@@ -64,6 +62,7 @@ public final class BasisService: Sendable {
                 updated.statistics = total.gram
                 updated.neighbors = total.neighbors
                 updated.centersJSON = Self.centersJSON(total)
+                updated.targets = Self.targetsBlob(total)
                 return updated
             }
         }
@@ -83,19 +82,23 @@ public final class BasisService: Sendable {
         try Field.allowOnly(root, ["dataset_id", "method", "contraction", "center_specific", "q_max", "residual_variance", "gamma"], at: "")
         let datasetID = try Field.string(try Field.required(root, "dataset_id", at: ""), "/dataset_id")
         let method = try root["method"].map { v throws(ServiceError) in try Field.string(v, "/method") } ?? "pca"
-        guard method == "pca" || method == "pcovr" else {
+        let fitMethod: FitMethod
+        switch method {
+        case "pca":
+            if root["gamma"] != nil { throw ServiceError(.invalid, pointer: "/gamma", "gamma applies to method \"pcovr\" only") }
+            fitMethod = .pca
+        case "pcovr":
+            let gamma = try root["gamma"].map { v throws(ServiceError) in try Field.number(v, "/gamma") } ?? 0.5
+            guard gamma >= 0 && gamma <= 1 else { throw ServiceError(.invalid, pointer: "/gamma", "must be between 0 and 1") }
+            fitMethod = .pcovr(gamma: gamma)
+        default:
             throw ServiceError(.invalid, pointer: "/method", "expected \"pca\" or \"pcovr\"")
-        }
-        if method == "pcovr" {
-            throw ServiceError(.invalid, pointer: "/method", "pcovr (supervised) fitting is not available in this version; use pca")
         }
         let contractionName = try root["contraction"].map { v throws(ServiceError) in try Field.string(v, "/contraction") } ?? "separate"
         guard let contraction = Contraction(rawValue: contractionName) else {
             throw ServiceError(.invalid, pointer: "/contraction", "expected \"separate\" or \"mixed\"")
         }
-        if let c = root["center_specific"], try Field.bool(c, "/center_specific") {
-            throw ServiceError(.invalid, pointer: "/center_specific", "centre-type specific bases are not available in this version")
-        }
+        let centerSpecific = try root["center_specific"].map { v throws(ServiceError) in try Field.bool(v, "/center_specific") } ?? false
         var q: Int? = nil
         var threshold: Double? = nil
         switch (root["q_max"], root["residual_variance"]) {
@@ -118,20 +121,27 @@ public final class BasisService: Sendable {
         }
         let fitted: OptimalBasis
         do {
-            fitted = try OptimalBasis.fit(statistics, hypers: hypers, contraction: contraction, q: q, residualVariance: threshold)
+            fitted = try OptimalBasis.fit(statistics, hypers: hypers, contraction: contraction, centerSpecific: centerSpecific,
+                                          method: fitMethod, q: q, residualVariance: threshold)
         } catch {
             switch error {
             case .emptyDataset: throw ServiceError(.invalid, pointer: "/dataset_id", "the dataset has no structures yet")
             case .tooManyFunctions: throw ServiceError(.invalid, pointer: "/q_max", error.description)
             case .invalidThreshold: throw ServiceError(.invalid, pointer: "/residual_variance", error.description)
+            case .invalidGamma: throw ServiceError(.invalid, pointer: "/gamma", error.description)
+            case .noTargets: throw ServiceError(.invalid, pointer: "/method", error.description)
+            case .noCenters: throw ServiceError(.invalid, pointer: "/center_specific", error.description)
             case .decomposition: throw ServiceError(.internal, error.description)
             }
         }
         // Identity: the primitive hypers, species, options and the statistics themselves.
         var hash = SHA256()
         hash.update(record.hypersJSON); hash.update(record.speciesJSON)
-        hash.update("\(method)|\(contraction.rawValue)|\(fitted.q)|\(threshold.map { String($0) } ?? "-")")
+        let options = Self.optionsJSON(method: fitMethod, contraction: contraction, centerSpecific: centerSpecific,
+                                       q: fitted.q, threshold: threshold)
+        hash.update(options)
         hash.update(record.statistics)
+        if case .pcovr = fitMethod, let targets = record.targets { hash.update(targets) }
         hash.update("\(statistics.totalCenters)|\(statistics.neighbors)")
         let id = SHA256.hex(hash.finalize())
         if let existing = try storage({ try bases.get(id) }) {
@@ -139,7 +149,6 @@ public final class BasisService: Sendable {
         }
         let tables: [RadialSplineTable]
         do { tables = try fitted.splineTables() } catch { throw ServiceError(.internal, "spline tables failed: \(error)") }
-        let options = Self.optionsJSON(method: method, contraction: contraction, q: fitted.q, threshold: threshold)
         let summary = summaryJSON(id: id, datasetID: datasetID, record: record, basis: fitted, options: options)
         let payload = BasisCodec.encode(fitted, tables: tables, hypersJSON: record.hypersJSON)
         let created = try storage {
@@ -164,7 +173,7 @@ public final class BasisService: Sendable {
             let (r, values) = (try? fitted.radialFunctions(points: points)) ?? ([], [])
             var radial = JSONWriter(capacity: 16 * (r.count + values.count) + 64)
             radial.beginObject()
-            radial.key("layout"); radial.string("[species][l][q][r]")
+            radial.key("layout"); radial.string(fitted.centerSpecific ? "[center_type][species][l][q][r]" : "[species][l][q][r]")
             radial.key("r"); radial.doubleArray(r)
             radial.key("values"); radial.doubleArray(values)
             radial.endObject()
@@ -242,9 +251,53 @@ public final class BasisService: Sendable {
         if case .object(let o)? = try? JSON.parse(record.centersJSON) {
             for (k, z) in species.enumerated() { centers[k] = o[String(z)]?.doubleValue.map { Int($0) } ?? 0 }
         }
-        return DatasetStatistics(species: species, maxAngular: hypers.maxAngular, radialCount: hypers.radialCount,
-                                 structures: record.structures, neighbors: record.neighbors, centers: centers,
-                                 gram: record.statistics)
+        guard var s = DatasetStatistics(species: species, maxAngular: hypers.maxAngular, radialCount: hypers.radialCount,
+                                        structures: record.structures, neighbors: record.neighbors, centers: centers,
+                                        gram: record.statistics) else { return nil }
+        if let blob = record.targets {
+            // [structures, yᵀy, Xᵀy (D), XᵀX (D²)] as little-endian doubles.
+            let d = s.targetFeatureCount
+            guard blob.count == 8 * (2 + d + d * d) else { return nil }
+            let v = blob.withUnsafeBytes { raw in
+                (0..<(blob.count / 8)).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+            }
+            guard s.setTargets(structures: Int(v[0]), squares: v[1], cross: Array(v[2..<(2 + d)]),
+                               gram: Array(v[(2 + d)...])) else { return nil }
+        }
+        return s
+    }
+
+    static func targetsBlob(_ s: DatasetStatistics) -> [UInt8]? {
+        guard s.targetStructures > 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(8 * (2 + s.targetCross.count + s.targetGram.count))
+        for x in [Double(s.targetStructures), s.targetSquares] + s.targetCross + s.targetGram {
+            withUnsafeBytes(of: x.bitPattern.littleEndian) { out += $0 }
+        }
+        return out
+    }
+
+    /// One finite number per structure.
+    static func decodeTargets(_ value: JSONValue, count: Int) throws(ServiceError) -> [Double] {
+        guard case .array(let items) = value else { throw ServiceError(.invalid, pointer: "/targets", "expected an array of numbers, one per structure") }
+        guard items.count == count else {
+            throw ServiceError(.invalid, pointer: "/targets", "expected \(count) targets (one per structure), got \(items.count)")
+        }
+        var out: [Double] = []
+        out.reserveCapacity(count)
+        for (k, item) in items.enumerated() {
+            guard let x = item.doubleValue, x.isFinite else {
+                throw ServiceError(.invalid, pointer: "/targets/\(k)", "expected a finite number")
+            }
+            out.append(x)
+        }
+        return out
+    }
+
+    /// The first little-endian double of a blob (the count of a targets blob).
+    static func firstDouble(_ blob: [UInt8]) -> Double {
+        guard blob.count >= 8 else { return 0 }
+        return blob.withUnsafeBytes { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
     }
 
     static func intArray(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
@@ -253,12 +306,13 @@ public final class BasisService: Sendable {
         "{" + s.species.enumerated().map { "\"\($0.element)\":\(s.centers[$0.offset])" }.joined(separator: ",") + "}"
     }
 
-    static func optionsJSON(method: String, contraction: Contraction, q: Int, threshold: Double?) -> String {
+    static func optionsJSON(method: FitMethod, contraction: Contraction, centerSpecific: Bool, q: Int, threshold: Double?) -> String {
         var w = JSONWriter(capacity: 128)
         w.beginObject()
-        w.key("method"); w.string(method)
+        w.key("method"); w.string(method.name)
+        if case .pcovr(let gamma) = method { w.key("gamma"); w.number(gamma) }
         w.key("contraction"); w.string(contraction.rawValue)
-        w.key("center_specific"); w.bool(false)
+        w.key("center_specific"); w.bool(centerSpecific)
         w.key("q_max"); w.integer(q)
         if let threshold { w.key("residual_variance"); w.number(threshold) }
         w.endObject()
@@ -272,6 +326,7 @@ public final class BasisService: Sendable {
         w.key("structures"); w.integer(r.structures)
         w.key("centers"); w.raw(Array(r.centersJSON.utf8))
         w.key("neighbors"); w.integer(r.neighbors)
+        w.key("targets"); w.integer(r.targets.map { Int(Self.firstDouble($0)) } ?? 0)
         w.key("species"); w.raw(Array(r.speciesJSON.utf8))
         w.key("hypers"); w.raw(Array(r.hypersJSON.utf8))
         w.key("version"); w.integer(r.version)
@@ -321,6 +376,9 @@ enum BasisCodec {
         w.key("hypers"); w.raw(Array(hypersJSON.utf8))
         w.key("species"); w.intArray(b.species)
         w.key("contraction"); w.string(b.contraction.rawValue)
+        w.key("method"); w.string(b.method.name)
+        if case .pcovr(let gamma) = b.method { w.key("gamma"); w.number(gamma) }
+        w.key("center_specific"); w.bool(b.centerSpecific)
         w.key("q"); w.integer(b.q)
         w.key("projections"); w.beginArray(); for p in b.projections { w.doubleArray(p) }; w.endArray()
         w.key("eigenvalues"); w.beginArray(); for e in b.eigenvalues { w.doubleArray(e) }; w.endArray()
@@ -381,9 +439,13 @@ enum BasisCodec {
             offset += 8 * count
             tables.append(RadialSplineTable(cutoff: cutoff, segments: segments, data: points, maxValueError: 0))
         }
-        let basis = OptimalBasis(hypers: hypers, species: species, contraction: contraction, q: q, projections: projections,
+        let method: FitMethod = o["method"]?.stringValue == "pcovr" ? .pcovr(gamma: o["gamma"]?.doubleValue ?? 0.5) : .pca
+        let centerSpecific: Bool
+        if case .bool(let b)? = o["center_specific"] { centerSpecific = b } else { centerSpecific = false }
+        let basis = OptimalBasis(hypers: hypers, species: species, contraction: contraction, method: method,
+                                 centerSpecific: centerSpecific, q: q, projections: projections,
                                  eigenvalues: eigenvalues, residualVariance: residual)
-        guard tables.count == species.count, tables.allSatisfy({ $0.count == (hypers.maxAngular + 1) * q }) else { return nil }
+        guard tables.count == basis.centerBlocks * species.count, tables.allSatisfy({ $0.count == (hypers.maxAngular + 1) * q }) else { return nil }
         return (basis, tables)
     }
 }

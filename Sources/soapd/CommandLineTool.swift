@@ -130,11 +130,14 @@ enum CommandLineTool {
 
     /// Offline fitting: a dataset from files, its statistics, a fitted basis in the database.
     ///   soapd fit --database DB --descriptor FILE --structures FILE[,FILE…] [--contraction separate|mixed]
-    ///             (--q-max N | --residual-variance X) [--threads N]
+    ///             (--q-max N | --residual-variance X) [--method pca|pcovr] [--gamma G]
+    ///             [--center-specific true|false] [--threads N]
     /// FILE for --descriptor holds {"species": [...], "hypers": {...}}; each structures file
-    /// holds {"structures": [...]} (added as one batch). Prints the basis summary (with its id).
+    /// holds {"structures": [...], "targets": [...]?} (added as one batch). Prints the basis
+    /// summary (with its id).
     static func fit(_ options: Options) {
-        options.allowOnly(["database", "descriptor", "structures", "contraction", "q-max", "residual-variance", "threads"])
+        options.allowOnly(["database", "descriptor", "structures", "contraction", "q-max", "residual-variance",
+                           "method", "gamma", "center-specific", "threads"])
         guard let path = options.string("database"), let descriptor = options.string("descriptor"),
               let structures = options.string("structures") else {
             fail("fit needs --database PATH --descriptor FILE --structures FILE[,FILE…]", code: 2)
@@ -155,6 +158,9 @@ enum CommandLineTool {
             var request = "{\"dataset_id\":\"\(id)\",\"contraction\":\"\(options.string("contraction") ?? "separate")\""
             if let q = options.int("q-max") { request += ",\"q_max\":\(q)" }
             if let rv = options.string("residual-variance") { request += ",\"residual_variance\":\(rv)" }
+            if let method = options.string("method") { request += ",\"method\":\"\(method)\"" }
+            if let gamma = options.string("gamma") { request += ",\"gamma\":\(gamma)" }
+            if let specific = options.string("center-specific") { request += ",\"center_specific\":\(specific)" }
             request += "}"
             let (summary, _, _) = try bases.fit(Array(request.utf8))
             try FileIO.write([summary, [10]], to: "-")

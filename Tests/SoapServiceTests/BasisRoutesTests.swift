@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import SoapCore
 @testable import SoapService
 
 /// Datasets, fitted bases and featurizing with them, over HTTP, plus
@@ -110,6 +111,44 @@ final class BasisRoutesTests: XCTestCase {
         XCTAssertEqual((properties["values"] as? [[Int]])?.count, 4 * 16 * q)
     }
 
+    /// PCovR from a dataset with targets, centre-specific, over HTTP: stored options, and
+    /// featurizing with the basis.
+    func testSupervisedCenterSpecificFit() throws {
+        let id = try createDataset()
+        let added = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
+                                       body: body(["structures": Self.molecules, "targets": [-40.5, -76.4, -56.6, -155.0, -232.2]]))
+        XCTAssertEqual(added.status, 200, added.text)
+        XCTAssertEqual(object(try client.request("GET", "/v1/datasets/\(id)"))["targets"] as? Int, 5)
+        let fit = try client.request("POST", "/v1/bases", headers: json,
+                                     body: body(["dataset_id": id, "method": "pcovr", "gamma": 0.1, "center_specific": true,
+                                                 "contraction": "mixed", "q_max": 3]))
+        XCTAssertEqual(fit.status, 201, fit.text)
+        let basisID = try XCTUnwrap(object(fit)["id"] as? String)
+        let got = object(try client.request("GET", "/v1/bases/\(basisID)?radial_functions=11"))
+        let options = try XCTUnwrap(got["options"] as? [String: Any])
+        XCTAssertEqual(options["method"] as? String, "pcovr")
+        XCTAssertEqual(options["gamma"] as? Double, 0.1)
+        XCTAssertEqual(options["center_specific"] as? Bool, true)
+        let radial = try XCTUnwrap(got["radial_functions"] as? [String: Any])
+        XCTAssertEqual(radial["layout"] as? String, "[center_type][species][l][q][r]")
+        XCTAssertEqual((radial["values"] as? [Double])?.count, 4 * 4 * 4 * 3 * 11)
+        // Another γ is another basis; the same request is the same one.
+        let other = try client.request("POST", "/v1/bases", headers: json,
+                                       body: body(["dataset_id": id, "method": "pcovr", "gamma": 0.9, "center_specific": true,
+                                                   "contraction": "mixed", "q_max": 3]))
+        XCTAssertNotEqual(object(other)["id"] as? String, basisID)
+        let again = try client.request("POST", "/v1/bases", headers: json,
+                                       body: body(["dataset_id": id, "method": "pcovr", "gamma": 0.1, "center_specific": true,
+                                                   "contraction": "mixed", "q_max": 3]))
+        XCTAssertEqual(again.status, 200, again.text)
+        XCTAssertEqual(object(again)["id"] as? String, basisID)
+        let request: [String: Any] = ["structures": Self.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID]]
+        let response = try client.request("POST", "/v1/features", headers: json, body: body(request))
+        XCTAssertEqual(response.status, 200, response.text)
+        let properties = try XCTUnwrap(object(response)["properties"] as? [String: Any])
+        XCTAssertEqual(properties["names"] as? [String], ["l", "n_1", "n_2"])
+    }
+
     func testBadRequestsAreClear4xx() throws {
         func check(_ r: TestHTTPClient.Response, _ status: Int, pointer: String?, file: StaticString = #filePath, line: UInt = #line) {
             XCTAssertEqual(r.status, status, r.text, file: file, line: line)
@@ -124,12 +163,48 @@ final class BasisRoutesTests: XCTestCase {
         check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "method": "pcovr", "q_max": 2])), 422, pointer: "/method")
         check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "contraction": "both", "q_max": 2])), 422, pointer: "/contraction")
         check(try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
-                                 body: body(["structures": Self.molecules, "targets": [1, 2, 3, 4, 5]])), 422, pointer: "/targets")
+                                 body: body(["structures": Self.molecules, "targets": [1, 2, 3]])), 422, pointer: "/targets")
+        check(try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
+                                 body: body(["structures": Self.molecules, "targets": [1, "x", 3, 4, 5]])), 422, pointer: "/targets/1")
+        check(try client.request("POST", "/v1/bases", headers: json,
+                                 body: body(["dataset_id": id, "method": "pca", "gamma": 0.5, "q_max": 2])), 422, pointer: "/gamma")
+        check(try client.request("POST", "/v1/bases", headers: json,
+                                 body: body(["dataset_id": id, "method": "pcovr", "gamma": 1.5, "q_max": 2])), 422, pointer: "/gamma")
+        check(try client.request("POST", "/v1/bases", headers: json,
+                                 body: body(["dataset_id": id, "center_specific": "yes", "q_max": 2])), 422, pointer: "/center_specific")
         check(try client.request("POST", "/v1/datasets", headers: json, body: body(["descriptor": ["species": [1]]])), 422,
               pointer: "/descriptor/hypers")
         check(try client.request("GET", "/v1/bases/none"), 404, pointer: nil)
         check(try client.request("POST", "/v1/features", headers: json,
                                  body: body(["structures": [], "descriptor": ["type": "power_spectrum", "basis_id": "none"]])), 404,
               pointer: "/descriptor/basis_id")
+    }
+}
+
+/// The stored form of a fitted basis reads back to the same basis and tables, for every
+/// kind of fit (what a restarted service serves).
+final class BasisCodecTests: XCTestCase {
+    func testRoundTripOfSupervisedCenterSpecificBasis() throws {
+        let service = FeatureService()
+        let body = try JSONSerialization.data(withJSONObject: ["descriptor": ["type": "power_spectrum", "species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers],
+                                                               "structures": BasisRoutesTests.molecules])
+        let request = try service.prepare(Array(body) + [])
+        let basis = try service.primitiveBasis(hypers: request.request.hypers!, species: [1, 6, 7, 8])
+        let stats = try service.featurizer().statistics(request.request.structures, basis: basis, targets: [1, 2, 3, 4, 5])
+        for contraction in Contraction.allCases {
+            let fit = try OptimalBasis.fit(stats, hypers: request.request.hypers!, contraction: contraction, centerSpecific: true,
+                                           method: .pcovr(gamma: 0.25), q: 2)
+            let tables = try fit.splineTables()
+            let payload = BasisCodec.encode(fit, tables: tables, hypersJSON: HypersEncoder.json(request.request.hypers!))
+            let (decoded, decodedTables) = try XCTUnwrap(BasisCodec.decode(payload))
+            XCTAssertEqual(decoded.method, .pcovr(gamma: 0.25))
+            XCTAssertTrue(decoded.centerSpecific)
+            XCTAssertEqual(decoded.projections, fit.projections)
+            XCTAssertEqual(decodedTables.map(\.points), tables.map(\.points))
+            let a = try service.featurizer().compute(request.request.structures, type: .powerSpectrum, basis: fit.expansionBasis(tables: tables))
+            let b = try service.featurizer().compute(request.request.structures, type: .powerSpectrum,
+                                                     basis: decoded.expansionBasis(tables: decodedTables))
+            XCTAssertEqual(a.values, b.values)
+        }
     }
 }
