@@ -19,6 +19,8 @@ public final class Application: Sendable {
 
     /// Datasets and fitted bases; nil when the service runs without a database.
     public let bases: BasisService?
+    /// Batch jobs; nil when the service runs without a database.
+    public let jobs: JobService?
 
     public init(configuration: ServiceConfiguration, database: Database? = nil) {
         self.configuration = configuration
@@ -29,6 +31,7 @@ public final class Application: Sendable {
         }
         self.features = features
         self.bases = bases
+        jobs = database.map { JobService(database: $0, features: features, settings: configuration.jobSettings) }
     }
 
     /// Live server figures for /metrics (set once the server exists).
@@ -52,6 +55,9 @@ public final class Application: Sendable {
         ("/v1/datasets/{id}/structures", ["POST"]),
         ("/v1/bases", ["GET", "POST"]),
         ("/v1/bases/{id}", ["GET", "DELETE"]),
+        ("/v1/jobs", ["GET", "POST"]),
+        ("/v1/jobs/{id}", ["GET", "DELETE"]),
+        ("/v1/jobs/{id}/result", ["GET"]),
     ]
 
     /// The template matching a path and its `{id}` segment, if any.
@@ -92,6 +98,8 @@ public final class Application: Sendable {
                                            body: Array(renderMetrics().utf8)))
         case ("/v1/features", _):
             return (template, postFeatures(request))
+        case ("/v1/jobs", _), ("/v1/jobs/{id}", _), ("/v1/jobs/{id}/result", _):
+            return (template, jobRoute(template, method: method, id: id ?? "", request: request))
         default:
             return (template, basisRoute(template, method: method, id: id ?? "", request: request))
         }
@@ -151,6 +159,86 @@ public final class Application: Sendable {
             }
         } catch {
             return Self.problem(error)
+        }
+    }
+
+    /// Batch jobs: submit, progress, results streamed from disk, cancel.
+    func jobRoute(_ template: String, method: String, id: String, request: HTTPRequest) -> HTTPResponse {
+        guard let jobs else {
+            return Self.problem(ServiceError(.unavailable, "this service runs without a database"))
+        }
+        if method == "POST", let problem = Self.requireJSONBody(request) { return problem }
+        do throws(ServiceError) {
+            switch (template, method) {
+            case ("/v1/jobs", "POST"):
+                let key = request.headers["Idempotency-Key"]
+                if let key, key.isEmpty || key.count > 255 {
+                    throw ServiceError(.invalid, "Idempotency-Key must be 1 to 255 characters")
+                }
+                let (body, _, newID) = try jobs.submit(request.body, idempotencyKey: key)
+                var r = json(202, body)
+                r.headers["Location"] = "/v1/jobs/" + newID
+                return r
+            case ("/v1/jobs", _):
+                let limit = request.query["limit"].map { Int($0) ?? -1 } ?? 100
+                let offset = request.query["offset"].map { Int($0) ?? -1 } ?? 0
+                guard (1...1000).contains(limit), offset >= 0 else {
+                    throw ServiceError(.invalid, "limit must be 1 to 1000 and offset non-negative")
+                }
+                var state: JobState? = nil
+                if let s = request.query["state"] {
+                    guard let parsed = JobState(rawValue: s) else {
+                        throw ServiceError(.invalid, "state must be queued, running, succeeded, failed or cancelled")
+                    }
+                    state = parsed
+                }
+                return json(200, try jobs.list(limit: limit, offset: offset, state: state))
+            case ("/v1/jobs/{id}", "DELETE"):
+                if let body = try jobs.delete(id) { return json(200, body) }
+                return HTTPResponse(status: 204)
+            case ("/v1/jobs/{id}", _):
+                return json(200, try jobs.status(id))
+            default:
+                return try jobResult(jobs, id: id, request: request)
+            }
+        } catch {
+            return Self.problem(error)
+        }
+    }
+
+    /// GET /v1/jobs/{id}/result: .npz (sized, from the chunk files), the JSON document or
+    /// JSON lines (chunked); one chunk in memory at a time.
+    func jobResult(_ jobs: JobService, id: String, request: HTTPRequest) throws(ServiceError) -> HTTPResponse {
+        let accept = request.headers["Accept"] ?? ""
+        let wantsLines = accept.contains("application/x-ndjson") || accept.contains("application/jsonl")
+        let format: FeatureFormat?
+        if wantsLines {
+            format = nil
+        } else {
+            guard let f = Self.negotiate(request.headers["Accept"], offered: [.json, .npz]) else {
+                throw ServiceError(.notAcceptable, "job results are application/json, application/x-ndjson or application/x-npz")
+            }
+            format = f
+        }
+        let result = try jobs.result(id)
+        var headers = HTTPHeaders()
+        switch format {
+        case .npz?:
+            let archive = result.archive()
+            headers.set(name: "Content-Type", value: FeatureFormat.npz.rawValue)
+            return HTTPResponse(status: 200, headers: headers, body: .sized(length: archive.npzSize) { writer in
+                try archive.writeNPZ { try writer.write($0) }
+            })
+        case nil:
+            headers.set(name: "Content-Type", value: "application/x-ndjson")
+            return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
+                try result.writeJSONLines { try writer.write($0) }
+            })
+        default:
+            headers.set(name: "Content-Type", value: "application/json")
+            return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
+                try result.writeJSON { try writer.write($0) }
+            })
         }
     }
 

@@ -13,6 +13,15 @@ public struct NumpyArchive {
         case int32([Int32])
         /// Unicode strings, stored as '<U{n}' (UTF-32LE, fixed width).
         case strings([String])
+        /// Data produced piece by piece when the archive is written (e.g. read back from
+        /// files), `byteCount` bytes of `descr` ('<f8', '<i4'); only `writeNPZ` takes it.
+        case streamed(descr: String, byteCount: Int,
+                      write: @Sendable ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)
+    }
+
+    public enum WriteError: Error, Equatable {
+        /// A streamed entry produced more or fewer bytes than it announced.
+        case sizeMismatch(entry: String, announced: Int, written: Int)
     }
     public struct Entry {
         public var name: String
@@ -41,6 +50,7 @@ public struct NumpyArchive {
         case .float64: descr = "<f8"
         case .int32: descr = "<i4"
         case .strings(let s): descr = "<U\(max(1, s.map { $0.unicodeScalars.count }.max() ?? 1))"
+        case .streamed(let d, _, _): descr = d
         }
         let shape = entry.shape.count == 1 ? "(\(entry.shape[0]),)" : "(" + entry.shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
@@ -58,6 +68,7 @@ public struct NumpyArchive {
         case .float64(let v): return v.count * 8
         case .int32(let v): return v.count * 4
         case .strings(let s): return s.count * 4 * max(1, s.map { $0.unicodeScalars.count }.max() ?? 1)
+        case .streamed(_, let n, _): return n
         }
     }
 
@@ -73,7 +84,7 @@ public struct NumpyArchive {
         return UInt32(c)
     }
 
-    static func withData(_ element: Element, _ body: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+    static func withData(_ element: Element, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
         switch element {
         case .float64(let v): try v.withUnsafeBytes(body)
         case .int32(let v): try v.withUnsafeBytes(body)
@@ -81,6 +92,8 @@ public struct NumpyArchive {
             var bytes: [UInt8] = []
             appendData(element, to: &bytes)
             try bytes.withUnsafeBytes(body)
+        case .streamed(_, _, let write):
+            try write { try body($0) }
         }
     }
 
@@ -89,6 +102,7 @@ public struct NumpyArchive {
         switch element {
         case .float64(let v): v.withUnsafeBytes { out.append(contentsOf: $0) }
         case .int32(let v): v.withUnsafeBytes { out.append(contentsOf: $0) }
+        case .streamed(_, _, let write): try? write { out.append(contentsOf: $0) }
         case .strings(let strings):
             let width = max(1, strings.map { $0.unicodeScalars.count }.max() ?? 1)
             for s in strings {
@@ -135,11 +149,13 @@ public struct NumpyArchive {
         return centralOffset + centralSize + 22 + (centralOffset >= 0xFFFF_FFFF ? 76 : 0)
     }
 
-    /// The archive as one buffer.
+    /// The archive as one buffer (in-memory entries: writing them cannot fail).
     public func npz() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(npzSize)
-        writeNPZ { out.append(contentsOf: $0) }
+        do { try writeNPZ { out.append(contentsOf: $0) } } catch {
+            preconditionFailure("npz() is for in-memory entries; streamed ones go through writeNPZ: \(error)")
+        }
         return out
     }
 
@@ -149,7 +165,7 @@ public struct NumpyArchive {
     /// follows them in a data descriptor (flag bit 3); the central directory, where readers such
     /// as numpy's zipfile take it from, repeats it. Local headers carry the real sizes, so
     /// streaming readers can find each entry's end.
-    public func writeNPZ(to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+    public func writeNPZ(to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         let (placed, centralOffset, centralSize) = placements()
         var crcs: [UInt32] = []
         for (entry, p) in zip(entries, placed) {
@@ -157,11 +173,27 @@ public struct NumpyArchive {
             var local = le32(0x04034b50) + le16(p.zip64 ? 45 : 20) + le16(0x08) + le16(0) + le16(0) + le16(0x21)
             local += le32(0) + le32(size32) + le32(size32) + le16(p.name.count) + le16(p.zip64 ? 20 : 0) + p.name
             if p.zip64 { local += le16(1) + le16(16) + le64(UInt64(p.fileSize)) + le64(UInt64(p.fileSize)) }
-            let crc = CRCTask(header: p.npyHeader, element: entry.element)
             try local.withUnsafeBytes(sink)
             try p.npyHeader.withUnsafeBytes(sink)
-            try Self.withData(entry.element) { try sink($0) }
-            let value = crc.value()
+            let value: UInt32
+            if case .streamed(_, let announced, let write) = entry.element {
+                // Produced once: the CRC runs over each piece as it passes.
+                var crc = p.npyHeader.withUnsafeBytes { Self.serialCRC(0, $0) }
+                var written = 0
+                try write { piece in
+                    crc = Self.serialCRC(crc, piece)
+                    written += piece.count
+                    try sink(piece)
+                }
+                guard written == announced else {
+                    throw WriteError.sizeMismatch(entry: entry.name, announced: announced, written: written)
+                }
+                value = crc
+            } else {
+                let crc = CRCTask(header: p.npyHeader, element: entry.element)
+                try Self.withData(entry.element) { try sink($0) }
+                value = crc.value()
+            }
             crcs.append(value)
             var descriptor = le32(0x08074b50) + le32(value)
             descriptor += p.zip64 ? le64(UInt64(p.fileSize)) + le64(UInt64(p.fileSize)) : le32(size32) + le32(size32)
@@ -195,7 +227,7 @@ public struct NumpyArchive {
     public static func npySize(_ entry: Entry) -> Int { npyHeader(entry).count + dataSize(entry.element) }
 
     /// Writes one .npy straight from the array.
-    public static func writeNPY(_ entry: Entry, to sink: (UnsafeRawBufferPointer) throws -> Void) rethrows {
+    public static func writeNPY(_ entry: Entry, to sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         try npyHeader(entry).withUnsafeBytes(sink)
         try withData(entry.element) { try sink($0) }
     }
@@ -210,7 +242,7 @@ private final class CRCTask: @unchecked Sendable {
     init(header: [UInt8], element: NumpyArchive.Element) {
         let run = { [self] in
             var crc = header.withUnsafeBytes { NumpyArchive.serialCRC(0, $0) }
-            NumpyArchive.withData(element) { crc = NumpyArchive.serialCRC(crc, $0) }
+            try? NumpyArchive.withData(element) { crc = NumpyArchive.serialCRC(crc, $0) }
             result = crc
         }
         if NumpyArchive.dataSize(element) >= 1 << 20 {

@@ -51,6 +51,7 @@ public final class SoapdServer: @unchecked Sendable {
     /// Binds and starts serving; the data directory is created on first start.
     public func start() throws {
         try http.start()
+        application.jobs?.start()
         let c = application.configuration
         if !["127.0.0.1", "::1", "localhost"].contains(c.host) {
             Log.message("warning", "listening on a non-loopback address (\(c.host)); no write tokens are configured")
@@ -70,6 +71,8 @@ public final class SoapdServer: @unchecked Sendable {
         }
         done.wait()
         Log.message("info", "shutting down: draining in-flight requests (grace \(application.configuration.gracePeriodSeconds) s)")
+        // Job workers finish (and commit) the chunk they hold; the rest resumes at next start.
+        application.jobs?.stop(timeout: application.configuration.gracePeriodSeconds)
         http.shutdown()
         Log.message("info", "stopped")
     }
@@ -136,5 +139,126 @@ public enum FileSystem {
                 throw Failure(description: "cannot create \(current): \(String(cString: strerror(errno)))")
             }
         }
+    }
+
+    /// Writes a file so that it is either absent, as before, or complete: a temporary file,
+    /// flushed to disk, renamed over `path`.
+    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let reason = String(cString: strerror(errno))
+                close(fd)
+                unlink(temporary)
+                throw Failure(description: "cannot write \(temporary): \(reason)")
+            }
+            offset += n
+        }
+        guard fsync(fd) == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            unlink(temporary)
+            throw Failure(description: "cannot flush \(temporary): \(reason)")
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw Failure(description: "cannot rename \(temporary): \(reason)")
+        }
+    }
+
+    /// The first `limit` bytes of a file (fewer if it is shorter).
+    public static func readPrefix(_ path: String, upTo limit: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var out = [UInt8](repeating: 0, count: limit)
+        var filled = 0
+        while filled < limit {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + filled, limit - filled, off_t(filled)) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            filled += n
+        }
+        out.removeLast(limit - filled)
+        return out
+    }
+
+    /// `count` values of T stored at `offset` (little-endian, as written), read straight into the array.
+    public static func readSection<T>(_ path: String, offset: Int, count: Int, as: T.Type) throws -> [T] {
+        let size = count * MemoryLayout<T>.stride
+        guard count > 0 else { return [] }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var failure: Failure?
+        let out = [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+            let raw = UnsafeMutableRawPointer(buffer.baseAddress!)
+            var filled = 0
+            while filled < size {
+                let n = pread(fd, raw + filled, size - filled, off_t(offset + filled))
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else {
+                    failure = Failure(description: n == 0 ? "\(path) is truncated" : "cannot read \(path): \(String(cString: strerror(errno)))")
+                    // Zero-fill so the array is initialised even on failure.
+                    (raw + filled).initializeMemory(as: UInt8.self, repeating: 0, count: size - filled)
+                    break
+                }
+                filled += n
+            }
+            initialized = count
+        }
+        if let failure { throw failure }
+        return out
+    }
+
+    public static func readFile(_ path: String) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
+            if n == 0 { return out }
+            out += buffer[0..<n]
+        }
+    }
+
+    /// Removes a directory of files (one level, as a job's directory is).
+    public static func removeTree(_ path: String) {
+        if let dir = opendir(path) {
+            while let entry = readdir(dir) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                    String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+                }
+                if name != "." && name != ".." { unlink(path + "/" + name) }
+            }
+            closedir(dir)
+        }
+        rmdir(path)
+    }
+
+    /// Runs `body` on a new thread of its own (not Dispatch's pool, so that its scheduling
+    /// priority can be set).
+    public static func startThread(_ body: @escaping @Sendable () -> Void) {
+        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        var thread = pthread_t()
+        let rc = pthread_create(&thread, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        if rc == 0 { pthread_detach(thread) } else { Unmanaged<Box>.fromOpaque(box).release() }
     }
 }

@@ -44,6 +44,12 @@ public struct ServiceConfiguration: Sendable {
     public var jsonMaxDepth = 64
     public var jsonMaxStringBytes = 1 << 20
     public var splineCacheEntries = 32
+    /// Batch jobs: worker threads (0: one per core), atoms per chunk, retention, size.
+    public var jobWorkers = 0
+    public var jobChunkAtoms = 2048
+    public var jobRetentionHours = 168.0
+    public var jobMaxStructures = 1_000_000
+    public var jobDirectory = ""
 
     public init() {}
 
@@ -93,6 +99,9 @@ public struct ServiceConfiguration: Sendable {
         int("max_angular", \.maxAngular), int("max_radial", \.maxRadial),
         int("json_max_depth", \.jsonMaxDepth, min: 2), int("json_max_string_bytes", \.jsonMaxStringBytes, min: 16),
         int("spline_cache_entries", \.splineCacheEntries, min: 1),
+        int("job_workers", \.jobWorkers), int("job_chunk_atoms", \.jobChunkAtoms, min: 1),
+        seconds("job_retention_hours", \.jobRetentionHours), int("job_max_structures", \.jobMaxStructures, min: 1),
+        string("job_directory", \.jobDirectory),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
@@ -150,6 +159,16 @@ public struct ServiceConfiguration: Sendable {
     }
 
     public var resolvedDatabasePath: String { database.isEmpty ? resolvedDataDirectory + "/soapd.sqlite" : database }
+
+    public var jobSettings: JobSettings {
+        var s = JobSettings()
+        s.workers = jobWorkers > 0 ? jobWorkers : effectiveThreads
+        s.chunkAtoms = jobChunkAtoms
+        s.retentionSeconds = jobRetentionHours * 3600
+        s.maxStructures = jobMaxStructures
+        s.directory = jobDirectory.isEmpty ? resolvedDataDirectory + "/jobs" : jobDirectory
+        return s
+    }
 
     public var featureSettings: FeatureServiceSettings {
         var s = FeatureServiceSettings()

@@ -9,6 +9,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case tooLarge           // over a configured limit → 413 / 422
         case notFound           // → 404
         case conflict           // → 409
+        case notAcceptable      // no offered media type matches Accept → 406
         case unavailable        // → 503
         case timeout            // → 504
         case insufficientStorage // → 507
@@ -31,6 +32,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .notFound: return 404
         case .conflict: return 409
         case .unavailable: return 503
+        case .notAcceptable: return 406
         case .timeout: return 504
         case .insufficientStorage: return 507
         case .internal: return 500
@@ -45,6 +47,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .notFound: return "Not found"
         case .conflict: return "Conflict"
         case .unavailable: return "Service unavailable"
+        case .notAcceptable: return "Not acceptable"
         case .timeout: return "Computation timed out"
         case .insufficientStorage: return "Insufficient storage"
         case .internal: return "Internal error"

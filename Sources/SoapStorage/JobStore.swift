@@ -68,6 +68,11 @@ public final class JobStore: Sendable {
 
     /// Jobs to pick up again after a restart (queued or running), oldest first. A
     /// running job resumes after its last committed chunk (see `chunks`).
+    /// One job without its request body.
+    public func summary(_ id: String) throws -> JobSummary? {
+        try database.queryRow("SELECT \(Self.summaryColumns) FROM jobs WHERE id = ?", [.text(id)]).map(Self.decodeSummary)
+    }
+
     public func resumable() throws -> [JobSummary] {
         try database.query("""
             SELECT \(Self.summaryColumns) FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id
@@ -137,12 +142,13 @@ public final class JobStore: Sendable {
     // MARK: Chunks
 
     /// Commits one output chunk of a running job: inserts its row and adds to
-    /// `structuresDone` / `chunksDone`, atomically. Returns false, changing nothing, if
+    /// `structuresDone` / `chunksDone` (and replaces the per-structure errors when given),
+    /// atomically. Returns false, changing nothing, if
     /// the chunk was already committed (a resumed worker may redo one). Throws
     /// `.jobNotRunning` for a job that is not running (e.g. cancelled meanwhile), and a
     /// constraint error if the total would pass `structuresTotal`.
     @discardableResult
-    public func commitChunk(jobID: String, chunk: Int, structures: Int, bytes: Int) throws -> Bool {
+    public func commitChunk(jobID: String, chunk: Int, structures: Int, bytes: Int, errorsJSON: String? = nil) throws -> Bool {
         guard chunk >= 0, structures >= 0, bytes >= 0 else {
             throw StoreError.invalidArgument("chunk, structures and bytes must be non-negative")
         }
@@ -159,9 +165,9 @@ public final class JobStore: Sendable {
                 """, [.text(jobID), SQLValue(chunk), SQLValue(structures), SQLValue(bytes), .integer(now)])
             guard inserted > 0 else { return false }
             try db.execute("""
-                UPDATE jobs SET structures_done = structures_done + ?, chunks_done = chunks_done + 1, updated_at = ?
-                WHERE id = ?
-                """, [SQLValue(structures), .integer(now), .text(jobID)])
+                UPDATE jobs SET structures_done = structures_done + ?, chunks_done = chunks_done + 1, updated_at = ?,
+                errors_json = COALESCE(?, errors_json) WHERE id = ?
+                """, [SQLValue(structures), .integer(now), SQLValue(errorsJSON), .text(jobID)])
             return true
         }
     }

@@ -95,7 +95,7 @@ final class ResponseEncodingTests: XCTestCase {
         archive.add("values", shape: [3 << 17], .float64((0..<(3 << 17)).map { _ in Double.random(in: -1...1, using: &rng) }))
         archive.add("names", shape: [2], .strings(["n", "l_1"]))
         var pieces: [[UInt8]] = []
-        archive.writeNPZ { pieces.append(Array($0)) }
+        try archive.writeNPZ { pieces.append(Array($0)) }
         let joined = pieces.flatMap { $0 }
         XCTAssertGreaterThan(pieces.count, 5)
         XCTAssertEqual(joined, archive.npz())

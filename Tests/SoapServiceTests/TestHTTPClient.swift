@@ -19,11 +19,12 @@ struct TestHTTPClient {
     let port: Int
 
     /// The real service in-process on an ephemeral port, with its own fresh data directory.
-    static func startServer() -> (SoapdServer, TestHTTPClient) {
+    static func startServer(_ configure: (inout ServiceConfiguration) -> Void = { _ in }) -> (SoapdServer, TestHTTPClient) {
         var configuration = ServiceConfiguration()
         configuration.port = 0
         configuration.logLevel = "error"
         configuration.dataDirectory = NSTemporaryDirectory() + "soapd-tests-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        configure(&configuration)
         let server = try! SoapdServer(configuration: configuration)
         try! server.start()
         return (server, TestHTTPClient(port: server.http.boundPort))

@@ -1,0 +1,330 @@
+import FastJSON
+import SoapCore
+
+/// One chunk of a job's output on disk: a JSON header, then raw little-endian arrays
+/// (samples with global structure indices, centre types, values, gradient samples and
+/// values), so a result is assembled by reading chunks one at a time.
+enum JobChunkFile {
+    static let magic = Array("SOAPDJC1".utf8)
+
+    static func path(_ directory: String, _ chunk: Int) -> String { directory + "/chunk-\(chunk).bin" }
+    static func labelsPath(_ directory: String) -> String { directory + "/labels.bin" }
+
+    struct Header {
+        var rows: Int
+        var columns: Int
+        var sampleNames: [String]
+        var centers: Bool
+        /// Gradient entries, or nil without gradients.
+        var gradients: Int?
+        var gradientNames: [String]
+        var properties: Labels
+    }
+
+    /// `globalIndex[k]` is the job's index of the matrix's structure k.
+    static func encode(_ m: FeatureMatrix?, globalIndex: [Int32]) -> [UInt8] {
+        var w = JSONWriter(capacity: 256)
+        w.beginObject()
+        w.key("rows"); w.integer(m?.rowCount ?? 0)
+        w.key("columns"); w.integer(m?.columnCount ?? 0)
+        w.key("sample_names"); w.beginArray(); for n in m?.samples.names ?? [] { w.string(n) }; w.endArray()
+        w.key("centers"); w.bool(m?.centerTypes != nil)
+        if let g = m?.gradientSamples {
+            w.key("gradients"); w.integer(g.count)
+            w.key("gradient_names"); w.beginArray(); for n in g.names { w.string(n) }; w.endArray()
+        }
+        if let m, m.rowCount == 0 {   // the labels file: column labels, no rows
+            w.key("property_names"); w.beginArray(); for n in m.properties.names { w.string(n) }; w.endArray()
+            w.key("properties"); w.intArray(m.properties.values.map { Int($0) })
+        }
+        w.endObject()
+        var out = magic
+        withUnsafeBytes(of: UInt64(w.bytes.count).littleEndian) { out += $0 }
+        out += w.bytes
+        guard let m else { return out }
+        // The structure column is the matrix's own index; the job's is stored.
+        var samples = m.samples.values
+        let width = m.samples.names.count
+        for r in 0..<m.rowCount { samples[r * width] = globalIndex[Int(samples[r * width])] }
+        samples.withUnsafeBytes { out += $0 }
+        m.centerTypes?.withUnsafeBytes { out += $0 }
+        m.values.withUnsafeBytes { out += $0 }
+        if var g = m.gradientSamples?.values, let gv = m.gradientValues {
+            for e in 0..<(g.count / 3) { g[3 * e + 1] = globalIndex[Int(g[3 * e + 1])] }
+            g.withUnsafeBytes { out += $0 }
+            gv.withUnsafeBytes { out += $0 }
+        }
+        return out
+    }
+
+    static func header(_ bytes: [UInt8]) throws -> (Header, Int) {
+        struct Damaged: Error, CustomStringConvertible { var description: String { "damaged chunk file" } }
+        guard bytes.count >= 16, Array(bytes[0..<8]) == magic else { throw Damaged() }
+        var length = 0
+        for k in 0..<8 { length |= Int(bytes[8 + k]) << (8 * k) }
+        guard length > 0, 16 + length <= bytes.count,
+              case .object(let o) = try JSON.parse(Array(bytes[16..<(16 + length)])),
+              let rows = o["rows"]?.doubleValue, let columns = o["columns"]?.doubleValue else { throw Damaged() }
+        let names = { (key: String) -> [String] in o[key]?.arrayValue?.compactMap(\.stringValue) ?? [] }
+        let properties = Labels(names: names("property_names"),
+                                values: o["properties"]?.arrayValue?.compactMap { $0.doubleValue.map { Int32($0) } } ?? [])
+        let header = Header(rows: Int(rows), columns: Int(columns), sampleNames: names("sample_names"),
+                            centers: o["centers"]?.boolValue ?? false, gradients: o["gradients"]?.doubleValue.map { Int($0) },
+                            gradientNames: names("gradient_names"), properties: properties)
+        return (header, 16 + length)
+    }
+
+    /// A chunk's arrays, each read from disk when asked for (pread of its own bytes).
+    struct Data {
+        var header: Header
+        let path: String
+        let start: Int
+
+        var samples: [Int32] { get throws { try section(0, header.rows * header.sampleNames.count) } }
+        var centers: [Int32] { get throws { header.centers ? try section(sampleBytes, header.rows) : [] } }
+        var values: [Double] { get throws { try section(sampleBytes + centerBytes, header.rows * header.columns) } }
+        var gradientSamples: [Int32] {
+            get throws { try section(sampleBytes + centerBytes + valueBytes, 3 * (header.gradients ?? 0)) }
+        }
+        var gradientValues: [Double] {
+            get throws { try section(sampleBytes + centerBytes + valueBytes + 12 * (header.gradients ?? 0),
+                                     3 * (header.gradients ?? 0) * header.columns) }
+        }
+
+        private var sampleBytes: Int { 4 * header.rows * header.sampleNames.count }
+        private var centerBytes: Int { header.centers ? 4 * header.rows : 0 }
+        private var valueBytes: Int { 8 * header.rows * header.columns }
+
+        private func section<T>(_ offset: Int, _ count: Int) throws -> [T] {
+            try FileSystem.readSection(path, offset: start + offset, count: count, as: T.self)
+        }
+    }
+
+    static func read(_ path: String) throws -> Data {
+        let (header, start) = try header(try FileSystem.readPrefix(path, upTo: 1 << 16))
+        return Data(header: header, path: path, start: start)
+    }
+}
+
+/// A finished job's output, read chunk by chunk from disk when it is sent.
+public struct JobResult: Sendable {
+    let directory: String
+    let chunks: [Int]
+    let labels: JobChunkFile.Header
+    /// Rows and gradient entries of each chunk (from the headers).
+    let rows: [Int]
+    let gradientEntries: [Int]
+
+    init(directory: String, chunks: [Int]) throws {
+        self.directory = directory
+        self.chunks = chunks
+        labels = try JobChunkFile.read(JobChunkFile.labelsPath(directory)).header
+        var rows: [Int] = [], gradients: [Int] = []
+        for c in chunks {
+            let h = try JobChunkFile.read(JobChunkFile.path(directory, c)).header
+            rows.append(h.rows)
+            gradients.append(h.gradients ?? 0)
+        }
+        self.rows = rows
+        gradientEntries = gradients
+    }
+
+    var totalRows: Int { rows.reduce(0, +) }
+    var totalGradients: Int { gradientEntries.reduce(0, +) }
+    var columns: Int { labels.properties.count }
+    var hasGradients: Bool { labels.gradients != nil }
+
+    /// Calls `body` with each chunk's data, in order, and the number of rows before it.
+    func forEachChunk(_ body: (JobChunkFile.Data, _ rowOffset: Int) throws -> Void) throws {
+        var offset = 0
+        for c in chunks {
+            let data = try JobChunkFile.read(JobChunkFile.path(directory, c))
+            try body(data, offset)
+            offset += data.header.rows
+        }
+    }
+
+    /// The same archive as POST /v1/features answers, written from the chunk files.
+    public func archive() -> NumpyArchive {
+        var archive = NumpyArchive()
+        let width = labels.sampleNames.count, columns = self.columns
+        let rows = totalRows, gradients = totalGradients
+        let result = self
+        archive.add("samples", shape: [rows, width], .streamed(descr: "<i4", byteCount: 4 * rows * width) { sink in
+            try result.forEachChunk { d, _ in try (try d.samples).withUnsafeBytes(sink) }
+        })
+        archive.add("sample_names", shape: [width], .strings(labels.sampleNames))
+        archive.add("properties", shape: [columns, labels.properties.names.count], .int32(labels.properties.values))
+        archive.add("property_names", shape: [labels.properties.names.count], .strings(labels.properties.names))
+        archive.add("values", shape: [rows, columns], .streamed(descr: "<f8", byteCount: 8 * rows * columns) { sink in
+            try result.forEachChunk { d, _ in try (try d.values).withUnsafeBytes(sink) }
+        })
+        if labels.centers {
+            archive.add("center_types", shape: [rows], .streamed(descr: "<i4", byteCount: 4 * rows) { sink in
+                try result.forEachChunk { d, _ in try (try d.centers).withUnsafeBytes(sink) }
+            })
+        }
+        if hasGradients {
+            archive.add("gradient_samples", shape: [gradients, 3], .streamed(descr: "<i4", byteCount: 12 * gradients) { sink in
+                try result.forEachChunk { d, offset in
+                    var g = try d.gradientSamples   // row indices are the chunk's own
+                    for e in 0..<(g.count / 3) { g[3 * e] += Int32(offset) }
+                    try g.withUnsafeBytes(sink)
+                }
+            })
+            archive.add("gradient_values", shape: [gradients, 3, columns],
+                        .streamed(descr: "<f8", byteCount: 24 * gradients * columns) { sink in
+                try result.forEachChunk { d, _ in try (try d.gradientValues).withUnsafeBytes(sink) }
+            })
+        }
+        return archive
+    }
+
+    /// The POST /v1/features JSON document, written piece by piece (one chunk in memory).
+    public func writeJSON(_ write: ([UInt8]) throws -> Void) throws {
+        let columns = self.columns
+        var out = Array("{\"samples\":{\"names\":".utf8) + Self.strings(labels.sampleNames) + Array(",\"values\":[".utf8)
+        var first = true
+        try forEachChunk { d, _ in
+            let width = d.header.sampleNames.count, samples = try d.samples
+            for r in 0..<d.header.rows {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                Self.appendInts(samples[(r * width)..<((r + 1) * width)], to: &out)
+            }
+            try write(out); out.removeAll(keepingCapacity: true)
+        }
+        out += Array("]}".utf8)
+        if labels.centers {
+            out += Array(",\"center_types\":[".utf8)
+            first = true
+            try forEachChunk { d, _ in
+                for z in try d.centers {
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    JSONNumberFormat.append(Int(z), to: &out)
+                }
+                try write(out); out.removeAll(keepingCapacity: true)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out += Array(",\"properties\":".utf8)
+        FeatureResponseEncoder.appendLabels(labels.properties, to: &out)
+        out += Array(",\"values\":[".utf8)
+        first = true
+        try forEachChunk { d, _ in
+            let values = try d.values
+            for r in 0..<d.header.rows {
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                Self.appendDoubles(values[(r * columns)..<((r + 1) * columns)], to: &out)
+            }
+            try write(out); out.removeAll(keepingCapacity: true)
+        }
+        out.append(UInt8(ascii: "]"))
+        if hasGradients {
+            out += Array(",\"gradients\":{\"samples\":{\"names\":".utf8) + Self.strings(labels.gradientNames)
+            out += Array(",\"values\":[".utf8)
+            first = true
+            try forEachChunk { d, offset in
+                let gradientSamples = try d.gradientSamples
+                for e in 0..<(gradientSamples.count / 3) {
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    var g = Array(gradientSamples[(3 * e)..<(3 * e + 3)])
+                    g[0] += Int32(offset)
+                    Self.appendInts(g[...], to: &out)
+                }
+                try write(out); out.removeAll(keepingCapacity: true)
+            }
+            out += Array("]},\"values\":[".utf8)
+            first = true
+            try forEachChunk { d, _ in
+                let gradientValues = try d.gradientValues
+                for e in 0..<(d.header.gradients ?? 0) {
+                    if !first { out.append(UInt8(ascii: ",")) }
+                    first = false
+                    out.append(UInt8(ascii: "["))
+                    for x in 0..<3 {
+                        if x > 0 { out.append(UInt8(ascii: ",")) }
+                        let base = (3 * e + x) * columns
+                        Self.appendDoubles(gradientValues[base..<(base + columns)], to: &out)
+                    }
+                    out.append(UInt8(ascii: "]"))
+                }
+                try write(out); out.removeAll(keepingCapacity: true)
+            }
+            out += Array("]}".utf8)
+        }
+        out.append(UInt8(ascii: "}"))
+        try write(out)
+    }
+
+    /// JSON lines: a header line (sample names, column labels), then one line per row
+    /// and, with gradients, one per gradient entry.
+    public func writeJSONLines(_ write: ([UInt8]) throws -> Void) throws {
+        let columns = self.columns
+        var out = Array("{\"sample_names\":".utf8) + Self.strings(labels.sampleNames) + Array(",\"properties\":".utf8)
+        FeatureResponseEncoder.appendLabels(labels.properties, to: &out)
+        if hasGradients { out += Array(",\"gradient_names\":".utf8) + Self.strings(labels.gradientNames) }
+        out += Array("}\n".utf8)
+        try forEachChunk { d, offset in
+            let width = d.header.sampleNames.count
+            let samples = try d.samples, centers = try d.centers, values = try d.values
+            for r in 0..<d.header.rows {
+                out += Array("{\"sample\":".utf8)
+                Self.appendInts(samples[(r * width)..<((r + 1) * width)], to: &out)
+                if labels.centers {
+                    out += Array(",\"center_type\":".utf8)
+                    JSONNumberFormat.append(Int(centers[r]), to: &out)
+                }
+                out += Array(",\"values\":".utf8)
+                Self.appendDoubles(values[(r * columns)..<((r + 1) * columns)], to: &out)
+                out += Array("}\n".utf8)
+            }
+            let gradientSamples = try d.gradientSamples, gradientValues = try d.gradientValues
+            for e in 0..<(gradientSamples.count / 3) {
+                var g = Array(gradientSamples[(3 * e)..<(3 * e + 3)])
+                g[0] += Int32(offset)
+                out += Array("{\"gradient\":".utf8)
+                Self.appendInts(g[...], to: &out)
+                out += Array(",\"values\":[".utf8)
+                for x in 0..<3 {
+                    if x > 0 { out.append(UInt8(ascii: ",")) }
+                    let base = (3 * e + x) * columns
+                    Self.appendDoubles(gradientValues[base..<(base + columns)], to: &out)
+                }
+                out += Array("]}\n".utf8)
+            }
+            try write(out); out.removeAll(keepingCapacity: true)
+        }
+    }
+
+    static func strings(_ names: [String]) -> [UInt8] {
+        var w = JSONWriter(capacity: 16 * names.count + 2)
+        w.beginArray(); for n in names { w.string(n) }; w.endArray()
+        return w.bytes
+    }
+
+    static func appendInts(_ values: ArraySlice<Int32>, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        var first = true
+        for v in values {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            JSONNumberFormat.append(Int(v), to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+
+    static func appendDoubles(_ values: ArraySlice<Double>, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        var first = true
+        for v in values {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            JSONNumberFormat.append(v, to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+}

@@ -1,0 +1,578 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
+import Dispatch
+import FastJSON
+import SoapCore
+import SoapStorage
+import Synchronization
+
+/// Settings of the batch-job runner (Config keys `job_*`).
+public struct JobSettings: Sendable {
+    /// Threads that compute job chunks, each one chunk at a time at a lower scheduling
+    /// priority than interactive requests.
+    public var workers = 2
+    /// Atoms per chunk: the unit of progress, of commit and of resumption.
+    public var chunkAtoms = 2048
+    /// Finished jobs (and their results) are removed this long after they ended.
+    public var retentionSeconds = 7.0 * 86400
+    /// Where chunk files live; one directory per job.
+    public var directory = ""
+    public var maxStructures = 1_000_000
+    public init() {}
+}
+
+/// Batch featurization jobs: submitted requests kept in SQLite, computed in chunks
+/// that are written to disk and committed one by one, so a restarted service resumes
+/// where it stopped and a result is never held in memory whole.
+public final class JobService: @unchecked Sendable {
+    let store: JobStore
+    let features: FeatureService
+    public let settings: JobSettings
+    private let state = Mutex<RunnerState>(RunnerState())
+    private let wake = DispatchSemaphore(value: 0)
+    private let exited = DispatchSemaphore(value: 0)
+    private var started = 0
+
+    struct RunnerState {
+        var current: Execution?
+        var stopping = false
+        var lastSweep = 0.0
+        /// Jobs whose execution was abandoned (cancelled, failed) since they were taken.
+        var inFlight = 0
+    }
+
+    public init(database: Database, features: FeatureService, settings: JobSettings) {
+        store = JobStore(database: database)
+        self.features = features
+        self.settings = settings
+    }
+
+    // MARK: runner
+
+    /// Starts the worker threads; jobs left queued or running by an earlier process resume.
+    public func start() {
+        for _ in 0..<max(1, settings.workers) {
+            started += 1
+            FileSystem.startThread { [self] in
+                // Interactive requests first: job threads yield the cores to them (Linux
+                // applies a nice value to the calling thread when given its thread id).
+                if let tid = Self.threadID() { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), 10) }
+                workerLoop()
+                exited.signal()
+            }
+        }
+    }
+
+    /// Stops taking chunks; a chunk being computed finishes (and is committed) first.
+    public func stop(timeout: Double = 30) {
+        state.withLock { $0.stopping = true }
+        for _ in 0..<started { wake.signal() }
+        for _ in 0..<started { _ = exited.wait(timeout: .now() + timeout) }
+        started = 0
+    }
+
+    func workerLoop() {
+        while true {
+            if state.withLock({ $0.stopping }) { return }
+            guard let (execution, chunk) = takeWork() else {
+                sweepIfDue()
+                _ = wake.wait(timeout: .now() + 1)
+                continue
+            }
+            run(execution, chunk: chunk)
+        }
+    }
+
+    /// The next chunk of the current job, loading the next job when there is none.
+    func takeWork() -> (Execution, Int)? {
+        // Loading a job reads SQLite and decodes its request: done outside the lock, by
+        // whichever worker finds no work, and published only if still needed.
+        if let work = state.withLock({ s -> (Execution, Int)? in
+            guard !s.stopping, let current = s.current else { return nil }
+            guard let chunk = current.takeChunk() else { return nil }
+            return (current, chunk)
+        }) {
+            return work
+        }
+        if state.withLock({ $0.current != nil }) { return nil }   // others finish the last chunks
+        guard let next = try? store.resumable().first else { return nil }
+        let execution: Execution
+        do {
+            execution = try load(next.id)
+        } catch {
+            _ = try? store.fail(next.id, error: "could not start: \(error)")
+            return nil
+        }
+        return state.withLock { s -> (Execution, Int)? in
+            if s.current == nil { s.current = execution }
+            guard let current = s.current, let chunk = current.takeChunk() else { return nil }
+            return (current, chunk)
+        }
+    }
+
+    /// Builds the execution of a stored job (queued, or running before a restart).
+    func load(_ id: String) throws -> Execution {
+        guard let record = try store.get(id) else { throw ServiceError(.notFound, "job \(id) vanished") }
+        if record.state == .queued { try store.start(id) }
+        let job = try decodeJob(record.request)
+        let directory = jobDirectory(id)
+        try FileSystem.createDirectories(forFile: directory + "/labels.json")
+        let committed = Set(try store.chunks(jobID: id).map(\.chunk))
+        var errors = job.errors
+        for e in JobErrorList.decode(record.errorsJSON) where !errors.contains(where: { $0.structure == e.structure }) {
+            errors.append(e)
+        }
+        let execution = Execution(id: id, job: job, directory: directory, chunkAtoms: settings.chunkAtoms,
+                                  committed: committed, errors: errors)
+        try execution.writeLabels(features: features)
+        return execution
+    }
+
+    /// Computes one chunk, writes it and commits it; finishes the job after its last chunk.
+    func run(_ execution: Execution, chunk: Int) {
+        let outcome: Execution.ChunkOutcome
+        do {
+            outcome = try execution.compute(chunk: chunk, features: features)
+        } catch let error as ServiceError {
+            abandon(execution, failure: error.message)
+            return
+        } catch {
+            abandon(execution, failure: "\(error)")
+            return
+        }
+        let bytes: Int
+        do {
+            bytes = try execution.write(outcome, chunk: chunk)
+        } catch {
+            abandon(execution, failure: "could not write the results: \(error)")
+            return
+        }
+        do {
+            try store.commitChunk(jobID: execution.id, chunk: chunk, structures: outcome.structures,
+                                  bytes: bytes, errorsJSON: execution.errorsJSON())
+        } catch {
+            // Cancelled meanwhile (or the database failed): stop this job.
+            abandon(execution, failure: nil)
+            return
+        }
+        if execution.finishChunk(atoms: outcome.atoms) {
+            do {
+                try store.succeed(execution.id, resultPath: execution.directory, errorsJSON: execution.errorsJSON())
+            } catch {
+                _ = try? store.fail(execution.id, error: "could not record completion: \(error)")
+            }
+            state.withLock { if $0.current === execution { $0.current = nil } }
+            wake.signal()
+        }
+    }
+
+    /// Stops working on a job: failed with a message, or (nil) dropped because its state
+    /// changed under us (cancelled).
+    func abandon(_ execution: Execution, failure: String?) {
+        execution.abandon()
+        if let failure { _ = try? store.fail(execution.id, error: failure, errorsJSON: execution.errorsJSON()) }
+        if let job = try? store.get(execution.id), job.state == .cancelled { removeFiles(execution.id) }
+        state.withLock { if $0.current === execution { $0.current = nil } }
+        wake.signal()
+    }
+
+    /// Removes finished jobs older than the retention period, with their files.
+    func sweepIfDue() {
+        let now = Self.now()
+        let due = state.withLock { s -> Bool in
+            guard now - s.lastSweep > 60 else { return false }
+            s.lastSweep = now
+            return true
+        }
+        guard due else { return }
+        sweep(olderThan: Self.wallClock() - settings.retentionSeconds)
+    }
+
+    /// Removes finished jobs that ended before `cutoff` (seconds since 1970).
+    public func sweep(olderThan cutoff: Double) {
+        for state in [JobState.succeeded, .failed, .cancelled] {
+            guard let jobs = try? store.list(limit: 1000, offset: 0, state: state) else { continue }
+            for job in jobs where job.updatedAt.timeIntervalSince1970 < cutoff {
+                if (try? store.delete(job.id)) == true { removeFiles(job.id) }
+            }
+        }
+    }
+
+    // MARK: routes
+
+    /// POST /v1/jobs: validates the request, keeps it, answers with the queued job.
+    public func submit(_ body: [UInt8], idempotencyKey: String?) throws(ServiceError) -> (json: [UInt8], created: Bool, id: String) {
+        let job = try decodeJob(body)
+        if job.failFast, let first = job.errors.first {
+            throw ServiceError(.invalid, pointer: first.pointer, first.detail)
+        }
+        let record: JobRecord
+        let created: Bool
+        do {
+            (record, created) = try store.create(JobRecord(request: body, structuresTotal: job.structures.count,
+                                                           idempotencyKey: idempotencyKey), idempotencyKey: idempotencyKey)
+            if created, !job.errors.isEmpty {
+                // Known-bad structures are reported from the start.
+                try store.database.execute("UPDATE jobs SET errors_json = ? WHERE id = ?",
+                                           [.text(JobErrorList.encode(job.errors)), .text(record.id)])
+            }
+        } catch {
+            throw Self.storageError(error)
+        }
+        wake.signal()
+        return (try status(record.id), created, record.id)
+    }
+
+    /// GET /v1/jobs/{id}.
+    public func status(_ id: String) throws(ServiceError) -> [UInt8] {
+        guard let job = try storage({ try store.summary(id) }) else {
+            throw ServiceError(.notFound, "no job \(id.prefix(80))")
+        }
+        var w = JSONWriter(capacity: 512)
+        write(job, to: &w)
+        return w.bytes
+    }
+
+    /// GET /v1/jobs.
+    public func list(limit: Int, offset: Int, state: JobState?) throws(ServiceError) -> [UInt8] {
+        let jobs = try storage { try store.list(limit: limit, offset: offset, state: state) }
+        var w = JSONWriter(capacity: 256 * (jobs.count + 1))
+        w.beginObject()
+        w.key("jobs"); w.beginArray()
+        for job in jobs { write(job, to: &w) }
+        w.endArray()
+        w.key("limit"); w.integer(limit)
+        w.key("offset"); w.integer(offset)
+        w.endObject()
+        return w.bytes
+    }
+
+    /// DELETE /v1/jobs/{id}: cancels a queued or running job (the job stays, cancelled),
+    /// removes a finished one with its result. Returns the job after a cancel, nil after
+    /// a removal.
+    public func delete(_ id: String) throws(ServiceError) -> [UInt8]? {
+        guard let job = try storage({ try store.get(id) }) else { throw ServiceError(.notFound, "no job \(id.prefix(80))") }
+        if job.state == .queued || job.state == .running {
+            do { try store.cancel(id) } catch {
+                // It finished in between: remove it as a finished job.
+                return try delete(id)
+            }
+            state.withLock { s in
+                if let current = s.current, current.id == id { current.abandon(); s.current = nil }
+            }
+            removeFiles(id)
+            wake.signal()
+            return try status(id)
+        }
+        _ = try storage { try store.delete(id) }
+        removeFiles(id)
+        return nil
+    }
+
+    /// The parts of a finished job's result, for the encoders.
+    public func result(_ id: String) throws(ServiceError) -> JobResult {
+        guard let job = try storage({ try store.get(id) }) else { throw ServiceError(.notFound, "no job \(id.prefix(80))") }
+        guard job.state == .succeeded else {
+            throw ServiceError(.conflict, "job \(id) is \(job.state.rawValue); its result exists once it has succeeded")
+        }
+        let chunks = try storage { try store.chunks(jobID: id) }
+        let directory = jobDirectory(id)
+        do {
+            return try JobResult(directory: directory, chunks: chunks.map(\.chunk))
+        } catch {
+            throw ServiceError(.internal, "the result files of job \(id) are unreadable: \(error)")
+        }
+    }
+
+    // MARK: helpers
+
+    func jobDirectory(_ id: String) -> String { settings.directory + "/" + id }
+
+    func removeFiles(_ id: String) {
+        FileSystem.removeTree(jobDirectory(id))
+    }
+
+    /// The request of a job: the /v1/features body, plus `fail_fast`; structures are decoded
+    /// one by one so that a bad one is reported (and skipped) rather than refusing the lot.
+    func decodeJob(_ body: [UInt8]) throws(ServiceError) -> DecodedJob {
+        let value = try features.parse(body)
+        guard case .object(let original) = value else { throw ServiceError(.invalid, pointer: "", "expected a JSON object") }
+        var failFast = false
+        if let f = original["fail_fast"] { failFast = try Field.bool(f, "/fail_fast") }
+        let root = original
+        let items = try Field.array(try Field.required(root, "structures", at: ""), "/structures")
+        guard items.count <= settings.maxStructures else {
+            throw ServiceError(.tooLarge, pointer: "/structures", "\(items.count) structures, above the job limit of \(settings.maxStructures)")
+        }
+        guard !items.isEmpty else { throw ServiceError(.invalid, pointer: "/structures", "a job needs at least one structure") }
+        // Everything but the structures, through the /v1/features decoder.
+        let settingsOnly = JSONObject(uniqueKeysWithValues: original.filter { $0.key != "fail_fast" }
+            .map { ($0.key, $0.key == "structures" ? JSONValue.array([]) : $0.value) })
+        var limits = features.settings.requestLimits
+        limits.maxStructures = settings.maxStructures
+        let decoder = FeatureRequestDecoder(limits: limits)
+        let request = try decoder.decode(.object(settingsOnly))
+        let prepared = try features.prepare(request)
+        var structures: [Structure?] = []
+        structures.reserveCapacity(items.count)
+        var errors: [JobError] = []
+        let slots = Set(prepared.request.species)
+        for (index, item) in items.enumerated() {
+            do throws(ServiceError) {
+                let s = try decoder.decodeStructure(item, at: "/structures/\(index)")
+                do { try s.validate(index: index) } catch { throw ServiceError(FeaturizationError.structure(error)) }
+                if let k = s.numbers.firstIndex(where: { !slots.contains($0) }) {
+                    throw ServiceError(.invalid, pointer: "/structures/\(index)/numbers/\(k)",
+                                       "atomic number \(s.numbers[k]) is not in descriptor.species")
+                }
+                structures.append(s)
+            } catch {
+                errors.append(JobError(structure: index, pointer: error.pointer.isEmpty ? "/structures/\(index)" : error.pointer,
+                                       detail: error.message))
+                structures.append(nil)
+            }
+        }
+        return DecodedJob(prepared: prepared, structures: structures, errors: errors, failFast: failFast)
+    }
+
+    func write(_ job: JobSummary, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("id"); w.string(job.id)
+        w.key("state"); w.string(job.state.rawValue)
+        w.key("created_at"); w.string(Self.iso(job.createdAt.timeIntervalSince1970))
+        w.key("updated_at"); w.string(Self.iso(job.updatedAt.timeIntervalSince1970))
+        w.key("progress"); w.beginObject()
+        w.key("structures_done"); w.integer(job.structuresDone)
+        w.key("structures_total"); w.integer(job.structuresTotal)
+        w.key("chunks_done"); w.integer(job.chunksDone)
+        if let (rate, eta) = state.withLock({ s -> (Double, Double?)? in
+            guard let c = s.current, c.id == job.id else { return nil }
+            return c.rates(done: job.structuresDone, total: job.structuresTotal)
+        }) {
+            w.key("atoms_per_second"); w.number(rate)
+            if let eta { w.key("eta_seconds"); w.number(eta) }
+        }
+        w.endObject()
+        w.key("errors"); w.raw(Array(job.errorsJSON.utf8))
+        if let error = job.error { w.key("error"); w.string(error) }
+        if job.state == .succeeded { w.key("result"); w.string("/v1/jobs/\(job.id)/result") }
+        w.endObject()
+    }
+
+    func storage<T>(_ body: () throws -> T) throws(ServiceError) -> T {
+        do { return try body() } catch let error as ServiceError { throw error } catch { throw Self.storageError(error) }
+    }
+
+    static func storageError(_ error: Error) -> ServiceError {
+        if let e = error as? StorageError { return ServiceError(e.isFull ? .insufficientStorage : .internal, "storage: \(e)") }
+        return ServiceError(.internal, "storage: \(error)")
+    }
+
+    /// The calling thread's kernel id, from /proc/thread-self (Glibc's gettid is not
+    /// exported to Swift).
+    static func threadID() -> Int? {
+        var buffer = [CChar](repeating: 0, count: 64)
+        let n = readlink("/proc/thread-self", &buffer, buffer.count - 1)
+        guard n > 0 else { return nil }
+        let text = String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.split(separator: "/").last.flatMap { Int($0) }
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    static func wallClock() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    static func iso(_ seconds: Double) -> String {
+        var t = time_t(seconds)
+        var parts = tm()
+        gmtime_r(&t, &parts)
+        func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
+    }
+}
+
+/// One structure the job could not featurize.
+struct JobError: Equatable {
+    var structure: Int
+    var pointer: String
+    var detail: String
+}
+
+enum JobErrorList {
+    static func encode(_ errors: [JobError]) -> String {
+        var w = JSONWriter(capacity: 64 * errors.count + 2)
+        w.beginArray()
+        for e in errors.sorted(by: { $0.structure < $1.structure }) {
+            w.beginObject()
+            w.key("structure"); w.integer(e.structure)
+            w.key("pointer"); w.string(e.pointer)
+            w.key("detail"); w.string(e.detail)
+            w.endObject()
+        }
+        w.endArray()
+        return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> [JobError] {
+        guard case .array(let items)? = try? JSON.parse(Array(text.utf8)) else { return [] }
+        return items.compactMap { item in
+            guard case .object(let o) = item, let s = o["structure"]?.doubleValue else { return nil }
+            return JobError(structure: Int(s), pointer: o["pointer"]?.stringValue ?? "", detail: o["detail"]?.stringValue ?? "")
+        }
+    }
+}
+
+/// A job's request, decoded: the featurization settings and each structure (nil where
+/// it could not be decoded or validated, with the reason in `errors`).
+struct DecodedJob {
+    var prepared: PreparedFeaturization
+    var structures: [Structure?]
+    var errors: [JobError]
+    var failFast: Bool
+}
+
+/// A job being worked on: its chunks, which are left, and its progress.
+final class Execution: @unchecked Sendable {
+    let id: String
+    let job: DecodedJob
+    let directory: String
+    /// Structure ranges of the chunks, fixed by the request alone (so a resumed run cuts
+    /// the same chunks).
+    let chunks: [Range<Int>]
+    private let lock = Mutex<Progress>(Progress())
+
+    struct Progress {
+        var pending: [Int] = []
+        var next = 0
+        var running = 0
+        var abandoned = false
+        var errors: [JobError] = []
+        var atoms = 0
+        var started = 0.0
+    }
+
+    init(id: String, job: DecodedJob, directory: String, chunkAtoms: Int, committed: Set<Int>, errors: [JobError]) {
+        self.id = id
+        self.job = job
+        self.directory = directory
+        var ranges: [Range<Int>] = []
+        var first = 0, atoms = 0
+        for (s, structure) in job.structures.enumerated() {
+            atoms += structure?.count ?? 1
+            if atoms >= chunkAtoms {
+                ranges.append(first..<(s + 1))
+                first = s + 1
+                atoms = 0
+            }
+        }
+        if first < job.structures.count { ranges.append(first..<job.structures.count) }
+        chunks = ranges
+        lock.withLock { p in
+            p.pending = ranges.indices.filter { !committed.contains($0) }
+            p.errors = errors
+            p.started = JobService.now()
+        }
+    }
+
+    func takeChunk() -> Int? {
+        lock.withLock { p in
+            guard !p.abandoned, p.next < p.pending.count else { return nil }
+            p.next += 1
+            p.running += 1
+            return p.pending[p.next - 1]
+        }
+    }
+
+    /// Records a committed chunk; true when it was the job's last.
+    func finishChunk(atoms: Int) -> Bool {
+        lock.withLock { p in
+            p.running -= 1
+            p.atoms += atoms
+            return !p.abandoned && p.next == p.pending.count && p.running == 0
+        }
+    }
+
+    func abandon() { lock.withLock { $0.abandoned = true } }
+
+    func errorsJSON() -> String { JobErrorList.encode(lock.withLock { $0.errors }) }
+
+    func rates(done: Int, total: Int) -> (Double, Double?) {
+        lock.withLock { p in
+            let elapsed = max(JobService.now() - p.started, 1e-6)
+            let rate = Double(p.atoms) / elapsed
+            let atomsLeft = Double(total - done) * (done > 0 ? Double(p.atoms) / Double(max(done, 1)) : 0)
+            return (rate, rate > 0 && p.atoms > 0 ? atomsLeft / rate : nil)
+        }
+    }
+
+    struct ChunkOutcome {
+        var matrix: FeatureMatrix?
+        /// Global structure index of each structure in `matrix`.
+        var structures: Int
+        var globalIndex: [Int32]
+        var atoms: Int
+    }
+
+    /// Featurizes the chunk's valid structures on this thread; a structure the featurizer
+    /// refuses is isolated, reported and skipped (or fails the job with fail_fast).
+    func compute(chunk: Int, features: FeatureService) throws -> ChunkOutcome {
+        let range = chunks[chunk]
+        var members = range.filter { job.structures[$0] != nil }
+        let request = job.prepared.request
+        let featurizer = features.featurizer(threads: 1)
+        func run(_ indices: [Int]) throws(FeaturizationError) -> FeatureMatrix {
+            try featurizer.compute(indices.map { job.structures[$0]! }, type: request.type, basis: job.prepared.basis,
+                                   level: request.level, gradients: request.gradients)
+        }
+        var matrix: FeatureMatrix? = nil
+        if !members.isEmpty {
+            do {
+                matrix = try run(members)
+            } catch {
+                // Find the culprits one by one.
+                var good: [Int] = []
+                for s in members {
+                    do { _ = try run([s]); good.append(s) } catch let e {
+                        let service = ServiceError(e)
+                        let pointer = service.pointer.replacingOccurrences("/structures/0", "/structures/\(s)")
+                        let failure = JobError(structure: s, pointer: pointer, detail: service.message)
+                        if job.failFast { throw ServiceError(.invalid, pointer: pointer, "structure \(s): \(service.message)") }
+                        lock.withLock { p in if !p.errors.contains(where: { $0.structure == s }) { p.errors.append(failure) } }
+                    }
+                }
+                members = good
+                matrix = members.isEmpty ? nil : try run(members)
+            }
+        }
+        let atoms = members.reduce(0) { $0 + job.structures[$1]!.count }
+        return ChunkOutcome(matrix: matrix, structures: range.count, globalIndex: members.map { Int32($0) }, atoms: atoms)
+    }
+
+    /// Writes the chunk file atomically (temporary file, fsync, rename); returns its size.
+    func write(_ outcome: ChunkOutcome, chunk: Int) throws -> Int {
+        let bytes = JobChunkFile.encode(outcome.matrix, globalIndex: outcome.globalIndex)
+        try FileSystem.writeAtomically(bytes, to: JobChunkFile.path(directory, chunk))
+        return bytes.count
+    }
+
+    /// Column labels and sample names, written once per job so that a result whose
+    /// structures all failed still has them.
+    func writeLabels(features: FeatureService) throws {
+        let request = job.prepared.request
+        let empty = try features.featurizer(threads: 1).compute([], type: request.type, basis: job.prepared.basis,
+                                                                 level: request.level, gradients: request.gradients)
+        try FileSystem.writeAtomically(JobChunkFile.encode(empty, globalIndex: []), to: JobChunkFile.labelsPath(directory))
+    }
+}

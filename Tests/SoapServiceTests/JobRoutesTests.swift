@@ -1,0 +1,177 @@
+import XCTest
+import Foundation
+import SoapStorage
+@testable import SoapService
+
+/// Batch jobs over HTTP: results equal to POST /v1/features value for value (npz, JSON,
+/// JSON lines), per-structure errors, cancellation, paging and refusals.
+final class JobRoutesTests: XCTestCase {
+    static var server: SoapdServer!
+    static var client: TestHTTPClient!
+
+    override class func setUp() {
+        (server, client) = TestHTTPClient.startServer { $0.jobChunkAtoms = 8; $0.jobWorkers = 2 }
+    }
+    override class func tearDown() {
+        server.application.jobs?.stop()
+        server.http.shutdown(gracePeriod: 1)
+    }
+
+    var client: TestHTTPClient { Self.client }
+    let json = ["Content-Type": "application/json"]
+    func body(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
+    func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
+
+    /// A small basis keeps the outputs (and the debug-build tests) small.
+    static let descriptor: [String: Any] = [
+        "type": "power_spectrum", "species": [1, 6, 7, 8],
+        "hypers": ["cutoff": ["radius": 3.5, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],
+                   "density": ["type": "Gaussian", "width": 0.4],
+                   "basis": ["type": "TensorProduct", "max_angular": 2, "radial": ["type": "Gto", "max_radial": 3]]]]
+
+    func waitForState(_ id: String, _ states: Set<String>, timeout: Double = 120) throws -> [String: Any] {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let job = object(try client.request("GET", "/v1/jobs/\(id)"))
+            if let state = job["state"] as? String, states.contains(state) { return job }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        throw TestHTTPClient.Failure(description: "job \(id) never reached \(states)")
+    }
+
+    func testResultEqualsFeaturesResponseInEveryFormat() throws {
+        let request: [String: Any] = ["structures": BasisRoutesTests.molecules, "descriptor": Self.descriptor, "gradients": true]
+        let submitted = try client.request("POST", "/v1/jobs", headers: json.merging(["Idempotency-Key": "same-job"]) { $1 },
+                                           body: body(request))
+        XCTAssertEqual(submitted.status, 202, submitted.text)
+        let id = try XCTUnwrap(object(submitted)["id"] as? String)
+        XCTAssertEqual(submitted.headers["location"], "/v1/jobs/\(id)")
+        let again = try client.request("POST", "/v1/jobs", headers: json.merging(["Idempotency-Key": "same-job"]) { $1 }, body: body(request))
+        XCTAssertEqual(object(again)["id"] as? String, id, "a retried submission is the same job")
+        let done = try waitForState(id, ["succeeded", "failed"])
+        XCTAssertEqual(done["state"] as? String, "succeeded", "\(done)")
+        let progress = try XCTUnwrap(done["progress"] as? [String: Any])
+        XCTAssertEqual(progress["structures_done"] as? Int, 5)
+        XCTAssertGreaterThan(progress["chunks_done"] as? Int ?? 0, 1, "several chunks (8 atoms each)")
+
+        let npz = try client.request("GET", "/v1/jobs/\(id)/result", headers: ["Accept": "application/x-npz"])
+        let direct = try client.request("POST", "/v1/features", headers: json.merging(["Accept": "application/x-npz"]) { $1 }, body: body(request))
+        XCTAssertEqual(npz.status, 200)
+        let jobFiles = try ZipReader.storedEntries(npz.body), directFiles = try ZipReader.storedEntries(direct.body)
+        XCTAssertEqual(Set(jobFiles.keys), Set(directFiles.keys))
+        for (name, bytes) in directFiles { XCTAssertEqual(jobFiles[name], bytes, name) }
+
+        let document = try client.request("GET", "/v1/jobs/\(id)/result")
+        let directJSON = try client.request("POST", "/v1/features", headers: json, body: body(request))
+        XCTAssertEqual(document.headers["content-type"], "application/json")
+        XCTAssertEqual(document.json as? NSDictionary, directJSON.json as? NSDictionary)
+
+        let lines = try client.request("GET", "/v1/jobs/\(id)/result", headers: ["Accept": "application/x-ndjson"])
+        let parsed = String(decoding: lines.body, as: UTF8.self).split(separator: "\n").map {
+            try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        let values = (directJSON.json as! [String: Any])["values"] as! [[Double]]
+        let rows = parsed.filter { $0["sample"] != nil }
+        XCTAssertEqual(rows.map { $0["values"] as! [Double] }, values)
+        let gradients = ((directJSON.json as! [String: Any])["gradients"] as! [String: Any])["values"] as! [Any]
+        XCTAssertEqual(parsed.filter { $0["gradient"] != nil }.count, gradients.count)
+        XCTAssertNotNil(parsed[0]["properties"])
+
+        let listed = object(try client.request("GET", "/v1/jobs?limit=1000"))
+        XCTAssertTrue(((listed["jobs"] as? [[String: Any]]) ?? []).contains { $0["id"] as? String == id })
+        XCTAssertEqual(try client.request("DELETE", "/v1/jobs/\(id)").status, 204)
+        XCTAssertEqual(try client.request("GET", "/v1/jobs/\(id)").status, 404)
+        XCTAssertEqual(try client.request("GET", "/v1/jobs/\(id)/result").status, 404)
+    }
+
+    func testBadStructuresAreReportedAndSkipped() throws {
+        var structures = BasisRoutesTests.molecules
+        structures.insert(["numbers": [26, 1], "positions": [[0, 0, 0], [1, 0, 0]]], at: 1)   // Fe: not in species
+        structures.insert(["numbers": [1, 1], "positions": [[0, 0, 0]]], at: 3)               // one position short
+        let request: [String: Any] = ["structures": structures, "descriptor": Self.descriptor]
+        let submitted = object(try client.request("POST", "/v1/jobs", headers: json, body: body(request)))
+        let id = try XCTUnwrap(submitted["id"] as? String)
+        let done = try waitForState(id, ["succeeded", "failed"])
+        XCTAssertEqual(done["state"] as? String, "succeeded")
+        let errors = try XCTUnwrap(done["errors"] as? [[String: Any]])
+        XCTAssertEqual(errors.compactMap { $0["structure"] as? Int }, [1, 3])
+        XCTAssertEqual(errors.first?["pointer"] as? String, "/structures/1/numbers/0")
+        let result = try XCTUnwrap(try client.request("GET", "/v1/jobs/\(id)/result").json as? [String: Any])
+        let direct = try XCTUnwrap(try client.request("POST", "/v1/features", headers: json,
+                                                      body: body(["structures": BasisRoutesTests.molecules, "descriptor": Self.descriptor])).json as? [String: Any])
+        XCTAssertEqual((result["values"] as? [[Double]]), direct["values"] as? [[Double]])
+        // The structure column names the job's structures, skipping the bad ones.
+        let samples = ((result["samples"] as? [String: Any])?["values"] as? [[Int]]) ?? []
+        XCTAssertEqual(Set(samples.map { $0[0] }), [0, 2, 4, 5, 6])
+
+        var failFast = request
+        failFast["fail_fast"] = true
+        let refused = try client.request("POST", "/v1/jobs", headers: json, body: body(failFast))
+        XCTAssertEqual(refused.status, 422)
+        XCTAssertEqual(object(refused)["pointer"] as? String, "/structures/1/numbers/0")
+    }
+
+    func testCancelRunningJob() throws {
+        // Large enough to be running when cancelled: 400 copies of the molecules, with gradients.
+        let structures = Array(repeating: BasisRoutesTests.molecules, count: 400).flatMap { $0 }
+        let request: [String: Any] = ["structures": structures, "descriptor": Self.descriptor, "gradients": true]
+        let id = try XCTUnwrap(object(try client.request("POST", "/v1/jobs", headers: json, body: body(request)))["id"] as? String)
+        let running = try waitForState(id, ["running", "succeeded"])
+        XCTAssertEqual(running["state"] as? String, "running")
+        XCTAssertEqual(try client.request("GET", "/v1/jobs/\(id)/result").status, 409, "no result before success")
+        let cancelled = try client.request("DELETE", "/v1/jobs/\(id)")
+        XCTAssertEqual(cancelled.status, 200)
+        XCTAssertEqual(object(cancelled)["state"] as? String, "cancelled")
+        Thread.sleep(forTimeInterval: 0.3)
+        let after = object(try client.request("GET", "/v1/jobs/\(id)"))
+        XCTAssertEqual(after["state"] as? String, "cancelled")
+        let done = ((after["progress"] as? [String: Any])?["structures_done"] as? Int) ?? 0
+        XCTAssertLessThan(done, 2000, "work stopped")
+        XCTAssertEqual(try client.request("DELETE", "/v1/jobs/\(id)").status, 204, "a cancelled job is removed by a second DELETE")
+    }
+
+    func testRefusals() throws {
+        func check(_ r: TestHTTPClient.Response, _ status: Int, file: StaticString = #filePath, line: UInt = #line) {
+            XCTAssertEqual(r.status, status, r.text, file: file, line: line)
+        }
+        check(try client.request("POST", "/v1/jobs", headers: json, body: body(["structures": [], "descriptor": Self.descriptor])), 422)
+        check(try client.request("POST", "/v1/jobs", headers: json, body: body(["descriptor": Self.descriptor])), 422)
+        check(try client.request("POST", "/v1/jobs", headers: json,
+                                 body: body(["structures": BasisRoutesTests.molecules, "descriptor": ["type": "power_spectrum"]])), 422)
+        check(try client.request("POST", "/v1/jobs", headers: json,
+                                 body: body(["structures": BasisRoutesTests.molecules, "descriptor": Self.descriptor, "fail_fast": "yes"])), 422)
+        check(try client.request("POST", "/v1/jobs", headers: ["Content-Type": "text/plain"], body: [1]), 415)
+        check(try client.request("GET", "/v1/jobs?limit=0"), 422)
+        check(try client.request("GET", "/v1/jobs?state=bogus"), 422)
+        check(try client.request("GET", "/v1/jobs/nope"), 404)
+        check(try client.request("DELETE", "/v1/jobs/nope"), 404)
+        check(try client.request("GET", "/v1/jobs/nope/result", headers: ["Accept": "text/html"]), 406)
+    }
+}
+
+/// A job whose results cannot be written fails with a clear message; the service and
+/// its database stay healthy.
+final class JobFailureTests: XCTestCase {
+    func testUnwritableResultDirectoryFailsTheJob() throws {
+        let blocker = NSTemporaryDirectory() + "soapd-blocker-\(getpid())"
+        FileManager.default.createFile(atPath: blocker, contents: Data([1]))   // a file where a directory must go
+        defer { try? FileManager.default.removeItem(atPath: blocker) }
+        let (server, client) = TestHTTPClient.startServer { $0.jobDirectory = blocker }
+        defer { server.application.jobs?.stop(); server.http.shutdown(gracePeriod: 1) }
+        let request = Array(try JSONSerialization.data(withJSONObject: ["structures": BasisRoutesTests.molecules,
+                                                                        "descriptor": JobRoutesTests.descriptor]))
+        let submitted = try client.request("POST", "/v1/jobs", headers: ["Content-Type": "application/json"], body: request)
+        let id = try XCTUnwrap((submitted.json as? [String: Any])?["id"] as? String)
+        var job: [String: Any] = [:]
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            job = (try client.request("GET", "/v1/jobs/\(id)").json as? [String: Any]) ?? [:]
+            if job["state"] as? String == "failed" { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        XCTAssertEqual(job["state"] as? String, "failed")
+        XCTAssertTrue((job["error"] as? String ?? "").contains(blocker), "\(job)")
+        XCTAssertEqual(try client.request("GET", "/health").status, 200)
+        XCTAssertEqual(try server.database.query("PRAGMA integrity_check").first?.string("integrity_check"), "ok")
+    }
+}
