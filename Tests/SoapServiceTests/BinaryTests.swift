@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+import SoapStorage
 
 /// The built `soapd` executable as a user runs it: serve until SIGTERM
 /// (finishing the request in flight, exit 0), and featurize from files.
@@ -103,6 +104,63 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual(after.status, 200)
         XCTAssertEqual(after.body, before.body, "the same features after a restart")
         XCTAssertEqual(object(try client.request("GET", "/v1/datasets/\(datasetID)"))["structures"] as? Int, 5)
+    }
+
+    /// SIGKILL in the middle of a job, start again: the job resumes from its last committed
+    /// chunk, and its result equals, value for value, that of an uninterrupted run.
+    func testJobResumesAfterKill() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
+        let directory = NSTemporaryDirectory() + "soapd-jobkill-\(getpid())"
+        try? FileManager.default.removeItem(atPath: directory)
+        let json = ["Content-Type": "application/json"]
+        func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
+        let structures = Array(repeating: BasisRoutesTests.molecules, count: 300).flatMap { $0 }
+        let request = Array(try JSONSerialization.data(withJSONObject: ["structures": structures, "descriptor": JobRoutesTests.descriptor]))
+        let options = ["--job-chunk-atoms", "100", "--job-workers", "1"]
+        var (process, port, _) = try Self.serve(options, directory: directory)
+        var client = TestHTTPClient(port: port)
+        let id = try XCTUnwrap(object(try client.request("POST", "/v1/jobs", headers: json, body: request))["id"] as? String)
+        // Kill once some, but not all, chunks are committed.
+        var doneBeforeKill = 0
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            let progress = object(try client.request("GET", "/v1/jobs/\(id)"))["progress"] as? [String: Any]
+            doneBeforeKill = progress?["structures_done"] as? Int ?? 0
+            if doneBeforeKill >= 100 { break }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        XCTAssertGreaterThan(doneBeforeKill, 0)
+        XCTAssertLessThan(doneBeforeKill, structures.count, "killed mid-job")
+
+        (process, port, _) = try Self.serve(options, directory: directory)
+        defer { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
+        client = TestHTTPClient(port: port)
+        func waitSucceeded(_ job: String) throws -> [String: Any] {
+            let deadline = Date().addingTimeInterval(300)
+            while Date() < deadline {
+                let status = object(try client.request("GET", "/v1/jobs/\(job)"))
+                if let state = status["state"] as? String, state != "queued" && state != "running" { return status }
+                Thread.sleep(forTimeInterval: 0.05)
+            }
+            throw TestHTTPClient.Failure(description: "job \(job) did not finish")
+        }
+        let resumed = try waitSucceeded(id)
+        XCTAssertEqual(resumed["state"] as? String, "succeeded", "\(resumed)")
+        XCTAssertEqual((resumed["progress"] as? [String: Any])?["structures_done"] as? Int, structures.count)
+        let result = try client.request("GET", "/v1/jobs/\(id)/result", headers: ["Accept": "application/x-npz"])
+        // The same request again, uninterrupted.
+        let fresh = try XCTUnwrap(object(try client.request("POST", "/v1/jobs", headers: json.merging(["Idempotency-Key": "fresh"]) { $1 },
+                                                            body: request))["id"] as? String)
+        XCTAssertNotEqual(fresh, id)
+        XCTAssertEqual(try waitSucceeded(fresh)["state"] as? String, "succeeded")
+        let uninterrupted = try client.request("GET", "/v1/jobs/\(fresh)/result", headers: ["Accept": "application/x-npz"])
+        XCTAssertEqual(result.status, 200)
+        XCTAssertGreaterThan(result.body.count, 10_000_000)
+        XCTAssertTrue(result.body == uninterrupted.body, "identical results")
+        let integrity = try Database(path: directory + "/soapd.sqlite").query("PRAGMA integrity_check").first?.string("integrity_check")
+        XCTAssertEqual(integrity, "ok")
     }
 
     /// `soapd fit` fits offline into a database that `featurize --database` then uses.
