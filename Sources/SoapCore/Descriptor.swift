@@ -110,6 +110,19 @@ enum ColumnLayout {
         return labels
     }
 
+    /// Number of columns of `properties(type, basis:)`, without building them.
+    static func count(_ type: DescriptorType, basis: ExpansionBasis) -> Int {
+        let K = basis.radialCount, L = basis.maxAngular, G = basis.groupCount
+        switch type {
+        case .sphericalExpansion: return G * (L + 1) * (L + 1) * K
+        case .radialSpectrum: return G * K
+        case .powerSpectrum: return G * (G + 1) / 2 * (L + 1) * K * K
+        case .bispectrum:
+            let channels = G * K
+            return BispectrumTables.triples(maxAngular: L).count * channels * channels * channels
+        }
+    }
+
     /// (g1, g2) with g1 ≤ g2, in column order. Species slots are sorted, so
     /// this is featomic's neighbor_1_type ≤ neighbor_2_type.
     static func groupPairs(_ groups: Int) -> [(Int, Int)] {

@@ -56,11 +56,19 @@ public struct Featurizer: Sendable {
 
         // Rows and, with gradients, where each row's entries go.
         let rows = structures.reduce(0) { $0 + $1.count }
+        // Sized before any label is built: the bispectrum's width grows as channels³.
+        // In Double, so that absurd hypers cannot overflow the product.
+        let width = ColumnLayout.count(type, basis: basis)
+        let planned = Double(rows) * Double(width)
+        guard planned <= Double(limits.maxValues) else {
+            throw .outputTooLarge(values: Int(min(planned, 1e18)), limit: limits.maxValues)
+        }
+        // The column labels (up to 10 integers each) are output too, even for no rows.
+        guard Double(width) * 10 <= Double(limits.maxValues) else {
+            throw .outputTooLarge(values: Int(min(Double(width) * 10, 1e18)), limit: limits.maxValues)
+        }
         let properties = ColumnLayout.properties(type, basis: basis)
         let columns = properties.count
-        guard rows * columns <= limits.maxValues else {
-            throw .outputTooLarge(values: rows * columns, limit: limits.maxValues)
-        }
         var rowStart = [Int](repeating: 0, count: structures.count + 1)
         for s in structures.indices { rowStart[s + 1] = rowStart[s] + structures[s].count }
         var entryStart = [Int](repeating: 0, count: rows + 1)

@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import SoapCore
+@testable import SoapCore
 
 /// The bispectrum against an independent evaluation, and its symmetries.
 final class BispectrumTests: XCTestCase {
@@ -177,6 +177,13 @@ final class BispectrumTests: XCTestCase {
             for c in 0..<cols { expected[s * cols + c] += atoms.values[row * cols + c] }
         }
         XCTAssertLessThan(maxAbsDifference(expected, sums.values), 1e-12 * maxAbs(expected))
+    }
+
+    func testColumnCountWithoutLabels() throws {
+        let basis = try primitiveBasis(hypers, species: [1, 8])
+        for type in DescriptorType.allCases {
+            XCTAssertEqual(ColumnLayout.count(type, basis: basis), ColumnLayout.properties(type, basis: basis).count, "\(type)")
+        }
     }
 
     func testThreadCountDoesNotChangeValues() throws {

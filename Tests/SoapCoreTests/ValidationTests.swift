@@ -77,6 +77,17 @@ final class ValidationTests: XCTestCase {
         }
     }
 
+    func testWideBispectrumIsRefusedBeforeAllocation() throws {
+        // 40 species × 10 radial functions: 400 channels, 400³ columns per (l1, l2, l3).
+        let species = Array(1...40)
+        let basis = try primitiveBasis(SoapHypers(cutoff: 3, densityWidth: 0.5, maxAngular: 4, maxRadial: 9), species: species)
+        let atom = Structure(numbers: [1], positions: [0, 0, 0])
+        XCTAssertThrowsError(try Featurizer(threads: 1).compute([atom], type: .bispectrum, basis: basis)) {
+            guard case FeaturizationError.outputTooLarge(let values, _) = $0 else { return XCTFail("unexpected \($0)") }
+            XCTAssertEqual(values, 14 * 400 * 400 * 400)
+        }
+    }
+
     func testHypersValidation() {
         var h = hypers
         h.cutoff = -1
