@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The bispectrum (ν = 3, λ = 0, σ = +1) as featomic's DensityCorrelations
 /// computes it (CONVENTIONS.md §11):
 ///
@@ -5,8 +7,8 @@
 ///
 /// for l1 ≤ l2 ≤ l3 ≤ L, |l1−l2| ≤ l3 ≤ l1+l2, l1+l2+l3 even, and every
 /// ordered triple of channels q = (neighbour type, n).
-struct BispectrumTables {
-    struct Triple { let l1: Int, l2: Int, l3: Int }
+final class BispectrumTables: Sendable {
+    struct Triple: Sendable { let l1: Int, l2: Int, l3: Int }
     let triples: [Triple]
     /// Entries of triple t: entryStart[t] ..< entryStart[t+1]. Per entry the
     /// component indices m+l of the three factors and the product of the two
@@ -26,7 +28,19 @@ struct BispectrumTables {
         return t
     }
 
-    init(maxAngular L: Int) {
+    private static let cache = Mutex<[Int: BispectrumTables]>([:])
+
+    /// Built once per l_max (every worker of every request shares them).
+    static func shared(maxAngular L: Int) -> BispectrumTables {
+        cache.withLock { tables in
+            if let t = tables[L] { return t }
+            let t = BispectrumTables(maxAngular: L)
+            tables[L] = t
+            return t
+        }
+    }
+
+    private init(maxAngular L: Int) {
         let cg = ClebschGordan.shared(maxAngular: L)
         triples = Self.triples(maxAngular: L)
         var start = [0]
@@ -90,7 +104,7 @@ final class BispectrumContraction {
     let gradientTransposed: UnsafeMutablePointer<Double>
 
     init(maxAngular: Int, radialCount: Int, channels: Int) {
-        tables = BispectrumTables(maxAngular: maxAngular)
+        tables = BispectrumTables.shared(maxAngular: maxAngular)
         L = maxAngular; K = radialCount; self.channels = channels
         let ch3 = channels * channels * channels
         var starts: [Int] = [], ts: [Int] = []
@@ -141,15 +155,20 @@ final class BispectrumContraction {
     }
 
     /// Step 2: out[(q1₀+r1)·ch² + (q2₀+r2)·ch + q3₀ + r3] += Σ_{m3} T[r1, m3, r2] · X3ᵀ[m3, r3].
+    /// With `assign` the n3-long segments are overwritten instead: each is
+    /// then written once while it sits in L1, with no separate zeroing pass
+    /// over a row that is often larger than L2.
     @inline(__always)
     private func coupleThird(_ t: Int, T: UnsafePointer<Double>, n1: Int, q1: Int, n2: Int, q2: Int,
-                             x3t: UnsafePointer<Double>, n3: Int, q3: Int, out: UnsafeMutablePointer<Double>) {
+                             x3t: UnsafePointer<Double>, n3: Int, q3: Int, out: UnsafeMutablePointer<Double>,
+                             assign: Bool = false) {
         let d3 = 2 * tripleL[3 * t + 2] + 1
         let ch = channels
         for r1 in 0..<n1 {
             let tRow = T + r1 * d3 * n2
             for r2 in 0..<n2 {
                 let dst = out + ((q1 + r1) * ch + q2 + r2) * ch + q3
+                if assign { dst.update(repeating: 0, count: n3) }
                 for m in 0..<d3 {
                     let w = tRow[m * n2 + r2]
                     if w == 0 { continue }
@@ -163,14 +182,14 @@ final class BispectrumContraction {
     /// One centre's row. `C` is the expansion ([l]: channels × (2l+1)),
     /// `CT` its per-l transpose ([l]: (2l+1) × channels). Keeps T for gradients.
     func writeValues(C: UnsafePointer<Double>, CT: UnsafePointer<Double>, to out: UnsafeMutablePointer<Double>) {
-        out.update(repeating: 0, count: columns)
         let ch = channels
         for t in 0..<tables.triples.count {
             let l1 = tripleL[3 * t], l2 = tripleL[3 * t + 1], l3 = tripleL[3 * t + 2]
             let T = tValues + tStart[t]
             coupleFirstTwo(t, x1: C + ch * l1 * l1, n1: ch, x2t: CT + ch * l2 * l2, n2: ch, into: T)
+            // Full channel ranges: every column of the triple is assigned once.
             coupleThird(t, T: T, n1: ch, q1: 0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0,
-                        out: out + columnStart[t])
+                        out: out + columnStart[t], assign: true)
         }
     }
 
