@@ -186,10 +186,59 @@ final class BispectrumContraction {
         for t in 0..<tables.triples.count {
             let l1 = tripleL[3 * t], l2 = tripleL[3 * t + 1], l3 = tripleL[3 * t + 2]
             let T = tValues + tStart[t]
+            if l1 == l2 {
+                writeSymmetricTriple(t, x: C + ch * l1 * l1, xt: CT + ch * l1 * l1, x3t: CT + ch * l3 * l3, T: T,
+                                     out: out + columnStart[t])
+                continue
+            }
             coupleFirstTwo(t, x1: C + ch * l1 * l1, n1: ch, x2t: CT + ch * l2 * l2, n2: ch, into: T)
             // Full channel ranges: every column of the triple is assigned once.
             coupleThird(t, T: T, n1: ch, q1: 0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0,
                         out: out + columnStart[t], assign: true)
+        }
+    }
+
+    /// A triple with l1 = l2, half the work: its coefficients are symmetric in
+    /// (m1, m2) (even l1+l2+l3), so T[q1, m3, q2] and B[q1, q2, q3] are
+    /// symmetric in (q1, q2). Computes q2 ≥ q1 and mirrors.
+    private func writeSymmetricTriple(_ t: Int, x: UnsafePointer<Double>, xt: UnsafePointer<Double>,
+                                      x3t: UnsafePointer<Double>, T: UnsafeMutablePointer<Double>,
+                                      out: UnsafeMutablePointer<Double>) {
+        let d1 = 2 * tripleL[3 * t] + 1, d3 = 2 * tripleL[3 * t + 2] + 1
+        let ch = channels
+        let first = entryStart[t], end = entryStart[t + 1]
+        T.update(repeating: 0, count: ch * d3 * ch)
+        for r1 in 0..<ch {
+            let row = x + r1 * d1
+            let tRow = T + r1 * d3 * ch
+            for e in first..<end {
+                let a = coefficient[e] * row[Int(e1[e])]
+                if a == 0 { continue }
+                let src = xt + Int(e2[e]) * ch
+                let dst = tRow + Int(e3[e]) * ch
+                for r2 in r1..<ch { dst[r2] += a * src[r2] }
+            }
+        }
+        // The full T is kept for the gradients' third term.
+        for r1 in 0..<ch {
+            for m in 0..<d3 {
+                let from = T + (r1 * d3 + m) * ch
+                for r2 in (r1 + 1)..<ch { T[(r2 * d3 + m) * ch + r1] = from[r2] }
+            }
+        }
+        for r1 in 0..<ch {
+            let tRow = T + r1 * d3 * ch
+            for r2 in r1..<ch {
+                let dst = out + (r1 * ch + r2) * ch
+                dst.update(repeating: 0, count: ch)
+                for m in 0..<d3 {
+                    let w = tRow[m * ch + r2]
+                    if w == 0 { continue }
+                    let src = x3t + m * ch
+                    for r3 in 0..<ch { dst[r3] += w * src[r3] }
+                }
+                if r2 != r1 { (out + (r2 * ch + r1) * ch).update(from: dst, count: ch) }
+            }
         }
     }
 
