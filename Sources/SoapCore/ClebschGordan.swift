@@ -120,11 +120,18 @@ public final class ClebschGordan: Sendable {
         let sum = overflow ? approximate : Double(exact)
         if sum == 0 { return 0 }
         // sqrt((2L+1) (L+M)!(L−M)!(l1−m1)!(l1+m1)!(l2−m2)!(l2+m2)! / ((l1+l2+L+1)! N! P! Q!))
-        var ratio = Double(2 * L + 1)
-        for f in [L + M, L - M, l1 - mu1, l1 + mu1, l2 - mu2, l2 + mu2] { ratio *= factorial(f) }
-        for f in [l1 + l2 + L + 1, n, p, q] { ratio /= factorial(f) }
+        let f = factorials
+        let ratio = Double(2 * L + 1) * (f[L + M] * f[L - M]) / f[l1 + l2 + L + 1]
+            * (f[l1 - mu1] * f[l1 + mu1]) / (f[n] * f[p]) * (f[l2 - mu2] * f[l2 + mu2]) / f[q]
         return sum * ratio.squareRoot()
     }
+
+    /// k! for k ≤ 170 (the largest finite in Double).
+    static let factorials: [Double] = {
+        var f = [1.0]
+        for i in 1...170 { f.append(f[i - 1] * Double(i)) }
+        return f
+    }()
 
     /// Binomial coefficient C(n, k), exactly for n ≤ 60 (C(n, k)·n fits in Int64).
     static func binomial(_ n: Int, _ k: Int) -> Int64 {
@@ -135,25 +142,33 @@ public final class ClebschGordan: Sendable {
         return c
     }
 
-    static func factorial(_ n: Int) -> Double {
-        var f = 1.0
-        if n > 1 { for i in 2...n { f *= Double(i) } }
-        return f
+    /// Row m of W^l: Y_real^m = Σ_k w_k Y_complex^{m_k}, k < count (at most two terms).
+    /// m > 0: (Y^{−m} + (−1)^m Y^m)/√2; m < 0: i (Y^m − (−1)^m Y^{−m})/√2; m = 0: Y^0.
+    struct WRow {
+        var count: Int
+        var m: (Int, Int)
+        var re: (Double, Double)
+        var im: (Double, Double)
+        func term(_ k: Int) -> (m: Int, re: Double, im: Double) { k == 0 ? (m.0, re.0, im.0) : (m.1, re.1, im.1) }
     }
 
-    /// Row m of W^l as at most two (m', w) pairs: Y_real^m = Σ w Y_complex^{m'}.
-    /// m > 0: (Y^{−m} + (−1)^m Y^m)/√2; m < 0: i (Y^m − (−1)^m Y^{−m})/√2; m = 0: Y^0.
-    static func realFromComplex(_ m: Int) -> [(m: Int, re: Double, im: Double)] {
+    static func realFromComplex(_ m: Int) -> WRow {
         let h = 0.5.squareRoot()
         let sign = m % 2 == 0 ? 1.0 : -1.0
-        if m > 0 { return [(-m, h, 0), (m, sign * h, 0)] }
-        if m < 0 { return [(m, 0, h), (-m, 0, -sign * h)] }
-        return [(0, 1, 0)]
+        if m > 0 { return WRow(count: 2, m: (-m, m), re: (h, sign * h), im: (0, 0)) }
+        if m < 0 { return WRow(count: 2, m: (m, -m), re: (0, 0), im: (h, -sign * h)) }
+        return WRow(count: 1, m: (0, 0), re: (1, 0), im: (0, 0))
     }
 
     private static func appendRealCoefficients(_ l1: Int, _ l2: Int, _ L: Int, m1: inout [Int32], m2: inout [Int32],
                                                mL: inout [Int32], values: inout [Double]) {
         let takeReal = (l1 + l2 + L) % 2 == 0
+        let d2 = 2 * l2 + 1
+        // Complex coefficients of this (l1, l2, L) once, indexed by (m1', m2'); M' = m1' + m2'.
+        var complexCG = [Double](repeating: 0, count: (2 * l1 + 1) * d2)
+        for p in -l1...l1 {
+            for q in -l2...l2 where abs(p + q) <= L { complexCG[(p + l1) * d2 + q + l2] = complex(l1, p, l2, q, L, p + q) }
+        }
         for M in -L...L {
             let wL = realFromComplex(M)
             for a in -l1...l1 {
@@ -161,13 +176,16 @@ public final class ClebschGordan: Sendable {
                 for b in -l2...l2 {
                     let w2 = realFromComplex(b)
                     var re = 0.0, im = 0.0
-                    for (p, r1, i1) in w1 {
-                        for (q, r2, i2) in w2 {
-                            let bigM = p + q
-                            for (mm, rL, iL) in wL where mm == bigM {
-                                let cg = complex(l1, p, l2, q, L, bigM)
-                                if cg == 0 { continue }
-                                // W^L · conj(W^l1) · conj(W^l2), times the real CG.
+                    for i in 0..<w1.count {
+                        let (p, r1, i1) = w1.term(i)
+                        for j in 0..<w2.count {
+                            let (q, r2, i2) = w2.term(j)
+                            let cg = complexCG[(p + l1) * d2 + q + l2]
+                            if cg == 0 { continue }
+                            for k in 0..<wL.count {
+                                let (mm, rL, iL) = wL.term(k)
+                                guard mm == p + q else { continue }
+                                // W^L · conj(W^l1) · conj(W^l2), times the complex CG.
                                 let (xr, xi) = (r1 * r2 - i1 * i2, -(r1 * i2 + i1 * r2))  // conj(w1 w2)
                                 re += cg * (rL * xr - iL * xi)
                                 im += cg * (rL * xi + iL * xr)
