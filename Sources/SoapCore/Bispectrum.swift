@@ -92,109 +92,187 @@ final class BispectrumContraction {
     let columnStart: [Int]
     /// Per entry (flattened tables, no ARC in the loops).
     let entryStart: UnsafeMutablePointer<Int>
-    let e1: UnsafeMutablePointer<Int32>, e2: UnsafeMutablePointer<Int32>, e3: UnsafeMutablePointer<Int32>
+    let e1: UnsafeMutablePointer<Int32>, e2: UnsafeMutablePointer<Int32>
     let coefficient: UnsafeMutablePointer<Double>
+    /// Entries of triple t with m3 = m (entries are sorted by m3), relative to
+    /// entryStart[t]: runStart[runOffset[t] + m] ..< runStart[runOffset[t] + m + 1].
+    let runStart: UnsafeMutablePointer<Int>
+    let runOffset: [Int]
     let tripleL: UnsafeMutablePointer<Int>  // l1, l2, l3 per triple
-    /// T of the values, per triple: channels × (2l3+1) × channels at tStart[t].
+    /// T of the values, per triple: channels × (2l3+1) × channels, in triple order.
     let tValues: UnsafeMutablePointer<Double>
-    let tStart: [Int]
     /// T of one gradient term: channels × (2L+1) × channels at most.
     let tScratch: UnsafeMutablePointer<Double>
+    /// coef · X1[r1, m1] of the current row, per entry of one triple.
+    let scaled: UnsafeMutablePointer<Double>
     /// ∂c of one neighbour and direction, transposed per l ((2l+1) × K at K·l²).
     let gradientTransposed: UnsafeMutablePointer<Double>
+    /// Values without gradients: the expansion restricted to its non-zero
+    /// channels (C, Cᵀ) and the triples' columns over them, before scattering.
+    let activeChannel: UnsafeMutablePointer<Int>
+    let compactC: UnsafeMutablePointer<Double>, compactCT: UnsafeMutablePointer<Double>
+    let compactOut: UnsafeMutablePointer<Double>
 
     init(maxAngular: Int, radialCount: Int, channels: Int) {
         tables = BispectrumTables.shared(maxAngular: maxAngular)
         L = maxAngular; K = radialCount; self.channels = channels
         let ch3 = channels * channels * channels
-        var starts: [Int] = [], ts: [Int] = []
-        var col = 0, tOffset = 0
-        for t in tables.triples {
+        var starts: [Int] = [], runOffsets: [Int] = [], runs: [Int] = []
+        var col = 0, tSize = 0, maxEntries = 1
+        for (k, t) in tables.triples.enumerated() {
             starts.append(col); col += ch3
-            ts.append(tOffset); tOffset += channels * (2 * t.l3 + 1) * channels
+            tSize += channels * (2 * t.l3 + 1) * channels
+            let first = tables.entryStart[k], end = tables.entryStart[k + 1]
+            maxEntries = max(maxEntries, end - first)
+            runOffsets.append(runs.count)
+            var e = first
+            for m in 0...(2 * t.l3 + 1) {
+                while e < end && Int(tables.i3[e]) < m { e += 1 }
+                runs.append(e - first)
+            }
         }
-        columnStart = starts; columns = col; tStart = ts
+        columnStart = starts; columns = col; runOffset = runOffsets
         let n = tables.coefficient.count
         entryStart = .allocate(capacity: tables.entryStart.count)
         entryStart.initialize(from: tables.entryStart, count: tables.entryStart.count)
         e1 = .allocate(capacity: max(1, n)); e1.initialize(from: tables.i1, count: n)
         e2 = .allocate(capacity: max(1, n)); e2.initialize(from: tables.i2, count: n)
-        e3 = .allocate(capacity: max(1, n)); e3.initialize(from: tables.i3, count: n)
         coefficient = .allocate(capacity: max(1, n)); coefficient.initialize(from: tables.coefficient, count: n)
+        runStart = .allocate(capacity: max(1, runs.count)); runStart.initialize(from: runs, count: runs.count)
         tripleL = .allocate(capacity: 3 * tables.triples.count)
         for (k, t) in tables.triples.enumerated() { tripleL[3 * k] = t.l1; tripleL[3 * k + 1] = t.l2; tripleL[3 * k + 2] = t.l3 }
-        tValues = .allocate(capacity: max(1, tOffset))
+        tValues = .allocate(capacity: max(1, tSize))
         tScratch = .allocate(capacity: max(1, channels * (2 * maxAngular + 1) * channels))
+        scaled = .allocate(capacity: maxEntries)
         gradientTransposed = .allocate(capacity: max(1, (maxAngular + 1) * (maxAngular + 1) * radialCount))
+        let lm = (maxAngular + 1) * (maxAngular + 1)
+        activeChannel = .allocate(capacity: max(1, channels))
+        compactC = .allocate(capacity: max(1, channels * lm))
+        compactCT = .allocate(capacity: max(1, channels * lm))
+        compactOut = .allocate(capacity: max(1, columns))
     }
 
     deinit {
-        entryStart.deallocate(); e1.deallocate(); e2.deallocate(); e3.deallocate(); coefficient.deallocate()
-        tripleL.deallocate(); tValues.deallocate(); tScratch.deallocate(); gradientTransposed.deallocate()
+        entryStart.deallocate(); e1.deallocate(); e2.deallocate(); coefficient.deallocate(); runStart.deallocate()
+        tripleL.deallocate(); tValues.deallocate(); tScratch.deallocate(); scaled.deallocate()
+        gradientTransposed.deallocate(); activeChannel.deallocate(); compactC.deallocate(); compactCT.deallocate()
+        compactOut.deallocate()
     }
 
     /// Step 1: T[r1, m3, r2] = Σ_e coef_e · X1[r1, m1_e] · X2ᵀ[m2_e, r2], for n1 rows of X1
-    /// (row stride d1) and n2 columns of X2ᵀ (row stride n2).
+    /// (row stride d1) and the columns r2 of X2ᵀ (row stride n2); `fromDiagonal`: only r2 ≥ r1.
+    /// Entries of one m3 form a run: its sum over 8 columns stays in registers.
     @inline(__always)
     private func coupleFirstTwo(_ t: Int, x1: UnsafePointer<Double>, n1: Int, x2t: UnsafePointer<Double>, n2: Int,
-                                into T: UnsafeMutablePointer<Double>) {
+                                into T: UnsafeMutablePointer<Double>, fromDiagonal: Bool = false) {
         let d1 = 2 * tripleL[3 * t] + 1, d3 = 2 * tripleL[3 * t + 2] + 1
-        let first = entryStart[t], end = entryStart[t + 1]
-        T.update(repeating: 0, count: n1 * d3 * n2)
+        let first = entryStart[t], count = entryStart[t + 1] - first
+        let coef = coefficient + first, i1 = e1 + first, i2 = e2 + first
+        let runs = runStart + runOffset[t]
+        let a = scaled
         for r1 in 0..<n1 {
             let row = x1 + r1 * d1
             let tRow = T + r1 * d3 * n2
-            for e in first..<end {
-                let a = coefficient[e] * row[Int(e1[e])]
-                if a == 0 { continue }  // a zero component (e.g. the self term's l > 0)
-                let src = x2t + Int(e2[e]) * n2
-                let dst = tRow + Int(e3[e]) * n2
-                for r2 in 0..<n2 { dst[r2] += a * src[r2] }
+            var any = false
+            for e in 0..<count {
+                a[e] = coef[e] * row[Int(i1[e])]
+                any = any || a[e] != 0
+            }
+            guard any else {  // an all-zero row (e.g. a species absent around this centre)
+                tRow.update(repeating: 0, count: d3 * n2)
+                continue
+            }
+            let range = fromDiagonal ? r1..<n2 : 0..<n2
+            for m in 0..<d3 {
+                BispectrumKernels.combineRows(weights: a, rows: i2, range: runs[m]..<runs[m + 1], x: x2t, stride: n2,
+                                    columns: range, into: tRow + m * n2)
             }
         }
     }
 
-    /// Step 2: out[(q1₀+r1)·ch² + (q2₀+r2)·ch + q3₀ + r3] += Σ_{m3} T[r1, m3, r2] · X3ᵀ[m3, r3].
-    /// With `assign` the n3-long segments are overwritten instead: each is
-    /// then written once while it sits in L1, with no separate zeroing pass
-    /// over a row that is often larger than L2.
+    /// Step 2: out[(q1₀+r1)·ch² + (q2₀+r2)·ch + q3₀ + r3] (+)= Σ_{m3} T[r1, m3, r2] · X3ᵀ[m3, r3],
+    /// with `ch` the output's channel count. With `assign` the segments are
+    /// overwritten: each is written once, with no zeroing pass over the row.
     @inline(__always)
     private func coupleThird(_ t: Int, T: UnsafePointer<Double>, n1: Int, q1: Int, n2: Int, q2: Int,
                              x3t: UnsafePointer<Double>, n3: Int, q3: Int, out: UnsafeMutablePointer<Double>,
-                             assign: Bool = false) {
+                             ch: Int, assign: Bool = false) {
         let d3 = 2 * tripleL[3 * t + 2] + 1
-        let ch = channels
         for r1 in 0..<n1 {
-            let tRow = T + r1 * d3 * n2
-            for r2 in 0..<n2 {
-                let dst = out + ((q1 + r1) * ch + q2 + r2) * ch + q3
-                if assign { dst.update(repeating: 0, count: n3) }
-                for m in 0..<d3 {
-                    let w = tRow[m * n2 + r2]
-                    if w == 0 { continue }
-                    let src = x3t + m * n3
-                    for r3 in 0..<n3 { dst[r3] += w * src[r3] }
+            BispectrumKernels.transposedProduct(T + r1 * d3 * n2, stride: n2, rows: 0..<n2, depth: d3, x: x3t, width: n3,
+                                      into: out + ((q1 + r1) * ch + q2) * ch + q3, outStride: ch, assign: assign)
+        }
+    }
+
+    /// One centre's row. `C` is the expansion ([l]: channels × (2l+1)),
+    /// `CT` its per-l transpose ([l]: (2l+1) × channels). With `keepT` the
+    /// full T of every triple is kept for `writeGradient`.
+    func writeValues(C: UnsafePointer<Double>, CT: UnsafePointer<Double>, to out: UnsafeMutablePointer<Double>,
+                     keepT: Bool) {
+        let ch = channels
+        var active = 0
+        if !keepT {
+            // Channels whose coefficients all vanish give zero columns.
+            for q in 0..<ch {
+                var nonzero = false
+                for l in 0...L where !nonzero {
+                    let row = C + ch * l * l + q * (2 * l + 1)
+                    for m in 0..<(2 * l + 1) where row[m] != 0 { nonzero = true }
+                }
+                if nonzero { activeChannel[active] = q; active += 1 }
+            }
+        }
+        if keepT || active == ch {
+            contractAll(C: C, CT: CT, channels: ch, out: out)
+            return
+        }
+        // Contract over the a active channels only (a³ instead of ch³ per triple), then scatter.
+        let a = active
+        for l in 0...L {
+            let m2 = 2 * l + 1
+            for k in 0..<a {
+                let q = activeChannel[k]
+                for m in 0..<m2 {
+                    let v = C[ch * l * l + q * m2 + m]
+                    compactC[a * l * l + k * m2 + m] = v
+                    compactCT[a * l * l + m * a + k] = v
+                }
+            }
+        }
+        contractAll(C: compactC, CT: compactCT, channels: a, out: compactOut)
+        out.update(repeating: 0, count: columns)
+        guard a > 0 else { return }
+        for t in 0..<tables.triples.count {
+            let src = compactOut + t * a * a * a, dst = out + columnStart[t]
+            for k1 in 0..<a {
+                for k2 in 0..<a {
+                    let from = src + (k1 * a + k2) * a
+                    let to = dst + (activeChannel[k1] * ch + activeChannel[k2]) * ch
+                    for k3 in 0..<a { to[activeChannel[k3]] = from[k3] }
                 }
             }
         }
     }
 
-    /// One centre's row. `C` is the expansion ([l]: channels × (2l+1)),
-    /// `CT` its per-l transpose ([l]: (2l+1) × channels). Keeps T for gradients.
-    func writeValues(C: UnsafePointer<Double>, CT: UnsafePointer<Double>, to out: UnsafeMutablePointer<Double>) {
-        let ch = channels
+    /// Every triple over `channels` channels into `out` (triple blocks of
+    /// channels³), T into tValues.
+    private func contractAll(C: UnsafePointer<Double>, CT: UnsafePointer<Double>, channels ch: Int,
+                             out: UnsafeMutablePointer<Double>) {
+        var tOffset = 0
         for t in 0..<tables.triples.count {
             let l1 = tripleL[3 * t], l2 = tripleL[3 * t + 1], l3 = tripleL[3 * t + 2]
-            let T = tValues + tStart[t]
+            let T = tValues + tOffset
+            tOffset += ch * (2 * l3 + 1) * ch
+            let block = out + t * ch * ch * ch
             if l1 == l2 {
                 writeSymmetricTriple(t, x: C + ch * l1 * l1, xt: CT + ch * l1 * l1, x3t: CT + ch * l3 * l3, T: T,
-                                     out: out + columnStart[t])
+                                     channels: ch, out: block)
                 continue
             }
             coupleFirstTwo(t, x1: C + ch * l1 * l1, n1: ch, x2t: CT + ch * l2 * l2, n2: ch, into: T)
             // Full channel ranges: every column of the triple is assigned once.
-            coupleThird(t, T: T, n1: ch, q1: 0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0,
-                        out: out + columnStart[t], assign: true)
+            coupleThird(t, T: T, n1: ch, q1: 0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: block,
+                        ch: ch, assign: true)
         }
     }
 
@@ -202,23 +280,10 @@ final class BispectrumContraction {
     /// (m1, m2) (even l1+l2+l3), so T[q1, m3, q2] and B[q1, q2, q3] are
     /// symmetric in (q1, q2). Computes q2 ≥ q1 and mirrors.
     private func writeSymmetricTriple(_ t: Int, x: UnsafePointer<Double>, xt: UnsafePointer<Double>,
-                                      x3t: UnsafePointer<Double>, T: UnsafeMutablePointer<Double>,
+                                      x3t: UnsafePointer<Double>, T: UnsafeMutablePointer<Double>, channels ch: Int,
                                       out: UnsafeMutablePointer<Double>) {
-        let d1 = 2 * tripleL[3 * t] + 1, d3 = 2 * tripleL[3 * t + 2] + 1
-        let ch = channels
-        let first = entryStart[t], end = entryStart[t + 1]
-        T.update(repeating: 0, count: ch * d3 * ch)
-        for r1 in 0..<ch {
-            let row = x + r1 * d1
-            let tRow = T + r1 * d3 * ch
-            for e in first..<end {
-                let a = coefficient[e] * row[Int(e1[e])]
-                if a == 0 { continue }
-                let src = xt + Int(e2[e]) * ch
-                let dst = tRow + Int(e3[e]) * ch
-                for r2 in r1..<ch { dst[r2] += a * src[r2] }
-            }
-        }
+        let d3 = 2 * tripleL[3 * t + 2] + 1
+        coupleFirstTwo(t, x1: x, n1: ch, x2t: xt, n2: ch, into: T, fromDiagonal: true)
         // The full T is kept for the gradients' third term.
         for r1 in 0..<ch {
             for m in 0..<d3 {
@@ -227,24 +292,16 @@ final class BispectrumContraction {
             }
         }
         for r1 in 0..<ch {
-            let tRow = T + r1 * d3 * ch
-            for r2 in r1..<ch {
-                let dst = out + (r1 * ch + r2) * ch
-                dst.update(repeating: 0, count: ch)
-                for m in 0..<d3 {
-                    let w = tRow[m * ch + r2]
-                    if w == 0 { continue }
-                    let src = x3t + m * ch
-                    for r3 in 0..<ch { dst[r3] += w * src[r3] }
-                }
-                if r2 != r1 { (out + (r2 * ch + r1) * ch).update(from: dst, count: ch) }
-            }
+            let block = out + r1 * ch * ch
+            BispectrumKernels.transposedProduct(T + r1 * d3 * ch, stride: ch, rows: r1..<ch, depth: d3, x: x3t, width: ch,
+                                      into: block, outStride: ch, assign: true)
+            for r2 in (r1 + 1)..<ch { (out + (r2 * ch + r1) * ch).update(from: block + r2 * ch, count: ch) }
         }
     }
 
     /// ∂B/∂r_u (one direction) for a neighbour u whose K channels start at
     /// `q0`, given ∂c of those channels ([l]: K × (2l+1)). Needs the T of the
-    /// last `writeValues`. `out` (one row of columns) is overwritten.
+    /// last `writeValues(keepT: true)`. `out` (one row of columns) is overwritten.
     func writeGradient(dC: UnsafePointer<Double>, q0: Int, C: UnsafePointer<Double>, CT: UnsafePointer<Double>,
                        to out: UnsafeMutablePointer<Double>) {
         let ch = channels
@@ -255,18 +312,138 @@ final class BispectrumContraction {
             for k in 0..<K { for m in 0..<m2 { dst[m * K + k] = src[k * m2 + m] } }
         }
         out.update(repeating: 0, count: columns)
+        var tOffset = 0
         for t in 0..<tables.triples.count {
             let l1 = tripleL[3 * t], l2 = tripleL[3 * t + 1], l3 = tripleL[3 * t + 2]
             let base = out + columnStart[t]
             // ∂c in the first factor: rows q1 ∈ u's channels.
             coupleFirstTwo(t, x1: dC + K * l1 * l1, n1: K, x2t: CT + ch * l2 * l2, n2: ch, into: tScratch)
-            coupleThird(t, T: tScratch, n1: K, q1: q0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: base)
+            coupleThird(t, T: tScratch, n1: K, q1: q0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: base,
+                        ch: ch)
             // In the second: q2 ∈ u's channels.
             coupleFirstTwo(t, x1: C + ch * l1 * l1, n1: ch, x2t: dCT + K * l2 * l2, n2: K, into: tScratch)
-            coupleThird(t, T: tScratch, n1: ch, q1: 0, n2: K, q2: q0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: base)
+            coupleThird(t, T: tScratch, n1: ch, q1: 0, n2: K, q2: q0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: base,
+                        ch: ch)
             // In the third: the values' T against ∂cᵀ, q3 ∈ u's channels.
-            coupleThird(t, T: tValues + tStart[t], n1: ch, q1: 0, n2: ch, q2: 0, x3t: dCT + K * l3 * l3, n3: K, q3: q0,
-                        out: base)
+            coupleThird(t, T: tValues + tOffset, n1: ch, q1: 0, n2: ch, q2: 0, x3t: dCT + K * l3 * l3, n3: K, q3: q0,
+                        out: base, ch: ch)
+            tOffset += ch * (2 * l3 + 1) * ch
+        }
+    }
+}
+
+/// The two inner kernels. Rows are short (channels or K, often 8–32), so
+/// each keeps 8 output columns in SIMD registers across its reduction and
+/// writes them once, instead of a load and store per term.
+enum BispectrumKernels {
+    @inline(__always)
+    static func load8(_ p: UnsafePointer<Double>) -> SIMD8<Double> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self)
+    }
+
+    @inline(__always)
+    static func load4(_ p: UnsafePointer<Double>) -> SIMD4<Double> {
+        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Double>.self)
+    }
+
+    /// dst[c] = Σ_{e ∈ range} w[e] · x[rows[e]·stride + c], for c ∈ columns.
+    @inline(__always)
+    static func combineRows(weights w: UnsafePointer<Double>, rows: UnsafePointer<Int32>, range: Range<Int>,
+                            x: UnsafePointer<Double>, stride: Int, columns: Range<Int>, into dst: UnsafeMutablePointer<Double>) {
+        var c = columns.lowerBound
+        let end = columns.upperBound
+        while c + 8 <= end {
+            var acc = SIMD8<Double>(repeating: 0)
+            for e in range { acc += w[e] * load8(x + Int(rows[e]) * stride + c) }
+            UnsafeMutableRawPointer(dst + c).storeBytes(of: acc, as: SIMD8<Double>.self)
+            c += 8
+        }
+        if c + 4 <= end {
+            var acc = SIMD4<Double>(repeating: 0)
+            for e in range { acc += w[e] * load4(x + Int(rows[e]) * stride + c) }
+            UnsafeMutableRawPointer(dst + c).storeBytes(of: acc, as: SIMD4<Double>.self)
+            c += 4
+        }
+        while c < end {
+            var acc = 0.0
+            for e in range { acc += w[e] * x[Int(rows[e]) * stride + c] }
+            dst[c] = acc
+            c += 1
+        }
+    }
+
+    /// out[r·outStride + c] (+)= Σ_{m < depth} t[m·stride + r] · x[m·width + c],
+    /// for r ∈ rows and c < width: two rows × 8 columns of accumulators.
+    @inline(__always)
+    static func transposedProduct(_ t: UnsafePointer<Double>, stride: Int, rows: Range<Int>, depth: Int,
+                                  x: UnsafePointer<Double>, width: Int, into out: UnsafeMutablePointer<Double>,
+                                  outStride: Int, assign: Bool) {
+        @inline(__always) func put8(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) {
+            let raw = UnsafeMutableRawPointer(p)
+            raw.storeBytes(of: assign ? v : v + load8(p), as: SIMD8<Double>.self)
+        }
+        @inline(__always) func put4(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>) {
+            let raw = UnsafeMutableRawPointer(p)
+            raw.storeBytes(of: assign ? v : v + load4(p), as: SIMD4<Double>.self)
+        }
+        var r = rows.lowerBound
+        let end = rows.upperBound
+        while r + 2 <= end {
+            let o0 = out + r * outStride, o1 = o0 + outStride
+            var c = 0
+            while c + 8 <= width {
+                var a0 = SIMD8<Double>(repeating: 0), a1 = SIMD8<Double>(repeating: 0)
+                for m in 0..<depth {
+                    let v = load8(x + m * width + c)
+                    a0 += t[m * stride + r] * v
+                    a1 += t[m * stride + r + 1] * v
+                }
+                put8(a0, o0 + c); put8(a1, o1 + c)
+                c += 8
+            }
+            if c + 4 <= width {
+                var a0 = SIMD4<Double>(repeating: 0), a1 = SIMD4<Double>(repeating: 0)
+                for m in 0..<depth {
+                    let v = load4(x + m * width + c)
+                    a0 += t[m * stride + r] * v
+                    a1 += t[m * stride + r + 1] * v
+                }
+                put4(a0, o0 + c); put4(a1, o1 + c)
+                c += 4
+            }
+            while c < width {
+                var s0 = 0.0, s1 = 0.0
+                for m in 0..<depth {
+                    let v = x[m * width + c]
+                    s0 += t[m * stride + r] * v
+                    s1 += t[m * stride + r + 1] * v
+                }
+                if assign { o0[c] = s0; o1[c] = s1 } else { o0[c] += s0; o1[c] += s1 }
+                c += 1
+            }
+            r += 2
+        }
+        if r < end {
+            let o0 = out + r * outStride
+            var c = 0
+            while c + 8 <= width {
+                var a0 = SIMD8<Double>(repeating: 0)
+                for m in 0..<depth { a0 += t[m * stride + r] * load8(x + m * width + c) }
+                put8(a0, o0 + c)
+                c += 8
+            }
+            if c + 4 <= width {
+                var a0 = SIMD4<Double>(repeating: 0)
+                for m in 0..<depth { a0 += t[m * stride + r] * load4(x + m * width + c) }
+                put4(a0, o0 + c)
+                c += 4
+            }
+            while c < width {
+                var s0 = 0.0
+                for m in 0..<depth { s0 += t[m * stride + r] * x[m * width + c] }
+                if assign { o0[c] = s0 } else { o0[c] += s0 }
+                c += 1
+            }
         }
     }
 }

@@ -20,8 +20,12 @@ final class DescriptorWriter {
     /// Tables and scratch of the bispectrum contraction (bispectrum only).
     let bispectrum: BispectrumContraction?
 
-    init(type: DescriptorType, expansion: SphericalExpansion, columns: Int) {
+    /// Whether writeGradients follows each writeValues (the bispectrum then keeps its T).
+    let keepIntermediates: Bool
+
+    init(type: DescriptorType, expansion: SphericalExpansion, columns: Int, gradients: Bool = false) {
         self.type = type
+        keepIntermediates = gradients
         self.expansion = expansion
         self.columns = columns
         L = expansion.L; K = expansion.K; channels = expansion.channels
@@ -73,7 +77,7 @@ final class DescriptorWriter {
             }
         case .bispectrum:
             transposeCoefficients()
-            bispectrum!.writeValues(C: C, CT: transposed, to: out)
+            bispectrum!.writeValues(C: C, CT: transposed, to: out, keepT: keepIntermediates)
         }
     }
 

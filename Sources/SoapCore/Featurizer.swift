@@ -113,7 +113,7 @@ public struct Featurizer: Sendable {
             let valuesBase = valuesOut.baseAddress, gradBase = gradOut.baseAddress, labelBase = labelOut.baseAddress
             Parallel.run(chunks: chunks.count, threads: threads) { _, next in
                 let expansion = SphericalExpansion(basis: basis)
-                let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns)
+                let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns, gradients: gradients)
                 while let c = next() {
                     let (s, first, end) = chunks[c]
                     slots[s].withUnsafeBufferPointer { slotOfAtom in

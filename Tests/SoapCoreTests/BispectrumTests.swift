@@ -186,6 +186,17 @@ final class BispectrumTests: XCTestCase {
         }
     }
 
+    func testAbsentSpeciesShortcutMatchesFullContraction() throws {
+        // Without gradients only the non-zero channels are contracted (Si is never
+        // present, N only near some centres); with gradients every channel is.
+        let basis = try primitiveBasis(hypers, species: [1, 6, 7, 8, 14])
+        let molecule = TestStructures.molecule()
+        let compact = try Featurizer(threads: 1).compute([molecule], type: .bispectrum, basis: basis)
+        let full = try Featurizer(threads: 1).compute([molecule], type: .bispectrum, basis: basis, gradients: true)
+        XCTAssertGreaterThan(maxAbs(compact.values), 1e-3)
+        XCTAssertLessThan(maxAbsDifference(compact.values, full.values), 1e-14 * maxAbs(full.values))
+    }
+
     func testThreadCountDoesNotChangeValues() throws {
         let si = TestStructures.silicon(rattle: 0.1)
         let h = SoapHypers(cutoff: 4.0, densityWidth: 0.5, maxAngular: 4, maxRadial: 3)
