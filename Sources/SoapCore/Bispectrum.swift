@@ -110,6 +110,8 @@ final class BispectrumContraction {
     /// Values without gradients: the expansion restricted to its non-zero
     /// channels (C, Cᵀ) and the triples' columns over them, before scattering.
     let activeChannel: UnsafeMutablePointer<Int>
+    /// Per channel: its position among the active ones, or −1.
+    let compactIndex: UnsafeMutablePointer<Int>
     let compactC: UnsafeMutablePointer<Double>, compactCT: UnsafeMutablePointer<Double>
     let compactOut: UnsafeMutablePointer<Double>
 
@@ -147,6 +149,7 @@ final class BispectrumContraction {
         gradientTransposed = .allocate(capacity: max(1, (maxAngular + 1) * (maxAngular + 1) * radialCount))
         let lm = (maxAngular + 1) * (maxAngular + 1)
         activeChannel = .allocate(capacity: max(1, channels))
+        compactIndex = .allocate(capacity: max(1, channels))
         compactC = .allocate(capacity: max(1, channels * lm))
         compactCT = .allocate(capacity: max(1, channels * lm))
         compactOut = .allocate(capacity: max(1, columns))
@@ -155,8 +158,8 @@ final class BispectrumContraction {
     deinit {
         entryStart.deallocate(); e1.deallocate(); e2.deallocate(); coefficient.deallocate(); runStart.deallocate()
         tripleL.deallocate(); tValues.deallocate(); tScratch.deallocate(); scaled.deallocate()
-        gradientTransposed.deallocate(); activeChannel.deallocate(); compactC.deallocate(); compactCT.deallocate()
-        compactOut.deallocate()
+        gradientTransposed.deallocate(); activeChannel.deallocate(); compactIndex.deallocate()
+        compactC.deallocate(); compactCT.deallocate(); compactOut.deallocate()
     }
 
     /// Step 1: T[r1, m3, r2] = Σ_e coef_e · X1[r1, m1_e] · X2ᵀ[m2_e, r2], for n1 rows of X1
@@ -240,15 +243,29 @@ final class BispectrumContraction {
             }
         }
         contractAll(C: compactC, CT: compactCT, channels: a, out: compactOut)
-        out.update(repeating: 0, count: columns)
-        guard a > 0 else { return }
+        // Scatter in one sequential pass, zeros included: the row (1.5 MB for
+        // 4 species, K = 6, L = 4) is larger than L2, so zeroing it first and
+        // then scattering would stream it through memory twice.
+        let index = compactIndex
+        for q in 0..<ch { index[q] = -1 }
+        for k in 0..<a { index[activeChannel[k]] = k }
+        var dst = out
         for t in 0..<tables.triples.count {
-            let src = compactOut + t * a * a * a, dst = out + columnStart[t]
-            for k1 in 0..<a {
-                for k2 in 0..<a {
-                    let from = src + (k1 * a + k2) * a
-                    let to = dst + (activeChannel[k1] * ch + activeChannel[k2]) * ch
-                    for k3 in 0..<a { to[activeChannel[k3]] = from[k3] }
+            let src = compactOut + t * a * a * a
+            for q1 in 0..<ch {
+                let k1 = index[q1]
+                for q2 in 0..<ch {
+                    let k2 = index[q2]
+                    if k1 < 0 || k2 < 0 {
+                        for q3 in 0..<ch { dst[q3] = 0 }
+                    } else {
+                        let from = src + (k1 * a + k2) * a
+                        for q3 in 0..<ch {
+                            let k3 = index[q3]
+                            dst[q3] = k3 < 0 ? 0 : from[k3]
+                        }
+                    }
+                    dst += ch
                 }
             }
         }
