@@ -23,6 +23,8 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
     case invalidSpecies(String)
     case tooManyPairs(structure: Int, estimate: Int, limit: Int)
     case outputTooLarge(values: Int, limit: Int)
+    /// A max_angular beyond what a descriptor supports (the bispectrum's CG tables).
+    case maxAngularTooLarge(type: DescriptorType, maxAngular: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -33,6 +35,7 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
         case .tooManyPairs(let s, let e, let l):
             return "structures/\(s): about \(e) neighbour pairs within the cutoff, above the limit of \(l)"
         case .outputTooLarge(let v, let l): return "the output would hold \(v) numbers, above the limit of \(l)"
+        case .maxAngularTooLarge(let t, let m, let l): return "\(t.rawValue) supports max_angular up to \(l), not \(m)"
         }
     }
 }
@@ -50,6 +53,9 @@ public struct Featurizer: Sendable {
 
     public func compute(_ structures: [Structure], type: DescriptorType, basis: ExpansionBasis,
                         level: SampleLevel = .atom, gradients: Bool = false) throws(FeaturizationError) -> FeatureMatrix {
+        if type == .bispectrum && basis.maxAngular > ClebschGordan.supportedMaxAngular {
+            throw .maxAngularTooLarge(type: type, maxAngular: basis.maxAngular, limit: ClebschGordan.supportedMaxAngular)
+        }
         let prepared = try prepareStructures(structures, basis: basis)
         let slots = prepared.slots
         let neighborLists = prepared.lists

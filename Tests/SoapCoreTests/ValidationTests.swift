@@ -88,6 +88,17 @@ final class ValidationTests: XCTestCase {
         }
     }
 
+    func testBispectrumAngularLimit() throws {
+        // The CG tables stop at l = 20 (factorial ratios in Double); a larger
+        // max_angular (possible through Config) is an error, not a crash.
+        let h = SoapHypers(cutoff: 3, densityWidth: 0.5, maxAngular: 21, maxRadial: 0)
+        let basis = ExpansionBasis.primitive(hypers: h, species: [1], table: try ExpansionBasis.gtoTable(for: h))
+        XCTAssertThrowsError(try Featurizer(threads: 1).compute([Structure(numbers: [1], positions: [0, 0, 0])],
+                                                                type: .bispectrum, basis: basis)) {
+            XCTAssertEqual($0 as? FeaturizationError, .maxAngularTooLarge(type: .bispectrum, maxAngular: 21, limit: 20))
+        }
+    }
+
     func testHypersValidation() {
         var h = hypers
         h.cutoff = -1
