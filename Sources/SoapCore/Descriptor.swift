@@ -3,6 +3,8 @@ public enum DescriptorType: String, Sendable, CaseIterable {
     case sphericalExpansion = "spherical_expansion"
     case radialSpectrum = "radial_spectrum"
     case powerSpectrum = "power_spectrum"
+    /// ν = 3 invariants (CONVENTIONS.md §11), featomic's DensityCorrelations with λ = 0.
+    case bispectrum
 }
 
 /// One row per atom, or one per structure (the sum over its atoms).
@@ -76,8 +78,49 @@ enum ColumnLayout {
                     }
                 }
             }
+        case .bispectrum:
+            // featomic's order: (l_1, l_2, k_2, l_3), then the three (type, n) channels, last fastest.
+            labels = Labels(names: types == nil
+                            ? ["l_1", "l_2", "k_2", "l_3", "n_1", "n_2", "n_3"]
+                            : ["l_1", "l_2", "k_2", "l_3", "neighbor_1_type", "n_1", "neighbor_2_type", "n_2",
+                               "neighbor_3_type", "n_3"])
+            // Each channel's (type, n) or (n), flattened; appended per column without temporaries.
+            var channel: [Int32] = []
+            for g in 0..<basis.groupCount {
+                for n in 0..<K {
+                    if let types { channel.append(Int32(types[g])) }
+                    channel.append(Int32(n))
+                }
+            }
+            let w = types == nil ? 1 : 2, channels = basis.groupCount * K
+            let triples = BispectrumTables.triples(maxAngular: L)
+            labels.values.reserveCapacity(triples.count * channels * channels * channels * labels.names.count)
+            for t in triples {
+                for q1 in 0..<channels {
+                    for q2 in 0..<channels {
+                        for q3 in 0..<channels {
+                            labels.values.append(Int32(t.l1)); labels.values.append(Int32(t.l2))
+                            labels.values.append(Int32(t.l3)); labels.values.append(Int32(t.l3))
+                            for q in [q1, q2, q3] { for k in 0..<w { labels.values.append(channel[q * w + k]) } }
+                        }
+                    }
+                }
+            }
         }
         return labels
+    }
+
+    /// Number of columns of `properties(type, basis:)`, without building them.
+    static func count(_ type: DescriptorType, basis: ExpansionBasis) -> Int {
+        let K = basis.radialCount, L = basis.maxAngular, G = basis.groupCount
+        switch type {
+        case .sphericalExpansion: return G * (L + 1) * (L + 1) * K
+        case .radialSpectrum: return G * K
+        case .powerSpectrum: return G * (G + 1) / 2 * (L + 1) * K * K
+        case .bispectrum:
+            let channels = G * K
+            return BispectrumTables.triples(maxAngular: L).count * channels * channels * channels
+        }
     }
 
     /// (g1, g2) with g1 ≤ g2, in column order. Species slots are sorted, so

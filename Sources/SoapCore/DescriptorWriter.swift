@@ -17,9 +17,15 @@ final class DescriptorWriter {
     let projections: UnsafeMutablePointer<Double>
     var pairsOfBlock: [[Int]] = []
     var order: [Int] = []
+    /// Tables and scratch of the bispectrum contraction (bispectrum only).
+    let bispectrum: BispectrumContraction?
 
-    init(type: DescriptorType, expansion: SphericalExpansion, columns: Int) {
+    /// Whether writeGradients follows each writeValues (the bispectrum then keeps its T).
+    let keepIntermediates: Bool
+
+    init(type: DescriptorType, expansion: SphericalExpansion, columns: Int, gradients: Bool = false) {
         self.type = type
+        keepIntermediates = gradients
         self.expansion = expansion
         self.columns = columns
         L = expansion.L; K = expansion.K; channels = expansion.channels
@@ -35,6 +41,9 @@ final class DescriptorWriter {
         transposed = .allocate(capacity: max(1, expansion.size))
         pairProduct = .allocate(capacity: max(1, 3 * expansion.K * channels))
         projections = .allocate(capacity: max(1, 4 * channels))
+        bispectrum = type == .bispectrum
+            ? BispectrumContraction(maxAngular: L, radialCount: K, channels: channels) : nil
+        precondition(bispectrum.map { $0.columns == columns } ?? true)
     }
 
     deinit { transposed.deallocate(); pairProduct.deallocate(); projections.deallocate() }
@@ -66,6 +75,9 @@ final class DescriptorWriter {
                     }
                 }
             }
+        case .bispectrum:
+            transposeCoefficients()
+            bispectrum!.writeValues(C: C, CT: transposed, to: out, keepT: keepIntermediates)
         }
     }
 
@@ -84,6 +96,10 @@ final class DescriptorWriter {
         }
         if type == .powerSpectrum {
             writePowerSpectrumGradients(values: values)
+            return
+        }
+        if type == .bispectrum {
+            writeBispectrumGradients(values: values)
             return
         }
         for (e, block) in order.enumerated() {
@@ -124,6 +140,27 @@ final class DescriptorWriter {
         for (e, block) in order.enumerated() where block >= 0 {
             let out = values + e * 3 * columns
             powerSpectrumGradientFromPairs(block: block, pairs: pairsOfBlock[block][...], to: out)
+            for k in 0..<(3 * columns) { selfOut[k] -= out[k] }
+        }
+    }
+
+    /// Bispectrum gradients of one row from ∂C of each neighbour atom (its
+    /// channels only); needs the transpose and T of this centre's writeValues.
+    /// The centre's own entry is minus the sum of the others, as for P.
+    private func writeBispectrumGradients(values: UnsafeMutablePointer<Double>) {
+        let contraction = bispectrum!
+        let e = expansion
+        let selfEntry = order.firstIndex(of: -1)!
+        let selfOut = values + selfEntry * 3 * columns
+        selfOut.update(repeating: 0, count: 3 * columns)
+        for (entry, block) in order.enumerated() where block >= 0 {
+            let out = values + entry * 3 * columns
+            let q0 = e.slotOffset[e.gradientSlots[block]]
+            let source = e.neighborGradients + block * 3 * e.neighborSize
+            for d in 0..<3 {
+                contraction.writeGradient(dC: source + d * e.neighborSize, q0: q0, C: e.coefficients, CT: transposed,
+                                          to: out + d * columns)
+            }
             for k in 0..<(3 * columns) { selfOut[k] -= out[k] }
         }
     }

@@ -23,6 +23,8 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
     case invalidSpecies(String)
     case tooManyPairs(structure: Int, estimate: Int, limit: Int)
     case outputTooLarge(values: Int, limit: Int)
+    /// A max_angular beyond what a descriptor supports (the bispectrum's CG tables).
+    case maxAngularTooLarge(type: DescriptorType, maxAngular: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -33,6 +35,7 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
         case .tooManyPairs(let s, let e, let l):
             return "structures/\(s): about \(e) neighbour pairs within the cutoff, above the limit of \(l)"
         case .outputTooLarge(let v, let l): return "the output would hold \(v) numbers, above the limit of \(l)"
+        case .maxAngularTooLarge(let t, let m, let l): return "\(t.rawValue) supports max_angular up to \(l), not \(m)"
         }
     }
 }
@@ -50,17 +53,28 @@ public struct Featurizer: Sendable {
 
     public func compute(_ structures: [Structure], type: DescriptorType, basis: ExpansionBasis,
                         level: SampleLevel = .atom, gradients: Bool = false) throws(FeaturizationError) -> FeatureMatrix {
+        if type == .bispectrum && basis.maxAngular > ClebschGordan.supportedMaxAngular {
+            throw .maxAngularTooLarge(type: type, maxAngular: basis.maxAngular, limit: ClebschGordan.supportedMaxAngular)
+        }
         let prepared = try prepareStructures(structures, basis: basis)
         let slots = prepared.slots
         let neighborLists = prepared.lists
 
         // Rows and, with gradients, where each row's entries go.
         let rows = structures.reduce(0) { $0 + $1.count }
+        // Sized before any label is built: the bispectrum's width grows as channels³.
+        // In Double, so that absurd hypers cannot overflow the product.
+        let width = ColumnLayout.count(type, basis: basis)
+        let planned = Double(rows) * Double(width)
+        guard planned <= Double(limits.maxValues) else {
+            throw .outputTooLarge(values: Int(min(planned, 1e18)), limit: limits.maxValues)
+        }
+        // The column labels (up to 10 integers each) are output too, even for no rows.
+        guard Double(width) * 10 <= Double(limits.maxValues) else {
+            throw .outputTooLarge(values: Int(min(Double(width) * 10, 1e18)), limit: limits.maxValues)
+        }
         let properties = ColumnLayout.properties(type, basis: basis)
         let columns = properties.count
-        guard rows * columns <= limits.maxValues else {
-            throw .outputTooLarge(values: rows * columns, limit: limits.maxValues)
-        }
         var rowStart = [Int](repeating: 0, count: structures.count + 1)
         for s in structures.indices { rowStart[s + 1] = rowStart[s] + structures[s].count }
         var entryStart = [Int](repeating: 0, count: rows + 1)
@@ -105,7 +119,7 @@ public struct Featurizer: Sendable {
             let valuesBase = valuesOut.baseAddress, gradBase = gradOut.baseAddress, labelBase = labelOut.baseAddress
             Parallel.run(chunks: chunks.count, threads: threads) { _, next in
                 let expansion = SphericalExpansion(basis: basis)
-                let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns)
+                let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns, gradients: gradients)
                 while let c = next() {
                     let (s, first, end) = chunks[c]
                     slots[s].withUnsafeBufferPointer { slotOfAtom in

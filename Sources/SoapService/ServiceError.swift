@@ -72,6 +72,9 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
                       "about \(estimate) neighbour pairs within the cutoff, above the limit of \(limit)")
         case .outputTooLarge(let values, let limit):
             self.init(.tooLarge, "the output would hold \(values) numbers, above the limit of \(limit); split the request")
+        case .maxAngularTooLarge(let type, let maxAngular, let limit):
+            self.init(.invalid, pointer: "/descriptor/hypers/basis/max_angular",
+                      "\(type.rawValue) supports max_angular up to \(limit), not \(maxAngular)")
         }
     }
 }

@@ -36,6 +36,31 @@ final class ConformanceTests: XCTestCase {
         }
     }
 
+    /// featomic's DensityCorrelations bispectrum (f1, f2): same columns, in
+    /// the same order, and the same values.
+    func testBispectrum() throws {
+        var cases = 0
+        for name in ConformanceFixture.allNames {
+            let fixture = try ConformanceFixture(name)
+            guard let expected = fixture.expectedBlock("bispectrum") else { continue }
+            cases += 1
+            let ours = try Featurizer(threads: 2).compute(fixture.structures, type: .bispectrum,
+                                                          basis: try basis(fixture.hypers, fixture.species))
+            XCTAssertEqual(ours.properties.names, expected.names, name)
+            XCTAssertEqual(ours.rowCount, expected.values.count, "\(name) rows")
+            let theirLabels = ((fixture.expected["bispectrum"] as! [String: Any])["labels"] as! [[NSNumber]])
+                .flatMap { $0.map { Int32($0.intValue) } }
+            XCTAssertEqual(ours.properties.values, theirLabels, "\(name): columns or their order differ")
+            let (deviation, missing, extra) = maxDeviation(ours, expected)
+            XCTAssertEqual(missing, 0, "\(name): columns missing")
+            XCTAssertEqual(extra, 0, "\(name): extra columns")
+            XCTAssertLessThan(deviation, 1e-6, name)
+            XCTAssertLessThan(deviation, 1e-9, "\(name): further from featomic than its spline rounding")
+            print("conformance \(name) bispectrum: max abs deviation \(deviation)")
+        }
+        XCTAssertEqual(cases, 2, "bispectrum fixtures missing")
+    }
+
     func testPowerSpectrumGradients() throws {
         for name in ConformanceFixture.allNames {
             let fixture = try ConformanceFixture(name)

@@ -44,6 +44,7 @@ final class GradientTests: XCTestCase {
                 }
             }
         }
+        print("gradients \(type) \(level): max |FD − analytic| / max |gradient| = \(worst / scale)")
         XCTAssertLessThan(worst / scale, 1e-5, "\(type) \(level): worst |FD − analytic| = \(worst), max gradient \(scale)",
                           file: file, line: line)
     }
@@ -55,6 +56,7 @@ final class GradientTests: XCTestCase {
             try check(si, hypers: siHypers, species: [14], type: type, level: .atom)
         }
         try check(si, hypers: siHypers, species: [14], type: .powerSpectrum, level: .structure)
+        try check(si, hypers: siHypers, species: [14], type: .bispectrum, level: .structure)
     }
 
     func testMoleculeWithScalingAndCenterWeight() throws {
@@ -63,6 +65,7 @@ final class GradientTests: XCTestCase {
             try check(molecule, hypers: moleculeHypers, species: [1, 6, 7, 8], type: type, level: .atom)
         }
         try check(molecule, hypers: moleculeHypers, species: [1, 6, 7, 8], type: .sphericalExpansion, level: .structure)
+        try check(molecule, hypers: moleculeHypers, species: [1, 6, 7, 8], type: .bispectrum, level: .structure)
     }
 
     func testPrimitiveCellWithSelfImages() throws {
@@ -72,10 +75,12 @@ final class GradientTests: XCTestCase {
         primitive.positions[3] += 0.1; primitive.positions[4] -= 0.05; primitive.positions[5] += 0.07
         try check(primitive, hypers: siHypers, species: [14], type: .powerSpectrum, level: .atom)
         try check(primitive, hypers: siHypers, species: [14], type: .sphericalExpansion, level: .structure)
+        try check(primitive, hypers: siHypers, species: [14], type: .bispectrum, level: .atom)
     }
 
     func testTriclinicTwoSpecies() throws {
         let hypers = SoapHypers(cutoff: 4.5, densityWidth: 0.4, maxAngular: 3, maxRadial: 3)
         try check(TestStructures.triclinic(n: 8), hypers: hypers, species: [11, 17], type: .powerSpectrum, level: .atom)
+        try check(TestStructures.triclinic(n: 8), hypers: hypers, species: [11, 17], type: .bispectrum, level: .atom)
     }
 }

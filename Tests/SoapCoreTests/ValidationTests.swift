@@ -77,6 +77,28 @@ final class ValidationTests: XCTestCase {
         }
     }
 
+    func testWideBispectrumIsRefusedBeforeAllocation() throws {
+        // 40 species × 10 radial functions: 400 channels, 400³ columns per (l1, l2, l3).
+        let species = Array(1...40)
+        let basis = try primitiveBasis(SoapHypers(cutoff: 3, densityWidth: 0.5, maxAngular: 4, maxRadial: 9), species: species)
+        let atom = Structure(numbers: [1], positions: [0, 0, 0])
+        XCTAssertThrowsError(try Featurizer(threads: 1).compute([atom], type: .bispectrum, basis: basis)) {
+            guard case FeaturizationError.outputTooLarge(let values, _) = $0 else { return XCTFail("unexpected \($0)") }
+            XCTAssertEqual(values, 14 * 400 * 400 * 400)
+        }
+    }
+
+    func testBispectrumAngularLimit() throws {
+        // The CG tables stop at l = 20 (factorial ratios in Double); a larger
+        // max_angular (possible through Config) is an error, not a crash.
+        let h = SoapHypers(cutoff: 3, densityWidth: 0.5, maxAngular: 21, maxRadial: 0)
+        let basis = ExpansionBasis.primitive(hypers: h, species: [1], table: try ExpansionBasis.gtoTable(for: h))
+        XCTAssertThrowsError(try Featurizer(threads: 1).compute([Structure(numbers: [1], positions: [0, 0, 0])],
+                                                                type: .bispectrum, basis: basis)) {
+            XCTAssertEqual($0 as? FeaturizationError, .maxAngularTooLarge(type: .bispectrum, maxAngular: 21, limit: 20))
+        }
+    }
+
     func testHypersValidation() {
         var h = hypers
         h.cutoff = -1

@@ -42,6 +42,19 @@ final class RequestDecodingTests: XCTestCase {
         XCTAssertEqual(m.columnCount, 5 * 6 * 6)
     }
 
+    func testBispectrumType() throws {
+        let body = request { var d = $0["descriptor"] as! [String: Any]; d["type"] = "bispectrum"; $0["descriptor"] = d }
+        let prepared = try service.prepare(body)
+        XCTAssertEqual(prepared.request.type, .bispectrum)
+        let m = try service.compute(prepared)
+        XCTAssertEqual(m.properties.names, ["l_1", "l_2", "k_2", "l_3", "neighbor_1_type", "n_1", "neighbor_2_type", "n_2",
+                                            "neighbor_3_type", "n_3"])
+        // max_angular 4: 14 kept (l1, l2, l3); 6 radial channels of one species.
+        XCTAssertEqual(m.columnCount, 14 * 6 * 6 * 6)
+        assertError(request { var d = $0["descriptor"] as! [String: Any]; d["type"] = "trispectrum"; $0["descriptor"] = d },
+                    status: 422, pointer: "/descriptor/type", contains: "bispectrum")
+    }
+
     func testMalformedJSON() {
         assertError(Array("{\"structures\": [".utf8), status: 400, pointer: "")
         assertError(Array("[]".utf8), status: 422, pointer: "", contains: "expected an object")

@@ -48,6 +48,42 @@ final class ResponseEncodingTests: XCTestCase {
         }
     }
 
+    func testBispectrumJSONAndNpzMatchFeatomic() throws {
+        for file in ["public_f1_bispectrum_molecules.json", "public_f2_bispectrum_si8.json"] {
+            let (body, case_) = try request(file, type: "bispectrum")
+            let expected = (case_["expected"] as! [String: Any])["bispectrum"] as! [String: Any]
+            let response = try JSONSerialization.jsonObject(with: Data(try FeatureService().featurize(body, format: .json)))
+                as! [String: Any]
+            let properties = response["properties"] as! [String: Any]
+            XCTAssertEqual(properties["names"] as! [String], expected["names"] as! [String])
+            XCTAssertEqual(properties["values"] as! [[Int]], expected["labels"] as! [[Int]], "featomic's column order")
+            let ours = response["values"] as! [[Double]], theirs = expected["values"] as! [[Double]]
+            XCTAssertEqual(ours.count, theirs.count)
+            var worst = 0.0
+            for row in theirs.indices { for c in theirs[row].indices { worst = max(worst, abs(ours[row][c] - theirs[row][c])) } }
+            XCTAssertLessThan(worst, 1e-9, file)
+            // The binary response holds the same numbers.
+            let service = FeatureService()
+            let matrix = try service.compute(try service.prepare(body))
+            let files = try ZipReader.storedEntries(FeatureResponseEncoder.encode(matrix, format: .npz))
+            let (shape, data) = try NpyReader.read(files["values.npy"]!, descr: "<f8")
+            XCTAssertEqual(shape, [theirs.count, theirs[0].count])
+            // Exactly the computed doubles (Foundation's JSON reader may round the text differently).
+            let binary = data.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }
+            XCTAssertTrue(binary == matrix.values, "npz values differ from the computed ones")
+            XCTAssertLessThan(zip(binary, ours.flatMap { $0 }).map { abs($0 - $1) }.max()!, 1e-14, "npz vs JSON")
+            let (pshape, _) = try NpyReader.read(files["properties.npy"]!, descr: "<i4")
+            XCTAssertEqual(pshape, [theirs[0].count, 10])
+        }
+        // With gradients, per structure: the npz carries them.
+        let (body, _) = try request("public_f2_bispectrum_si8.json", type: "bispectrum", per: "structure", gradients: true)
+        let service = FeatureService()
+        let matrix = try service.compute(try service.prepare(body))
+        let files = try ZipReader.storedEntries(FeatureResponseEncoder.encode(matrix, format: .npz))
+        let (gshape, _) = try NpyReader.read(files["gradient_values.npy"]!, descr: "<f8")
+        XCTAssertEqual(gshape, [8, 3, matrix.columnCount], "one entry per atom of the one structure")
+    }
+
     func testJSONRoundTripsEveryDoubleExactly() throws {
         let (body, _) = try request("public_d1_si8_gradients.json", type: "power_spectrum", gradients: true)
         let service = FeatureService()
