@@ -529,35 +529,16 @@ final class Execution: @unchecked Sendable {
     /// refuses is isolated, reported and skipped (or fails the job with fail_fast).
     func compute(chunk: Int, features: FeatureService) throws -> ChunkOutcome {
         let range = chunks[chunk]
-        var members = range.filter { job.structures[$0] != nil }
-        let request = job.prepared.request
-        let featurizer = features.featurizer(threads: 1)
-        func run(_ indices: [Int]) throws(FeaturizationError) -> FeatureMatrix {
-            try featurizer.compute(indices.map { job.structures[$0]! }, type: request.type, basis: job.prepared.basis,
-                                   level: request.level, gradients: request.gradients)
-        }
-        var matrix: FeatureMatrix? = nil
-        if !members.isEmpty {
-            do {
-                matrix = try run(members)
-            } catch {
-                // Find the culprits one by one.
-                var good: [Int] = []
-                for s in members {
-                    do { _ = try run([s]); good.append(s) } catch let e {
-                        let service = ServiceError(e)
-                        let pointer = service.pointer.replacingOccurrences("/structures/0", "/structures/\(s)")
-                        let failure = JobError(structure: s, pointer: pointer, detail: service.message)
-                        if job.failFast { throw ServiceError(.invalid, pointer: pointer, "structure \(s): \(service.message)") }
-                        lock.withLock { p in if !p.errors.contains(where: { $0.structure == s }) { p.errors.append(failure) } }
-                    }
-                }
-                members = good
-                matrix = members.isEmpty ? nil : try run(members)
+        let members = range.compactMap { s in job.structures[s].map { (s, $0) } }
+        let computed = try ChunkComputation.run(members, prepared: job.prepared,
+                                                featurizer: features.featurizer(threads: 1), failFast: job.failFast)
+        lock.withLock { p in
+            for failure in computed.errors where !p.errors.contains(where: { $0.structure == failure.structure }) {
+                p.errors.append(failure)
             }
         }
-        let atoms = members.reduce(0) { $0 + job.structures[$1]!.count }
-        return ChunkOutcome(matrix: matrix, structures: range.count, globalIndex: members.map { Int32($0) }, atoms: atoms)
+        return ChunkOutcome(matrix: computed.matrix, structures: range.count, globalIndex: computed.globalIndex,
+                            atoms: computed.atoms)
     }
 
     /// Writes the chunk file atomically (temporary file, fsync, rename); returns its size.
@@ -575,4 +556,141 @@ final class Execution: @unchecked Sendable {
                                                                  level: request.level, gradients: request.gradients)
         try FileSystem.writeAtomically(JobChunkFile.encode(empty, globalIndex: []), to: JobChunkFile.labelsPath(directory))
     }
+}
+
+/// Featurizes one chunk of (index, structure) pairs; structures the featurizer refuses are
+/// found one by one and reported instead of failing the chunk (unless fail-fast).
+enum ChunkComputation {
+    struct Result {
+        var matrix: FeatureMatrix?
+        var globalIndex: [Int32]
+        var errors: [JobError]
+        var atoms: Int
+    }
+
+    static func run(_ members: [(Int, Structure)], prepared: PreparedFeaturization, featurizer: Featurizer,
+                    failFast: Bool) throws(ServiceError) -> Result {
+        let request = prepared.request
+        func compute(_ chunk: [(Int, Structure)]) throws(FeaturizationError) -> FeatureMatrix {
+            try featurizer.compute(chunk.map(\.1), type: request.type, basis: prepared.basis,
+                                   level: request.level, gradients: request.gradients)
+        }
+        var good = members
+        var errors: [JobError] = []
+        var matrix: FeatureMatrix? = nil
+        if !members.isEmpty {
+            do {
+                matrix = try compute(members)
+            } catch {
+                good = []
+                for member in members {
+                    do { _ = try compute([member]); good.append(member) } catch let e {
+                        let service = ServiceError(e)
+                        let pointer = service.pointer.replacingOccurrences("/structures/0", "/structures/\(member.0)")
+                        if failFast { throw ServiceError(.invalid, pointer: pointer, "structure \(member.0): \(service.message)") }
+                        errors.append(JobError(structure: member.0, pointer: pointer, detail: service.message))
+                    }
+                }
+                do { matrix = good.isEmpty ? nil : try compute(good) } catch { throw ServiceError(error) }
+            }
+        }
+        return Result(matrix: matrix, globalIndex: good.map { Int32($0.0) }, errors: errors,
+                      atoms: good.reduce(0) { $0 + $1.1.count })
+    }
+}
+
+/// `soapd featurize` for inputs larger than memory: structures arrive one JSON line at a
+/// time and are featurized in chunks written to a scratch directory; the .npz is then
+/// written from those files (one chunk in memory at a time), like a job's result.
+public final class StreamingFeaturizer {
+    let features: FeatureService
+    let prepared: PreparedFeaturization
+    let decoder: FeatureRequestDecoder
+    let directory: String
+    let chunkAtoms: Int
+    let failFast: Bool
+    private var pending: [(Int, Structure)] = []
+    private var pendingAtoms = 0
+    private var chunks = 0
+    public private(set) var structuresSeen = 0
+    public private(set) var atomsDone = 0
+    /// Per-structure problems as JSON lines ({"structure", "pointer", "detail"}), for stderr.
+    public var onError: (String) -> Void = { _ in }
+
+    /// `settings` is a /v1/features body without structures (descriptor, per, gradients).
+    public init(features: FeatureService, settings: [UInt8], directory: String, chunkAtoms: Int,
+                failFast: Bool) throws(ServiceError) {
+        let value = try features.parse(settings)
+        guard case .object(let o) = value else { throw ServiceError(.invalid, pointer: "", "expected a JSON object") }
+        if o["structures"] != nil {
+            throw ServiceError(.invalid, pointer: "/structures", "give structures as JSON lines in --structures, not in the request")
+        }
+        var withStructures = Array(o.map { ($0.key, $0.value) })
+        withStructures.append(("structures", .array([])))
+        decoder = FeatureRequestDecoder(limits: features.settings.requestLimits)
+        let request = try decoder.decode(.object(JSONObject(uniqueKeysWithValues: withStructures)))
+        prepared = try features.prepare(request)
+        self.features = features
+        self.directory = directory
+        self.chunkAtoms = max(1, chunkAtoms)
+        self.failFast = failFast
+        do { try FileSystem.createDirectories(forFile: directory + "/labels.bin") } catch {
+            throw ServiceError(.internal, "\(error)")
+        }
+    }
+
+    /// Adds one structure (a JSON line); featurizes a chunk when enough atoms are waiting.
+    public func add(line: [UInt8]) throws(ServiceError) {
+        let index = structuresSeen
+        structuresSeen += 1
+        do throws(ServiceError) {
+            let value = try features.parse(line)
+            let structure = try decoder.decodeStructure(value, at: "/structures/\(index)")
+            pending.append((index, structure))
+            pendingAtoms += structure.count
+        } catch {
+            if failFast { throw error }
+            report(JobError(structure: index, pointer: error.pointer, detail: error.message))
+        }
+        if pendingAtoms >= chunkAtoms { try flush() }
+    }
+
+    /// Featurizes what is waiting, then writes the .npz through `sink`.
+    public func finish(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
+        try flush()
+        let request = prepared.request
+        let empty = try features.featurizer().compute([], type: request.type, basis: prepared.basis,
+                                                      level: request.level, gradients: request.gradients)
+        try FileSystem.writeAtomically(JobChunkFile.encode(empty, globalIndex: []), to: JobChunkFile.labelsPath(directory))
+        try JobResult(directory: directory, chunks: Array(0..<chunks)).archive().writeNPZ(to: sink)
+    }
+
+    func flush() throws(ServiceError) {
+        guard !pending.isEmpty else { return }
+        let computed = try ChunkComputation.run(pending, prepared: prepared, featurizer: features.featurizer(), failFast: failFast)
+        for e in computed.errors { report(e) }
+        do {
+            try FileSystem.writeAtomically(JobChunkFile.encode(computed.matrix, globalIndex: computed.globalIndex),
+                                           to: JobChunkFile.path(directory, chunks))
+        } catch {
+            throw ServiceError(.insufficientStorage, "cannot write to \(directory): \(error)")
+        }
+        chunks += 1
+        atomsDone += computed.atoms
+        pending.removeAll(keepingCapacity: true)
+        pendingAtoms = 0
+    }
+
+    func report(_ e: JobError) {
+        var w = JSONWriter(capacity: 128)
+        w.beginObject()
+        w.key("structure"); w.integer(e.structure)
+        w.key("pointer"); w.string(e.pointer)
+        w.key("detail"); w.string(e.detail)
+        w.endObject()
+        onError(String(decoding: w.bytes, as: UTF8.self))
+    }
+
+    /// Removes the scratch directory.
+    public func cleanUp() { FileSystem.removeTree(directory) }
 }

@@ -64,8 +64,12 @@ enum CommandLineTool {
     }
 
     static func featurize(_ options: Options) {
-        options.allowOnly(["request", "output", "threads", "format", "database"])
+        options.allowOnly(["request", "output", "threads", "format", "database", "structures", "chunk-atoms", "fail-fast"])
         guard let input = options.string("request") else { fail("featurize needs --request FILE|-", code: 2) }
+        if let structures = options.string("structures") {
+            featurizeStreaming(options, settings: input, structures: structures)
+            return
+        }
         let output = options.string("output") ?? "-"
         let format: FeatureFormat
         switch options.string("format") ?? "json" {
@@ -90,6 +94,56 @@ enum CommandLineTool {
             fail(error.description)
         } catch {
             fail("cannot write \(output): \(error)")
+        }
+    }
+
+    /// Inputs larger than memory: --request holds the descriptor (no structures), the
+    /// structures come as JSON lines, the output is an .npz built chunk by chunk; a
+    /// progress line goes to stderr.
+    static func featurizeStreaming(_ options: Options, settings input: String, structures path: String) {
+        let output = options.string("output") ?? "-"
+        if let f = options.string("format"), f != "npz" { fail("streaming (--structures) writes npz; --format \(f) is not available", code: 2) }
+        var settings = FeatureServiceSettings()
+        if let t = options.int("threads") { settings.threads = t }
+        let service = service(settings, database: options.string("database"))
+        let scratch = (output == "-" ? "/tmp" : output) + ".soapd-chunks-\(getpid())"
+        let failFast = options.string("fail-fast").map { $0 == "true" } ?? false
+        let streaming: StreamingFeaturizer
+        do {
+            streaming = try StreamingFeaturizer(features: service, settings: try FileIO.read(input), directory: scratch,
+                                                chunkAtoms: options.int("chunk-atoms") ?? 4096, failFast: failFast)
+        } catch let error as ServiceError {
+            fail(error.description)
+        } catch {
+            fail("cannot read \(input): \(error)")
+        }
+        defer { streaming.cleanUp() }
+        streaming.onError = { line in fputs(line + "\n", stderr) }
+        let start = monotonicSeconds()
+        var lastReport = start
+        func progress(final: Bool = false) {
+            let t = monotonicSeconds()
+            guard final || t - lastReport > 0.5 else { return }
+            lastReport = t
+            let rate = Double(streaming.atomsDone) / max(t - start, 1e-9)
+            fputs("\rsoapd featurize: \(streaming.structuresSeen) structures, \(streaming.atomsDone) atoms, \(Int(rate)) atoms/s"
+                  + (final ? "\n" : ""), stderr)
+        }
+        do {
+            try FileIO.forEachLine(path) { line in
+                guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
+                try streaming.add(line: line)
+                progress()
+            }
+            let fd = output == "-" ? STDOUT_FILENO : open(output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else { fail("cannot write \(output): \(String(cString: strerror(errno)))") }
+            defer { if output != "-" { close(fd) } }
+            try streaming.finish { try FileIO.write($0, fd: fd) }
+            progress(final: true)
+        } catch let error as ServiceError {
+            fail(error.description)
+        } catch {
+            fail("\(error)")
         }
     }
 
@@ -230,6 +284,45 @@ enum FileIO {
         guard fd >= 0 else { throw Failure(description: String(cString: strerror(errno))) }
         defer { if path != "-" { close(fd) } }
         for bytes in chunks { try write(bytes, fd: fd) }
+    }
+
+    /// Calls `body` with each line of a file ("-": stdin), without the newline; memory holds
+    /// one block and the current line.
+    static func forEachLine(_ path: String, _ body: ([UInt8]) throws -> Void) throws {
+        let fd = path == "-" ? STDIN_FILENO : open(path, O_RDONLY)
+        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { if path != "-" { close(fd) } }
+        var block = [UInt8](repeating: 0, count: 1 << 20)
+        var line: [UInt8] = []
+        while true {
+            let n = block.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(description: String(cString: strerror(errno)))
+            }
+            if n == 0 { break }
+            var start = 0
+            for i in 0..<n where block[i] == 0x0A {
+                line.append(contentsOf: block[start..<i])
+                try body(line)
+                line.removeAll(keepingCapacity: true)
+                start = i + 1
+            }
+            line.append(contentsOf: block[start..<n])
+        }
+        if !line.isEmpty { try body(line) }
+    }
+
+    static func write(_ bytes: UnsafeRawBufferPointer, fd: Int32) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw Failure(description: String(cString: strerror(errno)))
+            }
+            offset += n
+        }
     }
 
     static func write(_ bytes: [UInt8], fd: Int32) throws {

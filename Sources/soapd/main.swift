@@ -15,6 +15,8 @@ import SoapService
 let usage = """
 usage: soapd serve     [--host 127.0.0.1] [--port 8080] [--database PATH] [--config FILE]
        soapd featurize --request FILE|- [--output FILE|-] [--threads N] [--format json|npz|npy]  [--database PATH]
+       soapd featurize --request DESCRIPTOR.json --structures FILE.jsonl|- --output FILE.npz [--chunk-atoms N]
+                       [--fail-fast true]                        (inputs larger than memory; progress on stderr)
        soapd bench     --request FILE [--repeat N] [--threads T] [--database PATH]
        soapd fit       --database PATH --descriptor FILE --structures FILE[,FILE…] [--contraction separate|mixed]
                        (--q-max N | --residual-variance X) [--threads N]

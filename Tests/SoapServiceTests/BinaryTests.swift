@@ -214,4 +214,46 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual(message.split(separator: "\n").count, 1, message)
         XCTAssertTrue(message.contains("/descriptor"), message)
     }
+
+    /// `soapd featurize --structures FILE.jsonl` streams: chunk by chunk into an .npz equal
+    /// to the whole-request output, a bad line reported on stderr and skipped, progress shown.
+    func testStreamingFeaturizeEqualsWholeRequest() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
+        let base = NSTemporaryDirectory() + "soapd-stream-\(getpid())"
+        let descriptor: [String: Any] = ["descriptor": JobRoutesTests.descriptor, "per": "atom"]
+        try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: base + "-descriptor.json"))
+        var lines = try BasisRoutesTests.molecules.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
+        lines.insert("{\"numbers\": [1], \"positions\": [[0, 0]]}", at: 2)   // bad: a 2-vector
+        try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: base + "-structures.jsonl"))
+        var whole = descriptor
+        whole["structures"] = BasisRoutesTests.molecules
+        try JSONSerialization.data(withJSONObject: whole).write(to: URL(fileURLWithPath: base + "-whole.json"))
+        func run(_ arguments: [String]) throws -> (Int32, String) {
+            let process = Process()
+            process.executableURL = Self.binary
+            process.arguments = arguments
+            let stderr = Pipe()
+            process.standardError = stderr
+            try process.run()
+            let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            return (process.terminationStatus, text)
+        }
+        let (status, messages) = try run(["featurize", "--request", base + "-descriptor.json", "--structures", base + "-structures.jsonl",
+                                          "--output", base + "-stream.npz", "--chunk-atoms", "7"])
+        XCTAssertEqual(status, 0, messages)
+        XCTAssertTrue(messages.contains("\"structure\":2"), messages)
+        XCTAssertTrue(messages.contains("6 structures, 33 atoms"), messages)
+        XCTAssertEqual(try run(["featurize", "--request", base + "-whole.json", "--format", "npz", "--output", base + "-whole.npz"]).0, 0)
+        let streamed = try ZipReader.storedEntries(Array(try Data(contentsOf: URL(fileURLWithPath: base + "-stream.npz"))))
+        let direct = try ZipReader.storedEntries(Array(try Data(contentsOf: URL(fileURLWithPath: base + "-whole.npz"))))
+        XCTAssertEqual(streamed["values.npy"], direct["values.npy"])
+        XCTAssertEqual(streamed["properties.npy"], direct["properties.npy"])
+        XCTAssertEqual(streamed["center_types.npy"], direct["center_types.npy"])
+        // The structure column keeps the input's line numbers: 0, 1, 3, 4, 5 (line 2 was bad).
+        let (_, samples) = try NpyReader.read(try XCTUnwrap(streamed["samples.npy"]), descr: "<i4")
+        let structures = samples.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        XCTAssertEqual(Set(structures), [0, 1, 3, 4, 5])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: base + "-stream.npz.soapd-chunks"), "scratch removed")
+    }
 }
