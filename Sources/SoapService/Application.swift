@@ -197,7 +197,14 @@ public final class Application: Sendable {
                 if let body = try jobs.delete(id) { return json(200, body) }
                 return HTTPResponse(status: 204)
             case ("/v1/jobs/{id}", _):
-                return json(200, try jobs.status(id))
+                var wait = 0.0
+                if let w = request.query["wait"] {
+                    guard let seconds = Double(w), seconds >= 0, seconds <= 60 else {
+                        throw ServiceError(.invalid, "wait must be a number of seconds from 0 to 60")
+                    }
+                    wait = seconds
+                }
+                return json(200, try jobs.status(id, waitSeconds: wait))
             default:
                 return try jobResult(jobs, id: id, request: request)
             }

@@ -21,8 +21,10 @@ enum JobChunkFile {
         var properties: Labels
     }
 
-    /// `globalIndex[k]` is the job's index of the matrix's structure k.
-    static func encode(_ m: FeatureMatrix?, globalIndex: [Int32]) -> [UInt8] {
+    /// Writes the chunk file atomically, the large arrays straight from the matrix;
+    /// `globalIndex[k]` is the job's index of the matrix's structure k. Returns its size.
+    @discardableResult
+    static func write(_ m: FeatureMatrix?, globalIndex: [Int32], to path: String) throws -> Int {
         var w = JSONWriter(capacity: 256)
         w.beginObject()
         w.key("rows"); w.integer(m?.rowCount ?? 0)
@@ -38,23 +40,25 @@ enum JobChunkFile {
             w.key("properties"); w.intArray(m.properties.values.map { Int($0) })
         }
         w.endObject()
-        var out = magic
-        withUnsafeBytes(of: UInt64(w.bytes.count).littleEndian) { out += $0 }
-        out += w.bytes
-        guard let m else { return out }
-        // The structure column is the matrix's own index; the job's is stored.
-        var samples = m.samples.values
-        let width = m.samples.names.count
-        for r in 0..<m.rowCount { samples[r * width] = globalIndex[Int(samples[r * width])] }
-        samples.withUnsafeBytes { out += $0 }
-        m.centerTypes?.withUnsafeBytes { out += $0 }
-        m.values.withUnsafeBytes { out += $0 }
-        if var g = m.gradientSamples?.values, let gv = m.gradientValues {
-            for e in 0..<(g.count / 3) { g[3 * e + 1] = globalIndex[Int(g[3 * e + 1])] }
-            g.withUnsafeBytes { out += $0 }
-            gv.withUnsafeBytes { out += $0 }
+        var head = magic
+        withUnsafeBytes(of: UInt64(w.bytes.count).littleEndian) { head += $0 }
+        head += w.bytes
+        return try FileSystem.writeAtomically(to: path) { put in
+            try head.withUnsafeBytes(put)
+            guard let m else { return }
+            // The structure column is the matrix's own index; the job's is stored.
+            var samples = m.samples.values
+            let width = m.samples.names.count
+            for r in 0..<m.rowCount { samples[r * width] = globalIndex[Int(samples[r * width])] }
+            try samples.withUnsafeBytes(put)
+            try m.centerTypes?.withUnsafeBytes(put)
+            try m.values.withUnsafeBytes(put)
+            if var g = m.gradientSamples?.values, let gv = m.gradientValues {
+                for e in 0..<(g.count / 3) { g[3 * e + 1] = globalIndex[Int(g[3 * e + 1])] }
+                try g.withUnsafeBytes(put)
+                try gv.withUnsafeBytes(put)
+            }
         }
-        return out
     }
 
     static func header(_ bytes: [UInt8]) throws -> (Header, Int) {

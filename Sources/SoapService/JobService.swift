@@ -32,6 +32,9 @@ public final class JobService: @unchecked Sendable {
     let features: FeatureService
     public let settings: JobSettings
     private let state = Mutex<RunnerState>(RunnerState())
+    /// Requests decoded at submission, kept for the runner so it need not decode them again
+    /// (a few only: the rest are decoded from SQLite when their turn comes).
+    private let decoded = Mutex<[String: DecodedJob]>([:])
     private let wake = DispatchSemaphore(value: 0)
     private let exited = DispatchSemaphore(value: 0)
     private var started = 0
@@ -106,18 +109,21 @@ public final class JobService: @unchecked Sendable {
             _ = try? store.fail(next.id, error: "could not start: \(error)")
             return nil
         }
-        return state.withLock { s -> (Execution, Int)? in
+        let work = state.withLock { s -> (Execution, Int)? in
             if s.current == nil { s.current = execution }
             guard let current = s.current, let chunk = current.takeChunk() else { return nil }
             return (current, chunk)
         }
+        // A new job: wake the other workers so they share its chunks at once.
+        for _ in 1..<max(1, started) { wake.signal() }
+        return work
     }
 
     /// Builds the execution of a stored job (queued, or running before a restart).
     func load(_ id: String) throws -> Execution {
         guard let record = try store.get(id) else { throw ServiceError(.notFound, "job \(id) vanished") }
         if record.state == .queued { try store.start(id) }
-        let job = try decodeJob(record.request)
+        let job = try decoded.withLock({ $0.removeValue(forKey: id) }) ?? decodeJob(record.request)
         let directory = jobDirectory(id)
         try FileSystem.createDirectories(forFile: directory + "/labels.json")
         let committed = Set(try store.chunks(jobID: id).map(\.chunk))
@@ -214,6 +220,9 @@ public final class JobService: @unchecked Sendable {
         do {
             (record, created) = try store.create(JobRecord(request: body, structuresTotal: job.structures.count,
                                                            idempotencyKey: idempotencyKey), idempotencyKey: idempotencyKey)
+            if created {
+                decoded.withLock { if $0.count < 4 { $0[record.id] = job } }
+            }
             if created, !job.errors.isEmpty {
                 // Known-bad structures are reported from the start.
                 try store.database.execute("UPDATE jobs SET errors_json = ? WHERE id = ?",
@@ -226,10 +235,17 @@ public final class JobService: @unchecked Sendable {
         return (try status(record.id), created, record.id)
     }
 
-    /// GET /v1/jobs/{id}.
-    public func status(_ id: String) throws(ServiceError) -> [UInt8] {
-        guard let job = try storage({ try store.summary(id) }) else {
+    /// GET /v1/jobs/{id}; with `waitSeconds`, answers as soon as the job has ended (long
+    /// polling: a client learns of completion at once without polling in a loop).
+    public func status(_ id: String, waitSeconds: Double = 0) throws(ServiceError) -> [UInt8] {
+        guard var job = try storage({ try store.summary(id) }) else {
             throw ServiceError(.notFound, "no job \(id.prefix(80))")
+        }
+        let deadline = Self.now() + waitSeconds
+        while (job.state == .queued || job.state == .running) && Self.now() < deadline {
+            usleep(2000)   // a SQLite read every 2 ms costs far less than a client's polling
+            guard let next = try storage({ try store.summary(id) }) else { break }
+            job = next
         }
         var w = JSONWriter(capacity: 512)
         write(job, to: &w)
@@ -543,9 +559,7 @@ final class Execution: @unchecked Sendable {
 
     /// Writes the chunk file atomically (temporary file, fsync, rename); returns its size.
     func write(_ outcome: ChunkOutcome, chunk: Int) throws -> Int {
-        let bytes = JobChunkFile.encode(outcome.matrix, globalIndex: outcome.globalIndex)
-        try FileSystem.writeAtomically(bytes, to: JobChunkFile.path(directory, chunk))
-        return bytes.count
+        try JobChunkFile.write(outcome.matrix, globalIndex: outcome.globalIndex, to: JobChunkFile.path(directory, chunk))
     }
 
     /// Column labels and sample names, written once per job so that a result whose
@@ -554,7 +568,7 @@ final class Execution: @unchecked Sendable {
         let request = job.prepared.request
         let empty = try features.featurizer(threads: 1).compute([], type: request.type, basis: job.prepared.basis,
                                                                  level: request.level, gradients: request.gradients)
-        try FileSystem.writeAtomically(JobChunkFile.encode(empty, globalIndex: []), to: JobChunkFile.labelsPath(directory))
+        try JobChunkFile.write(empty, globalIndex: [], to: JobChunkFile.labelsPath(directory))
     }
 }
 
@@ -661,7 +675,7 @@ public final class StreamingFeaturizer {
         let request = prepared.request
         let empty = try features.featurizer().compute([], type: request.type, basis: prepared.basis,
                                                       level: request.level, gradients: request.gradients)
-        try FileSystem.writeAtomically(JobChunkFile.encode(empty, globalIndex: []), to: JobChunkFile.labelsPath(directory))
+        try JobChunkFile.write(empty, globalIndex: [], to: JobChunkFile.labelsPath(directory))
         try JobResult(directory: directory, chunks: Array(0..<chunks)).archive().writeNPZ(to: sink)
     }
 
@@ -670,8 +684,7 @@ public final class StreamingFeaturizer {
         let computed = try ChunkComputation.run(pending, prepared: prepared, featurizer: features.featurizer(), failFast: failFast)
         for e in computed.errors { report(e) }
         do {
-            try FileSystem.writeAtomically(JobChunkFile.encode(computed.matrix, globalIndex: computed.globalIndex),
-                                           to: JobChunkFile.path(directory, chunks))
+            try JobChunkFile.write(computed.matrix, globalIndex: computed.globalIndex, to: JobChunkFile.path(directory, chunks))
         } catch {
             throw ServiceError(.insufficientStorage, "cannot write to \(directory): \(error)")
         }

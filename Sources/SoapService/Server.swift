@@ -144,33 +144,51 @@ public enum FileSystem {
     /// Writes a file so that it is either absent, as before, or complete: a temporary file,
     /// flushed to disk, renamed over `path`.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
+        try writeAtomically(to: path) { put in try bytes.withUnsafeBytes(put) }
+    }
+
+    /// The same, with the content given piece by piece (straight from the caller's arrays).
+    /// Returns the number of bytes written.
+    @discardableResult
+    public static func writeAtomically(to path: String,
+                                       _ content: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int {
         let temporary = path + ".tmp"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, bytes.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            guard n > 0 else {
-                let reason = String(cString: strerror(errno))
-                close(fd)
-                unlink(temporary)
-                throw Failure(description: "cannot write \(temporary): \(reason)")
-            }
-            offset += n
-        }
-        guard fsync(fd) == 0 else {
+        func abandon(_ what: String) -> Failure {
             let reason = String(cString: strerror(errno))
             close(fd)
             unlink(temporary)
-            throw Failure(description: "cannot flush \(temporary): \(reason)")
+            return Failure(description: "cannot \(what) \(temporary): \(reason)")
         }
+        var total = 0
+        do {
+            try content { piece in
+                var offset = 0
+                while offset < piece.count {
+                    let n = write(fd, piece.baseAddress! + offset, piece.count - offset)
+                    if n < 0 && errno == EINTR { continue }
+                    guard n > 0 else { throw abandon("write") }
+                    offset += n
+                }
+                total += piece.count
+            }
+        } catch let failure as Failure {
+            throw failure   // abandon() closed and removed the file
+        } catch {
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        // Data only: the rename below is what makes the file visible.
+        guard fdatasync(fd) == 0 else { throw abandon("flush") }
         close(fd)
         guard rename(temporary, path) == 0 else {
             let reason = String(cString: strerror(errno))
             unlink(temporary)
             throw Failure(description: "cannot rename \(temporary): \(reason)")
         }
+        return total
     }
 
     /// The first `limit` bytes of a file (fewer if it is shorter).

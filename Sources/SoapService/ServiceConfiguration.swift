@@ -162,7 +162,9 @@ public struct ServiceConfiguration: Sendable {
 
     public var jobSettings: JobSettings {
         var s = JobSettings()
-        s.workers = jobWorkers > 0 ? jobWorkers : effectiveThreads
+        // One more than the cores: a worker waiting for its chunk to reach the disk leaves
+        // its core to another.
+        s.workers = jobWorkers > 0 ? jobWorkers : effectiveThreads + 1
         s.chunkAtoms = jobChunkAtoms
         s.retentionSeconds = jobRetentionHours * 3600
         s.maxStructures = jobMaxStructures

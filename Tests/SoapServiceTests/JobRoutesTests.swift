@@ -48,7 +48,8 @@ final class JobRoutesTests: XCTestCase {
         XCTAssertEqual(submitted.headers["location"], "/v1/jobs/\(id)")
         let again = try client.request("POST", "/v1/jobs", headers: json.merging(["Idempotency-Key": "same-job"]) { $1 }, body: body(request))
         XCTAssertEqual(object(again)["id"] as? String, id, "a retried submission is the same job")
-        let done = try waitForState(id, ["succeeded", "failed"])
+        // Long polling answers once the job has ended.
+        let done = object(try client.request("GET", "/v1/jobs/\(id)?wait=60"))
         XCTAssertEqual(done["state"] as? String, "succeeded", "\(done)")
         let progress = try XCTUnwrap(done["progress"] as? [String: Any])
         XCTAssertEqual(progress["structures_done"] as? Int, 5)
@@ -143,6 +144,7 @@ final class JobRoutesTests: XCTestCase {
         check(try client.request("POST", "/v1/jobs", headers: ["Content-Type": "text/plain"], body: [1]), 415)
         check(try client.request("GET", "/v1/jobs?limit=0"), 422)
         check(try client.request("GET", "/v1/jobs?state=bogus"), 422)
+        check(try client.request("GET", "/v1/jobs/nope?wait=61"), 422)
         check(try client.request("GET", "/v1/jobs/nope"), 404)
         check(try client.request("DELETE", "/v1/jobs/nope"), 404)
         check(try client.request("GET", "/v1/jobs/nope/result", headers: ["Accept": "text/html"]), 406)
