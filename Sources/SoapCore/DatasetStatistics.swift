@@ -104,6 +104,7 @@ extension Featurizer {
     public func statistics(_ structures: [Structure], basis: ExpansionBasis,
                            targets: [Double]? = nil) throws(FeaturizationError) -> DatasetStatistics {
         precondition(targets == nil || targets!.count == structures.count)
+        let clock = Deadline(seconds: timeLimit)
         let prepared = try prepareStructures(structures, basis: basis)
         // Each centre's l = 0 channels, by global atom index, for the structure sums of the targets.
         var atomBase = [Int](repeating: 0, count: structures.count + 1)
@@ -123,7 +124,7 @@ extension Featurizer {
                 var local = DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K)
                 let block = ch * ch
                 local.gram.withUnsafeMutableBufferPointer { g in
-                    while let c = next() {
+                    while !clock.expired(), let c = next() {
                         let (s, first, end) = chunks[c]
                         prepared.slots[s].withUnsafeBufferPointer { slotOfAtom in
                             for i in first..<end {
@@ -157,6 +158,7 @@ extension Featurizer {
                 out[worker] = local
             }
         }}
+        try clock.check()
         var total = DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K)
         for p in partial { total.add(p) }
         // Mirror the upper triangles.

@@ -3,6 +3,7 @@ import Glibc
 #else
 import Darwin
 #endif
+import Synchronization
 
 /// Limits on what one computation may allocate (set from Config by callers).
 public struct FeaturizationLimits: Sendable {
@@ -25,6 +26,8 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
     case outputTooLarge(values: Int, limit: Int)
     /// A max_angular beyond what a descriptor supports (the bispectrum's CG tables).
     case maxAngularTooLarge(type: DescriptorType, maxAngular: Int, limit: Int)
+    /// The computation ran past its deadline and was stopped.
+    case deadlineExceeded(seconds: Double)
 
     public var description: String {
         switch self {
@@ -36,6 +39,7 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
             return "structures/\(s): about \(e) neighbour pairs within the cutoff, above the limit of \(l)"
         case .outputTooLarge(let v, let l): return "the output would hold \(v) numbers, above the limit of \(l)"
         case .maxAngularTooLarge(let t, let m, let l): return "\(t.rawValue) supports max_angular up to \(l), not \(m)"
+        case .deadlineExceeded(let s): return "the computation took longer than \(s) s and was stopped"
         }
     }
 }
@@ -44,6 +48,9 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
 public struct Featurizer: Sendable {
     public var threads: Int
     public var limits: FeaturizationLimits
+    /// Seconds allowed from the start of a computation (nil: no limit). Checked between
+    /// chunks of centres, so the work stops within one chunk of the deadline.
+    public var timeLimit: Double?
 
     public init(threads: Int = Featurizer.defaultThreads, limits: FeaturizationLimits = .init()) {
         self.threads = max(1, threads); self.limits = limits
@@ -56,7 +63,9 @@ public struct Featurizer: Sendable {
         if type == .bispectrum && basis.maxAngular > ClebschGordan.supportedMaxAngular {
             throw .maxAngularTooLarge(type: type, maxAngular: basis.maxAngular, limit: ClebschGordan.supportedMaxAngular)
         }
+        let clock = Deadline(seconds: timeLimit)
         let prepared = try prepareStructures(structures, basis: basis)
+        try clock.check()
         let slots = prepared.slots
         let neighborLists = prepared.lists
 
@@ -120,7 +129,7 @@ public struct Featurizer: Sendable {
             Parallel.run(chunks: chunks.count, threads: threads) { _, next in
                 let expansion = SphericalExpansion(basis: basis)
                 let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns, gradients: gradients)
-                while let c = next() {
+                while !clock.expired(), let c = next() {
                     let (s, first, end) = chunks[c]
                     slots[s].withUnsafeBufferPointer { slotOfAtom in
                         for i in first..<end {
@@ -139,6 +148,7 @@ public struct Featurizer: Sendable {
             }
         }}}
 
+        try clock.check()
         var samples = Labels(names: ["structure", "atom"])
         samples.values.reserveCapacity(2 * rows)
         var centerTypes = [Int32]()
@@ -268,5 +278,35 @@ public struct Featurizer: Sendable {
         }
         return FeatureMatrix(samples: samples, centerTypes: nil, properties: perAtom.properties, values: values,
                              gradientSamples: gradientSamples, gradientValues: gradientValues)
+    }
+}
+
+/// A computation's time limit, shared by its worker threads: once past, every worker stops
+/// taking chunks and the computation throws.
+final class Deadline: Sendable {
+    private let end: Double?
+    private let limit: Double
+    private let passed = Atomic<Bool>(false)
+
+    init(seconds: Double?) {
+        limit = seconds ?? 0
+        end = seconds.map { Deadline.now() + $0 }
+    }
+
+    func expired() -> Bool {
+        guard let end else { return false }
+        if passed.load(ordering: .relaxed) { return true }
+        if Deadline.now() > end { passed.store(true, ordering: .relaxed); return true }
+        return false
+    }
+
+    func check() throws(FeaturizationError) {
+        if expired() { throw .deadlineExceeded(seconds: limit) }
+    }
+
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }

@@ -51,7 +51,9 @@ public final class BasisService: Sendable {
         let targets = try root["targets"].map { v throws(ServiceError) in try Self.decodeTargets(v, count: structures.count) }
         let basis = try features.primitiveBasis(hypers: hypers, species: species)
         let batch: DatasetStatistics
-        do { batch = try features.featurizer().statistics(structures, basis: basis, targets: targets) } catch { throw ServiceError(error) }
+        var featurizer = features.featurizer()
+        featurizer.timeLimit = features.settings.computeTimeoutSeconds
+        do { batch = try featurizer.statistics(structures, basis: basis, targets: targets) } catch { throw ServiceError(error) }
         let outcome = try storage {
             try datasets.addBatch(datasetID: datasetID, idempotencyKey: idempotencyKey, structures: structures.count) { record in
                 guard var total = Self.statistics(record, hypers: hypers, species: species) else {

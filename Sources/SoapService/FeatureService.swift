@@ -18,6 +18,9 @@ public struct FeatureServiceSettings: Sendable {
     public var featurizationLimits = FeaturizationLimits()
     public var jsonLimits = JSONLimits()
     public var splineCacheEntries = 32
+    /// Time allowed to one interactive computation (a request, a dataset batch); jobs are
+    /// bounded per chunk instead.
+    public var computeTimeoutSeconds: Double? = nil
     public init() {}
 }
 
@@ -86,7 +89,9 @@ public final class FeatureService: Sendable {
 
     public func compute(_ prepared: PreparedFeaturization, threads: Int? = nil) throws(ServiceError) -> FeatureMatrix {
         do {
-            return try featurizer(threads: threads).compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
+            var featurizer = featurizer(threads: threads)
+            featurizer.timeLimit = settings.computeTimeoutSeconds
+            return try featurizer.compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
                                           level: prepared.request.level, gradients: prepared.request.gradients)
         } catch {
             throw ServiceError(error)

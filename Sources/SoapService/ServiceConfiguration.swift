@@ -186,6 +186,7 @@ public struct ServiceConfiguration: Sendable {
         s.jsonLimits.maxDepth = jsonMaxDepth
         s.jsonLimits.maxStringBytes = jsonMaxStringBytes
         s.splineCacheEntries = splineCacheEntries
+        s.computeTimeoutSeconds = computeTimeoutSeconds
         return s
     }
 }

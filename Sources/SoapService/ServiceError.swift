@@ -75,6 +75,9 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .maxAngularTooLarge(let type, let maxAngular, let limit):
             self.init(.invalid, pointer: "/descriptor/hypers/basis/max_angular",
                       "\(type.rawValue) supports max_angular up to \(limit), not \(maxAngular)")
+        case .deadlineExceeded(let seconds):
+            self.init(.timeout, "the computation took longer than the limit of \(seconds) s and was stopped; "
+                      + "split the request or submit it as a job (POST /v1/jobs)")
         }
     }
 }
