@@ -21,6 +21,7 @@ public final class Application: Sendable {
     public let bases: BasisService?
     /// Batch jobs; nil when the service runs without a database.
     public let jobs: JobService?
+    public let authorization: Authorization
 
     public init(configuration: ServiceConfiguration, database: Database? = nil) {
         self.configuration = configuration
@@ -32,6 +33,8 @@ public final class Application: Sendable {
         self.features = features
         self.bases = bases
         jobs = database.map { JobService(database: $0, features: features, settings: configuration.jobSettings) }
+        authorization = Authorization(writeTokens: Authorization.tokens(configuration.writeTokens),
+                                      readTokens: Authorization.tokens(configuration.readTokens))
     }
 
     /// Live server figures for /metrics (set once the server exists).
@@ -88,6 +91,18 @@ public final class Application: Sendable {
         }
         guard route.methods.contains(method) else {
             return (template, Self.methodNotAllowed(route.methods.contains("GET") ? route.methods + ["HEAD"] : route.methods))
+        }
+        switch authorization.decide(authorization.access(method: method, template: template),
+                                    authorization: request.headers["Authorization"]) {
+        case .allowed: break
+        case .unauthenticated:
+            var r = Self.problem(status: 401, title: "Unauthorized", detail: "this route needs a bearer token (Authorization: Bearer …)")
+            r.headers["WWW-Authenticate"] = "Bearer realm=\"soapd\""
+            return (template, r)
+        case .forbidden:
+            var r = Self.problem(status: 403, title: "Forbidden", detail: "this route changes state and needs a write token")
+            r.headers["WWW-Authenticate"] = "Bearer realm=\"soapd\", error=\"insufficient_scope\""
+            return (template, r)
         }
         switch (template, method) {
         case ("/health", _):

@@ -53,7 +53,7 @@ public final class SoapdServer: @unchecked Sendable {
         try http.start()
         application.jobs?.start()
         let c = application.configuration
-        if !["127.0.0.1", "::1", "localhost"].contains(c.host) {
+        if !["127.0.0.1", "::1", "localhost"].contains(c.host) && !application.authorization.requiresWriteTokens {
             Log.message("warning", "listening on a non-loopback address (\(c.host)); no write tokens are configured")
         }
         Log.message("info", "soapd \(Application.version) listening on \(c.host):\(http.boundPort), database \(c.resolvedDatabasePath), \(c.effectiveThreads) threads")

@@ -50,6 +50,9 @@ public struct ServiceConfiguration: Sendable {
     public var jobRetentionHours = 168.0
     public var jobMaxStructures = 1_000_000
     public var jobDirectory = ""
+    /// Bearer tokens, comma-separated (empty: none required); never logged.
+    public var writeTokens = ""
+    public var readTokens = ""
 
     public init() {}
 
@@ -102,6 +105,7 @@ public struct ServiceConfiguration: Sendable {
         int("job_workers", \.jobWorkers), int("job_chunk_atoms", \.jobChunkAtoms, min: 1),
         seconds("job_retention_hours", \.jobRetentionHours), int("job_max_structures", \.jobMaxStructures, min: 1),
         string("job_directory", \.jobDirectory),
+        string("write_tokens", \.writeTokens), string("read_tokens", \.readTokens),
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
