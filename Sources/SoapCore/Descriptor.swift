@@ -33,6 +33,8 @@ public struct FeatureMatrix: Sendable {
     public var gradientSamples: Labels?
     /// entries × 3 × columns: d/dx, d/dy, d/dz of row `sample` w.r.t. the position of `atom`.
     public var gradientValues: [Double]?
+    /// The share of a memory budget these arrays hold; returned when the last copy goes.
+    public var reservation: MemoryReservation? = nil
 
     public var rowCount: Int { samples.count }
     public var columnCount: Int { properties.count }

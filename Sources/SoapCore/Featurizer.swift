@@ -28,6 +28,10 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
     case maxAngularTooLarge(type: DescriptorType, maxAngular: Int, limit: Int)
     /// The computation ran past its deadline and was stopped.
     case deadlineExceeded(seconds: Double)
+    /// The output alone would exceed the memory budget.
+    case overBudget(bytes: Int, limit: Int)
+    /// The output fits the budget, but not beside what other computations hold now.
+    case budgetBusy(bytes: Int, available: Int)
 
     public var description: String {
         switch self {
@@ -40,6 +44,8 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
         case .outputTooLarge(let v, let l): return "the output would hold \(v) numbers, above the limit of \(l)"
         case .maxAngularTooLarge(let t, let m, let l): return "\(t.rawValue) supports max_angular up to \(l), not \(m)"
         case .deadlineExceeded(let s): return "the computation took longer than \(s) s and was stopped"
+        case .overBudget(let b, let l): return "the output needs \(b) bytes, above the memory budget of \(l)"
+        case .budgetBusy(let b, let a): return "the output needs \(b) bytes; \(a) are free in the memory budget now"
         }
     }
 }
@@ -51,6 +57,11 @@ public struct Featurizer: Sendable {
     /// Seconds allowed from the start of a computation (nil: no limit). Checked between
     /// chunks of centres, so the work stops within one chunk of the deadline.
     public var timeLimit: Double?
+    /// Outputs reserve their size here before they are allocated (nil: unbounded).
+    public var memoryBudget: MemoryBudget?
+    /// Bytes reserved per byte of output, covering what callers build from it later (a JSON
+    /// text is several times the size of its doubles).
+    public var reserveFactor = 1.0
 
     public init(threads: Int = Featurizer.defaultThreads, limits: FeaturizationLimits = .init()) {
         self.threads = max(1, threads); self.limits = limits
@@ -116,6 +127,15 @@ public struct Featurizer: Sendable {
         }
         let entries = entryStart[rows]
 
+        var reservation: MemoryReservation? = nil
+        if let budget = memoryBudget {
+            let raw = 8.0 * Double(rows) * Double(columns) + 8.0 * Double(entries) * 3 * Double(columns)
+                + 12.0 * Double(entries) + 12.0 * Double(rows)
+            let bytes = raw * reserveFactor
+            guard bytes <= Double(budget.limit) else { throw .overBudget(bytes: Int(min(bytes, 1e18)), limit: budget.limit) }
+            guard let r = budget.reserve(Int(bytes)) else { throw .budgetBusy(bytes: Int(bytes), available: budget.available) }
+            reservation = r
+        }
         // Every element is written by the kernels below.
         var values = LargeBuffers.uninitialized(Double.self, count: rows * columns)
         var gradientValues = LargeBuffers.uninitialized(Double.self, count: gradients ? entries * 3 * columns : 0)
@@ -165,6 +185,7 @@ public struct Featurizer: Sendable {
         if level == .structure {
             result = Self.sumOverStructures(result, structures: structures, rowStart: rowStart, entryStart: entryStart)
         }
+        result.reservation = reservation
         return result
     }
 
@@ -309,4 +330,37 @@ final class Deadline: Sendable {
         clock_gettime(CLOCK_MONOTONIC, &ts)
         return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
+}
+
+/// A process-wide cap on the bytes that outputs may hold at once: each computation
+/// reserves its output's size before allocating it and returns it when the output is gone.
+public final class MemoryBudget: Sendable {
+    public let limit: Int
+    private let used = Atomic<Int>(0)
+
+    public init(limit: Int) { self.limit = max(0, limit) }
+
+    public var inUse: Int { used.load(ordering: .relaxed) }
+    public var available: Int { max(0, limit - inUse) }
+
+    /// A reservation of `bytes`, or nil when they do not fit beside the current ones.
+    public func reserve(_ bytes: Int) -> MemoryReservation? {
+        var current = used.load(ordering: .relaxed)
+        while true {
+            guard current + bytes <= limit else { return nil }
+            let (exchanged, original) = used.compareExchange(expected: current, desired: current + bytes, ordering: .acquiringAndReleasing)
+            if exchanged { return MemoryReservation(budget: self, bytes: bytes) }
+            current = original
+        }
+    }
+
+    fileprivate func release(_ bytes: Int) { used.wrappingSubtract(bytes, ordering: .acquiringAndReleasing) }
+}
+
+/// Bytes held in a MemoryBudget until this object goes away.
+public final class MemoryReservation: Sendable {
+    let budget: MemoryBudget
+    public let bytes: Int
+    init(budget: MemoryBudget, bytes: Int) { self.budget = budget; self.bytes = bytes }
+    deinit { budget.release(bytes) }
 }

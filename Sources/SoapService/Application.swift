@@ -279,7 +279,7 @@ public final class Application: Sendable {
         }
         do {
             let prepared = try features.prepare(request.body)
-            let matrix = try features.compute(prepared)
+            let matrix = try features.compute(prepared, textOutput: format == .json)
             metrics.recordFeaturized(atoms: prepared.atomCount, structures: prepared.request.structures.count)
             // Binary answers go out straight from the arrays unless the client wants them gzipped.
             if !request.acceptsGzip,
@@ -288,7 +288,8 @@ public final class Application: Sendable {
                 headers.set(name: "Content-Type", value: format.rawValue)
                 return HTTPResponse(status: 200, headers: headers,
                                     body: .sized(length: binary.size, producer: { writer in
-                                        try binary.write { try writer.write($0) }
+                                        // The budget's share is returned once the bytes are sent.
+                                        try withExtendedLifetime(matrix) { try binary.write { try writer.write($0) } }
                                     }))
             }
             let body = FeatureResponseEncoder.encode(matrix, format: format, basisID: prepared.basisID,

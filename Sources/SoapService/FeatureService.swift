@@ -21,6 +21,8 @@ public struct FeatureServiceSettings: Sendable {
     /// Time allowed to one interactive computation (a request, a dataset batch); jobs are
     /// bounded per chunk instead.
     public var computeTimeoutSeconds: Double? = nil
+    /// Bytes that interactive outputs may hold at once (nil: unbounded).
+    public var memoryBudgetBytes: Int? = nil
     public init() {}
 }
 
@@ -29,10 +31,13 @@ public struct FeatureServiceSettings: Sendable {
 public final class FeatureService: Sendable {
     public let settings: FeatureServiceSettings
     public let splineCache: SplineCache
+    /// Shared by all interactive computations of this service.
+    public let memoryBudget: MemoryBudget?
 
     public init(settings: FeatureServiceSettings = .init()) {
         self.settings = settings
         splineCache = SplineCache(capacity: settings.splineCacheEntries)
+        memoryBudget = settings.memoryBudgetBytes.map { MemoryBudget(limit: $0) }
     }
 
     public func parse(_ body: [UInt8]) throws(ServiceError) -> JSONValue {
@@ -87,10 +92,15 @@ public final class FeatureService: Sendable {
         Featurizer(threads: threads ?? settings.threads, limits: settings.featurizationLimits)
     }
 
-    public func compute(_ prepared: PreparedFeaturization, threads: Int? = nil) throws(ServiceError) -> FeatureMatrix {
+    /// `textOutput`: the answer will be JSON text (about 3 bytes of text per byte of double),
+    /// so that much more is reserved in the memory budget.
+    public func compute(_ prepared: PreparedFeaturization, threads: Int? = nil,
+                        textOutput: Bool = false) throws(ServiceError) -> FeatureMatrix {
         do {
             var featurizer = featurizer(threads: threads)
             featurizer.timeLimit = settings.computeTimeoutSeconds
+            featurizer.memoryBudget = memoryBudget
+            featurizer.reserveFactor = textOutput ? 4 : 1
             return try featurizer.compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
                                           level: prepared.request.level, gradients: prepared.request.gradients)
         } catch {

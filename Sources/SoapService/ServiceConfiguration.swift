@@ -51,6 +51,8 @@ public struct ServiceConfiguration: Sendable {
     public var jobMaxStructures = 1_000_000
     public var jobDirectory = ""
     /// Bearer tokens, comma-separated (empty: none required); never logged.
+    /// Bytes that interactive outputs (values, gradients, their JSON text) may hold at once.
+    public var memoryBudgetBytes = 8 << 30
     public var writeTokens = ""
     public var readTokens = ""
 
@@ -105,6 +107,7 @@ public struct ServiceConfiguration: Sendable {
         int("job_workers", \.jobWorkers), int("job_chunk_atoms", \.jobChunkAtoms, min: 1),
         seconds("job_retention_hours", \.jobRetentionHours), int("job_max_structures", \.jobMaxStructures, min: 1),
         string("job_directory", \.jobDirectory),
+        int("memory_budget_bytes", \.memoryBudgetBytes, min: 1 << 20),
         string("write_tokens", \.writeTokens), string("read_tokens", \.readTokens),
     ]
 
@@ -191,6 +194,7 @@ public struct ServiceConfiguration: Sendable {
         s.jsonLimits.maxStringBytes = jsonMaxStringBytes
         s.splineCacheEntries = splineCacheEntries
         s.computeTimeoutSeconds = computeTimeoutSeconds
+        s.memoryBudgetBytes = memoryBudgetBytes
         return s
     }
 }

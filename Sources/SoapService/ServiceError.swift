@@ -75,6 +75,12 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .maxAngularTooLarge(let type, let maxAngular, let limit):
             self.init(.invalid, pointer: "/descriptor/hypers/basis/max_angular",
                       "\(type.rawValue) supports max_angular up to \(limit), not \(maxAngular)")
+        case .overBudget(let bytes, let limit):
+            self.init(.tooLarge, "the output needs about \(bytes) bytes, above the memory budget of \(limit) bytes; "
+                      + "split the request or submit it as a job (POST /v1/jobs)")
+        case .budgetBusy(let bytes, let available):
+            self.init(.unavailable, "the output needs about \(bytes) bytes and only \(available) are free in the memory budget "
+                      + "while other requests run; retry shortly")
         case .deadlineExceeded(let seconds):
             self.init(.timeout, "the computation took longer than the limit of \(seconds) s and was stopped; "
                       + "split the request or submit it as a job (POST /v1/jobs)")

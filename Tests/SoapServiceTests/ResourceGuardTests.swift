@@ -85,4 +85,41 @@ final class ResourceGuardTests: XCTestCase {
         XCTAssertEqual(object(response)["pointer"] as? String, "/structures/0")
         XCTAssertTrue(response.text.contains("neighbour pairs"), response.text)
     }
+
+    func testMemoryBudgetReservations() {
+        let budget = MemoryBudget(limit: 1000)
+        var first: MemoryReservation? = budget.reserve(600)
+        XCTAssertNotNil(first)
+        XCTAssertNil(budget.reserve(500), "does not fit beside the first")
+        XCTAssertEqual(budget.available, 400)
+        first = nil
+        XCTAssertEqual(budget.inUse, 0, "returned when the reservation goes")
+        XCTAssertNotNil(budget.reserve(1000))
+        _ = first
+    }
+
+    /// A request whose output exceeds the budget is a 413 before anything is allocated, one
+    /// within it succeeds, and the budget is whole again once its answer has gone out.
+    func testMemoryBudgetOverHTTP() throws {
+        let (server, client) = TestHTTPClient.startServer { $0.memoryBudgetBytes = 4 << 20 }
+        defer { server.http.shutdown(gracePeriod: 1) }
+        let refused = try client.request("POST", "/v1/features", headers: json, body: body(heavyRequest))
+        XCTAssertEqual(refused.status, 413, refused.text)
+        XCTAssertTrue(refused.text.contains("memory budget"), refused.text)
+        var small = heavyRequest
+        small["structures"] = Array((small["structures"] as! [Any]).prefix(1))
+        small["gradients"] = false
+        for accept in ["application/json", "application/x-npz"] {
+            let ok = try client.request("POST", "/v1/features", headers: json.merging(["Accept": accept]) { $1 }, body: body(small))
+            XCTAssertEqual(ok.status, 200, ok.text)
+        }
+        let budget = try XCTUnwrap(server.application.features.memoryBudget)
+        XCTAssertTrue(waitUntil { budget.inUse == 0 }, "in use: \(budget.inUse)")
+    }
+
+    func waitUntil(_ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline { if condition() { return true }; Thread.sleep(forTimeInterval: 0.01) }
+        return condition()
+    }
 }
