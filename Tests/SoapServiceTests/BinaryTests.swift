@@ -256,4 +256,65 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual(Set(structures), [0, 1, 3, 4, 5])
         XCTAssertFalse(FileManager.default.fileExists(atPath: base + "-stream.npz.soapd-chunks"), "scratch removed")
     }
+
+    /// SIGKILL while a dataset batch is being computed and while bases are fitted: after a
+    /// restart the database is intact, the batch counted fully or not at all, and every
+    /// basis listed is whole (readable and usable).
+    func testKillDuringBatchAndFit() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
+        let directory = NSTemporaryDirectory() + "soapd-killbatch-\(getpid())"
+        try? FileManager.default.removeItem(atPath: directory)
+        let json = ["Content-Type": "application/json"]
+        func body(_ o: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
+        func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
+        var (process, port, _) = try Self.serve(directory: directory)
+        var client = TestHTTPClient(port: port)
+        let id = try XCTUnwrap(object(try client.request("POST", "/v1/datasets", headers: json,
+            body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]])))["id"] as? String)
+        let big = body(["structures": Array(repeating: BasisRoutesTests.molecules, count: 400).flatMap { $0 }])
+        let sent = expectation(description: "batch sent")
+        let port0 = port
+        DispatchQueue.global().async {
+            _ = try? TestHTTPClient(port: port0).request("POST", "/v1/datasets/\(id)/structures", headers: json, body: big)
+            sent.fulfill()
+        }
+        Thread.sleep(forTimeInterval: 0.3)
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        wait(for: [sent], timeout: 30)
+
+        (process, port, _) = try Self.serve(directory: directory)
+        client = TestHTTPClient(port: port)
+        let counted = object(try client.request("GET", "/v1/datasets/\(id)"))["structures"] as? Int
+        XCTAssertTrue(counted == 0 || counted == 2000, "a batch counts fully or not at all: \(String(describing: counted))")
+        XCTAssertEqual(try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
+                                          body: body(["structures": BasisRoutesTests.molecules])).status, 200)
+        // Fits killed at a few points in their course.
+        for (k, delay) in [0.0, 0.002, 0.01, 0.05].enumerated() {
+            let fitBody = body(["dataset_id": id, "contraction": k % 2 == 0 ? "mixed" : "separate", "q_max": 2 + k])
+            let port1 = port
+            let done = expectation(description: "fit sent")
+            DispatchQueue.global().async {
+                _ = try? TestHTTPClient(port: port1).request("POST", "/v1/bases", headers: json, body: fitBody)
+                done.fulfill()
+            }
+            Thread.sleep(forTimeInterval: delay)
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            wait(for: [done], timeout: 30)
+            (process, port, _) = try Self.serve(directory: directory)
+            client = TestHTTPClient(port: port)
+        }
+        defer { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
+        let bases = (object(try client.request("GET", "/v1/bases"))["bases"] as? [[String: Any]]) ?? []
+        for basis in bases {
+            let basisID = try XCTUnwrap(basis["id"] as? String)
+            XCTAssertEqual(try client.request("GET", "/v1/bases/\(basisID)").status, 200)
+            let features = try client.request("POST", "/v1/features", headers: json, body: body([
+                "structures": BasisRoutesTests.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID]]))
+            XCTAssertEqual(features.status, 200, features.text)
+        }
+        let integrity = try Database(path: directory + "/soapd.sqlite").query("PRAGMA integrity_check").first?.string("integrity_check")
+        XCTAssertEqual(integrity, "ok")
+    }
 }
