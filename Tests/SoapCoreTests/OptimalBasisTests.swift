@@ -140,6 +140,72 @@ final class OptimalBasisTests: XCTestCase {
         XCTAssertLessThanOrEqual(mixed2RV, gto4, "mixed q_max = 2 (\(mixed2RV)) vs 4 GTOs per species (\(gto4))")
     }
 
+    /// The splined contracted integrals c_ql(r) against the same contraction of the exact
+    /// GTO integrals Σ_n U_qn I_nl(r): within the spline accuracy at random radii.
+    func testContractedRadialIntegralsBeforeAndAfterSplining() throws {
+        let h = hypers(maxRadial: 7)
+        let stats = try statistics(h)
+        let gto = try GtoRadialBasis(cutoff: h.cutoff, densityWidth: h.densityWidth, count: h.radialCount, maxAngular: h.maxAngular)
+        var rng = SeededRandom(seed: 99)
+        for contraction in Contraction.allCases {
+            let fit = try OptimalBasis.fit(stats, hypers: h, contraction: contraction, q: 3)
+            let tables = try fit.splineTables()
+            let N = h.radialCount
+            var worst = 0.0, scale = 0.0
+            for _ in 0..<500 {
+                let r = rng.uniform(0, h.cutoff)
+                for l in 0...h.maxAngular {
+                    var primitive = [Double](repeating: 0, count: 2 * N)
+                    primitive.withUnsafeMutableBufferPointer { p in
+                        gto.radialIntegrals(at: r, l: l, values: p.baseAddress!, derivatives: p.baseAddress! + N)
+                    }
+                    for a in species.indices {
+                        var splined = [Double](repeating: 0, count: (h.maxAngular + 1) * 3)
+                        splined.withUnsafeMutableBufferPointer { tables[a].evaluate(r, values: $0.baseAddress!, derivatives: nil) }
+                        for q in 0..<3 {
+                            let u = Array(fit.coefficients(l: l, species: a, q: q))
+                            let exact = zip(u, primitive).reduce(0.0) { $0 + $1.0 * $1.1 }
+                            worst = max(worst, abs(splined[l * 3 + q] - exact))
+                            scale = max(scale, abs(exact))
+                        }
+                    }
+                }
+            }
+            // Spline accuracy 1e-9 (mean midpoint error); the worst point within 100× of it.
+            XCTAssertLessThan(worst, 1e-7 * max(scale, 1), "\(contraction): worst \(worst)")
+        }
+    }
+
+    /// With splines made exact to 1e-12 for both the primitive and the fitted tables, the
+    /// contracted coefficients are U·c to 1e-10: what is left is the spline, nothing else.
+    func testContractedCoefficientsAreUTimesCWithoutSplineError() throws {
+        let h = SoapHypers(cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: 2,
+                           maxRadial: 5, splineAccuracy: 1e-12)
+        let primitiveBasis = try primitiveBasis(h, species: species)
+        let stats = try Featurizer(threads: 2).statistics(molecules, basis: primitiveBasis)
+        let primitive = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion, basis: primitiveBasis)
+        var column: [[Int32]: Int] = [:]
+        for c in 0..<primitive.columnCount { column[Array(primitive.properties[c])] = c }
+        let fit = try OptimalBasis.fit(stats, hypers: h, contraction: .separate, q: 3)
+        let contracted = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion,
+                                                            basis: fit.expansionBasis(tables: try fit.splineTables()))
+        var worst = 0.0, scale = 0.0
+        for c in 0..<contracted.columnCount {
+            let label = Array(contracted.properties[c])   // neighbor_type, l, m, n
+            let a = species.firstIndex(of: Int(label[0]))!, l = Int(label[1]), q = Int(label[3])
+            let u = Array(fit.coefficients(l: l, species: a, q: q))
+            for row in 0..<contracted.rowCount {
+                var expected = 0.0
+                for n in 0..<h.radialCount {
+                    expected += u[n] * primitive.values[row * primitive.columnCount + column[[label[0], label[1], label[2], Int32(n)]]!]
+                }
+                worst = max(worst, abs(contracted.values[row * contracted.columnCount + c] - expected))
+                scale = max(scale, abs(expected))
+            }
+        }
+        XCTAssertLessThan(worst, 1e-10 * max(scale, 1), "worst \(worst) of \(scale)")
+    }
+
     func testFitErrors() throws {
         let h = hypers(maxRadial: 3)
         let empty = DatasetStatistics(species: species, maxAngular: h.maxAngular, radialCount: h.radialCount)
