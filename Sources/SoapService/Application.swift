@@ -142,22 +142,15 @@ public final class Application: Sendable {
                 }
                 return json(200, try bases.dataset(id, matrices: matrices == "true"))
             case ("/v1/datasets/{id}/structures", _):
-                let key = request.headers["Idempotency-Key"]
-                if let key, key.isEmpty || key.count > 255 {
-                    throw ServiceError(.invalid, "Idempotency-Key must be 1 to 255 characters")
-                }
-                return json(200, try bases.addStructures(datasetID: id, body: request.body, idempotencyKey: key))
+                return json(200, try bases.addStructures(datasetID: id, body: request.body,
+                                                         idempotencyKey: try Self.idempotencyKey(request)))
             case ("/v1/bases", "POST"):
                 let (body, created, newID) = try bases.fit(request.body)
                 var r = json(created ? 201 : 200, body)
                 r.headers["Location"] = "/v1/bases/" + newID
                 return r
             case ("/v1/bases", _):
-                let limit = request.query["limit"].map { Int($0) ?? -1 } ?? 100
-                let offset = request.query["offset"].map { Int($0) ?? -1 } ?? 0
-                guard (1...1000).contains(limit), offset >= 0 else {
-                    throw ServiceError(.invalid, "limit must be 1 to 1000 and offset non-negative")
-                }
+                let (limit, offset) = try Self.page(request)
                 return json(200, try bases.listBases(limit: limit, offset: offset))
             case ("/v1/bases/{id}", "DELETE"):
                 try bases.deleteBasis(id)
@@ -186,20 +179,12 @@ public final class Application: Sendable {
         do throws(ServiceError) {
             switch (template, method) {
             case ("/v1/jobs", "POST"):
-                let key = request.headers["Idempotency-Key"]
-                if let key, key.isEmpty || key.count > 255 {
-                    throw ServiceError(.invalid, "Idempotency-Key must be 1 to 255 characters")
-                }
-                let (body, _, newID) = try jobs.submit(request.body, idempotencyKey: key)
+                let (body, _, newID) = try jobs.submit(request.body, idempotencyKey: try Self.idempotencyKey(request))
                 var r = json(202, body)
                 r.headers["Location"] = "/v1/jobs/" + newID
                 return r
             case ("/v1/jobs", _):
-                let limit = request.query["limit"].map { Int($0) ?? -1 } ?? 100
-                let offset = request.query["offset"].map { Int($0) ?? -1 } ?? 0
-                guard (1...1000).contains(limit), offset >= 0 else {
-                    throw ServiceError(.invalid, "limit must be 1 to 1000 and offset non-negative")
-                }
+                let (limit, offset) = try Self.page(request)
                 var state: JobState? = nil
                 if let s = request.query["state"] {
                     guard let parsed = JobState(rawValue: s) else {
@@ -262,6 +247,25 @@ public final class Application: Sendable {
                 try result.writeJSON { try writer.write($0) }
             })
         }
+    }
+
+    /// The Idempotency-Key header, if sent: 1 to 255 characters.
+    static func idempotencyKey(_ request: HTTPRequest) throws(ServiceError) -> String? {
+        let key = request.headers["Idempotency-Key"]
+        if let key, key.isEmpty || key.count > 255 {
+            throw ServiceError(.invalid, "Idempotency-Key must be 1 to 255 characters")
+        }
+        return key
+    }
+
+    /// `limit` (1…1000, default 100) and `offset` (≥ 0) of a listing.
+    static func page(_ request: HTTPRequest) throws(ServiceError) -> (limit: Int, offset: Int) {
+        let limit = request.query["limit"].map { Int($0) ?? -1 } ?? 100
+        let offset = request.query["offset"].map { Int($0) ?? -1 } ?? 0
+        guard (1...1000).contains(limit), offset >= 0 else {
+            throw ServiceError(.invalid, "limit must be 1 to 1000 and offset non-negative")
+        }
+        return (limit, offset)
     }
 
     func json(_ status: Int, _ body: [UInt8]) -> HTTPResponse {

@@ -311,23 +311,21 @@ public struct JobResult: Sendable {
     }
 
     static func appendInts(_ values: ArraySlice<Int32>, to out: inout [UInt8]) {
-        out.append(UInt8(ascii: "["))
-        var first = true
-        for v in values {
-            if !first { out.append(UInt8(ascii: ",")) }
-            first = false
-            JSONNumberFormat.append(Int(v), to: &out)
-        }
-        out.append(UInt8(ascii: "]"))
+        appendArray(values, to: &out) { JSONNumberFormat.append(Int($0), to: &$1) }
     }
 
     static func appendDoubles(_ values: ArraySlice<Double>, to out: inout [UInt8]) {
+        appendArray(values, to: &out) { JSONNumberFormat.append($0, to: &$1) }
+    }
+
+    /// `[v,v,…]` with each value written by `format`.
+    static func appendArray<T>(_ values: ArraySlice<T>, to out: inout [UInt8], _ format: (T, inout [UInt8]) -> Void) {
         out.append(UInt8(ascii: "["))
         var first = true
         for v in values {
             if !first { out.append(UInt8(ascii: ",")) }
             first = false
-            JSONNumberFormat.append(v, to: &out)
+            format(v, &out)
         }
         out.append(UInt8(ascii: "]"))
     }

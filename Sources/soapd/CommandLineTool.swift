@@ -314,6 +314,7 @@ enum FileIO {
     }
 
     static func write(_ bytes: UnsafeRawBufferPointer, fd: Int32) throws {
+        guard bytes.count > 0 else { return }
         var offset = 0
         while offset < bytes.count {
             let n = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -326,16 +327,6 @@ enum FileIO {
     }
 
     static func write(_ bytes: [UInt8], fd: Int32) throws {
-        try bytes.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let n = Glibc.write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    throw Failure(description: String(cString: strerror(errno)))
-                }
-                offset += n
-            }
-        }
+        try bytes.withUnsafeBytes { try write($0, fd: fd) }
     }
 }

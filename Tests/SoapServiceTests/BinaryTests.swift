@@ -9,6 +9,25 @@ final class BinaryTests: XCTestCase {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("soapd")
     }
 
+    /// Runs the binary to completion: exit status, stdout, stderr.
+    static func runBinary(_ arguments: [String]) throws -> (Int32, Data, String) {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read stderr on another thread so neither pipe can fill up and block the child.
+        var errData = Data()
+        let reading = DispatchGroup()
+        DispatchQueue.global().async(group: reading) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        let output = out.fileHandleForReading.readDataToEndOfFile()
+        reading.wait()
+        process.waitUntilExit()
+        return (process.terminationStatus, output, String(decoding: errData, as: UTF8.self))
+    }
+
     /// Starts `soapd serve` on an ephemeral port; returns the process and its port.
     static func serve(_ extra: [String] = [], directory: String) throws -> (Process, Int, Pipe) {
         let process = Process()
@@ -172,16 +191,8 @@ final class BinaryTests: XCTestCase {
         try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: dir + "/descriptor.json"))
         try JSONSerialization.data(withJSONObject: ["structures": BasisRoutesTests.molecules]).write(to: URL(fileURLWithPath: dir + "/batch.json"))
         func run(_ arguments: [String]) throws -> (Int32, Data) {
-            let p = Process()
-            p.executableURL = Self.binary
-            p.arguments = arguments
-            let out = Pipe()
-            p.standardOutput = out
-            p.standardError = FileHandle.nullDevice
-            try p.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, data)
+            let (status, output, _) = try Self.runBinary(arguments)
+            return (status, output)
         }
         let (status, output) = try run(["fit", "--database", dir + "/db.sqlite", "--descriptor", dir + "/descriptor.json",
                                         "--structures", dir + "/batch.json", "--contraction", "mixed", "--q-max", "5"])
@@ -229,15 +240,8 @@ final class BinaryTests: XCTestCase {
         whole["structures"] = BasisRoutesTests.molecules
         try JSONSerialization.data(withJSONObject: whole).write(to: URL(fileURLWithPath: base + "-whole.json"))
         func run(_ arguments: [String]) throws -> (Int32, String) {
-            let process = Process()
-            process.executableURL = Self.binary
-            process.arguments = arguments
-            let stderr = Pipe()
-            process.standardError = stderr
-            try process.run()
-            let text = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            return (process.terminationStatus, text)
+            let (status, _, stderr) = try Self.runBinary(arguments)
+            return (status, stderr)
         }
         let (status, messages) = try run(["featurize", "--request", base + "-descriptor.json", "--structures", base + "-structures.jsonl",
                                           "--output", base + "-stream.npz", "--chunk-atoms", "7"])
