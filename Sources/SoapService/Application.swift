@@ -32,7 +32,12 @@ public final class Application: Sendable {
         }
         self.features = features
         self.bases = bases
-        jobs = database.map { JobService(database: $0, features: features, settings: configuration.jobSettings) }
+        jobs = database.map { database in
+            JobService(database: database, features: features, settings: configuration.jobSettings,
+                       datasetStructures: bases.map { bases in
+                           { id, version throws(ServiceError) in try bases.storedStructures(datasetID: id, upToVersion: version) }
+                       })
+        }
         authorization = Authorization(writeTokens: Authorization.tokens(configuration.writeTokens),
                                       readTokens: Authorization.tokens(configuration.readTokens))
     }

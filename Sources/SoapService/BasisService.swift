@@ -23,7 +23,8 @@ public final class BasisService: Sendable {
     /// POST /v1/datasets: an empty accumulator for primitive hypers and species.
     public func createDataset(_ body: [UInt8]) throws(ServiceError) -> [UInt8] {
         let root = try Field.object(try features.parse(body), "")
-        try Field.allowOnly(root, ["descriptor"], at: "")
+        try Field.allowOnly(root, ["descriptor", "keep_structures"], at: "")
+        let keep = try root["keep_structures"].map { v throws(ServiceError) in try Field.bool(v, "/keep_structures") } ?? false
         let descriptor = try Field.object(try Field.required(root, "descriptor", at: ""), "/descriptor")
         try Field.allowOnly(descriptor, ["species", "hypers"], at: "/descriptor")
         let hypers = try HypersDecoder(limits: features.settings.requestLimits)
@@ -33,7 +34,8 @@ public final class BasisService: Sendable {
         let empty = DatasetStatistics(species: species, maxAngular: hypers.maxAngular, radialCount: hypers.radialCount)
         let record = try storage {
             try datasets.create(DatasetRecord(hypersJSON: HypersEncoder.json(hypers), speciesJSON: Self.intArray(species),
-                                              centersJSON: Self.centersJSON(empty), statistics: empty.gram))
+                                              centersJSON: Self.centersJSON(empty), statistics: empty.gram,
+                                              keepStructures: keep))
         }
         return datasetJSON(record, matrices: false)
     }
@@ -55,7 +57,8 @@ public final class BasisService: Sendable {
         featurizer.timeLimit = features.settings.computeTimeoutSeconds
         do { batch = try featurizer.statistics(structures, basis: basis, targets: targets) } catch { throw ServiceError(error) }
         let outcome = try storage {
-            try datasets.addBatch(datasetID: datasetID, idempotencyKey: idempotencyKey, structures: structures.count) { record in
+            try datasets.addBatch(datasetID: datasetID, idempotencyKey: idempotencyKey, structures: structures.count,
+                                  structuresBlob: current.keepStructures ? Self.serialized(root["structures"]) : nil) { record in
                 guard var total = Self.statistics(record, hypers: hypers, species: species) else {
                     throw ServiceError(.internal, "stored statistics of \(datasetID) are damaged")
                 }
@@ -69,6 +72,37 @@ public final class BasisService: Sendable {
             }
         }
         return datasetJSON(outcome.record, matrices: false, duplicate: outcome.isDuplicate)
+    }
+
+    /// The structures a dataset kept, in the order they were added, up to `version` (the
+    /// current one when nil); and that version.
+    public func storedStructures(datasetID: String, upToVersion version: Int?) throws(ServiceError) -> ([JSONValue], Int) {
+        guard let record = try storage({ try datasets.get(datasetID) }) else {
+            throw ServiceError(.invalid, pointer: "/dataset_id", "no dataset \(datasetID.prefix(80))")
+        }
+        guard record.keepStructures else {
+            throw ServiceError(.invalid, pointer: "/dataset_id",
+                               "dataset \(datasetID) keeps only statistics; create it with \"keep_structures\": true to run jobs over it")
+        }
+        let pinned = version ?? record.version
+        guard pinned <= record.version else {
+            throw ServiceError(.invalid, pointer: "/dataset_version", "the dataset is at version \(record.version)")
+        }
+        var items: [JSONValue] = []
+        for blob in try storage({ try datasets.storedStructures(datasetID: datasetID, upToVersion: pinned) }) {
+            guard case .array(let batch)? = try? JSON.parse(blob) else {
+                throw ServiceError(.internal, "stored structures of \(datasetID) are damaged")
+            }
+            items += batch
+        }
+        return (items, pinned)
+    }
+
+    static func serialized(_ value: JSONValue?) -> [UInt8]? {
+        guard let value else { return nil }
+        var w = JSONWriter(capacity: 1024)
+        w.value(value)
+        return w.bytes
     }
 
     public func dataset(_ id: String, matrices: Bool) throws(ServiceError) -> [UInt8] {
@@ -332,6 +366,7 @@ public final class BasisService: Sendable {
         w.key("species"); w.raw(Array(r.speciesJSON.utf8))
         w.key("hypers"); w.raw(Array(r.hypersJSON.utf8))
         w.key("version"); w.integer(r.version)
+        w.key("keep_structures"); w.bool(r.keepStructures)
         if duplicate { w.key("duplicate"); w.bool(true) }
         if matrices, let (hypers, species) = try? Self.definition(r) {
             let ch = species.count * hypers.radialCount

@@ -43,14 +43,19 @@ public final class JobService: @unchecked Sendable {
         var current: Execution?
         var stopping = false
         var lastSweep = 0.0
-        /// Jobs whose execution was abandoned (cancelled, failed) since they were taken.
-        var inFlight = 0
+        /// A worker is loading the next job.
+        var loading = false
     }
 
-    public init(database: Database, features: FeatureService, settings: JobSettings) {
+    /// Structures kept by a dataset (jobs may name a dataset instead of sending structures).
+    let datasetStructures: (@Sendable (String, Int?) throws(ServiceError) -> ([JSONValue], Int))?
+
+    public init(database: Database, features: FeatureService, settings: JobSettings,
+                datasetStructures: (@Sendable (String, Int?) throws(ServiceError) -> ([JSONValue], Int))? = nil) {
         store = JobStore(database: database)
         self.features = features
         self.settings = settings
+        self.datasetStructures = datasetStructures
     }
 
     // MARK: runner
@@ -100,7 +105,14 @@ public final class JobService: @unchecked Sendable {
         }) {
             return work
         }
-        if state.withLock({ $0.current != nil }) { return nil }   // others finish the last chunks
+        // One worker loads the next job; the others finish the last chunks or wait.
+        let loads = state.withLock { s -> Bool in
+            guard s.current == nil, !s.loading else { return false }
+            s.loading = true
+            return true
+        }
+        guard loads else { return nil }
+        defer { state.withLock { $0.loading = false } }
         guard let next = try? store.resumable().first else { return nil }
         let execution: Execution
         do {
@@ -211,7 +223,14 @@ public final class JobService: @unchecked Sendable {
 
     /// POST /v1/jobs: validates the request, keeps it, answers with the queued job.
     public func submit(_ body: [UInt8], idempotencyKey: String?) throws(ServiceError) -> (json: [UInt8], created: Bool, id: String) {
-        let job = try decodeJob(body)
+        var job = try decodeJob(body)
+        var body = body
+        if let pinned = job.pinnedRequest {
+            // A job over a dataset keeps the dataset version it saw: batches added later
+            // are not part of it, also after a restart.
+            body = pinned
+            job.pinnedRequest = nil
+        }
         if job.failFast, let first = job.errors.first {
             throw ServiceError(.invalid, pointer: first.pointer, first.detail)
         }
@@ -318,15 +337,36 @@ public final class JobService: @unchecked Sendable {
         guard case .object(let original) = value else { throw ServiceError(.invalid, pointer: "", "expected a JSON object") }
         var failFast = false
         if let f = original["fail_fast"] { failFast = try Field.bool(f, "/fail_fast") }
-        let root = original
-        let items = try Field.array(try Field.required(root, "structures", at: ""), "/structures")
+        let items: [JSONValue]
+        var pinnedRequest: [UInt8]? = nil
+        if let dataset = original["dataset_id"] {
+            guard original["structures"] == nil else {
+                throw ServiceError(.invalid, pointer: "/dataset_id", "give structures or dataset_id, not both")
+            }
+            let datasetID = try Field.string(dataset, "/dataset_id")
+            let pinned = try original["dataset_version"].map { v throws(ServiceError) in try Field.integer(v, "/dataset_version") }
+            guard let datasetStructures else { throw ServiceError(.unavailable, "this service keeps no datasets") }
+            let (stored, version) = try datasetStructures(datasetID, pinned)
+            items = stored
+            if pinned == nil {
+                var w = JSONWriter(capacity: 256)
+                w.value(.object(JSONObject(uniqueKeysWithValues: original.map { ($0.key, $0.value) } + [("dataset_version", .number(Double(version)))])))
+                pinnedRequest = w.bytes
+            }
+        } else {
+            if original["dataset_version"] != nil {
+                throw ServiceError(.invalid, pointer: "/dataset_version", "applies with dataset_id only")
+            }
+            items = try Field.array(try Field.required(original, "structures", at: ""), "/structures")
+        }
         guard items.count <= settings.maxStructures else {
             throw ServiceError(.tooLarge, pointer: "/structures", "\(items.count) structures, above the job limit of \(settings.maxStructures)")
         }
         guard !items.isEmpty else { throw ServiceError(.invalid, pointer: "/structures", "a job needs at least one structure") }
         // Everything but the structures, through the /v1/features decoder.
-        let settingsOnly = JSONObject(uniqueKeysWithValues: original.filter { $0.key != "fail_fast" }
-            .map { ($0.key, $0.key == "structures" ? JSONValue.array([]) : $0.value) })
+        let jobOnly: Set<String> = ["fail_fast", "dataset_id", "dataset_version", "structures"]
+        let settingsOnly = JSONObject(uniqueKeysWithValues: original.filter { !jobOnly.contains($0.key) }
+            .map { ($0.key, $0.value) } + [("structures", JSONValue.array([]))])
         var limits = features.settings.requestLimits
         limits.maxStructures = settings.maxStructures
         let decoder = FeatureRequestDecoder(limits: limits)
@@ -351,7 +391,8 @@ public final class JobService: @unchecked Sendable {
                 structures.append(nil)
             }
         }
-        return DecodedJob(prepared: prepared, structures: structures, errors: errors, failFast: failFast)
+        return DecodedJob(prepared: prepared, structures: structures, errors: errors, failFast: failFast,
+                          pinnedRequest: pinnedRequest)
     }
 
     func write(_ job: JobSummary, to w: inout JSONWriter) {
@@ -457,6 +498,8 @@ struct DecodedJob {
     var structures: [Structure?]
     var errors: [JobError]
     var failFast: Bool
+    /// For a job over a dataset named without a version: the request with the version it saw.
+    var pinnedRequest: [UInt8]? = nil
 }
 
 /// A job being worked on: its chunks, which are left, and its progress.

@@ -152,8 +152,9 @@ public enum FileSystem {
     @discardableResult
     public static func writeAtomically(to path: String,
                                        _ content: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int {
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // A name of its own, so concurrent writers of one path cannot take each other's file.
+        let temporary = path + ".tmp-\(UInt64.random(in: 0...UInt64.max))"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         func abandon(_ what: String) -> Failure {
             let reason = String(cString: strerror(errno))

@@ -12,7 +12,7 @@ public final class DatasetStore: Sendable {
 
     private static let columns = """
         id, created_at, updated_at, hypers_json, species_json, structures, centers_json, neighbors, \
-        statistics, targets, version
+        statistics, targets, version, keep_structures
         """
 
     private static let summaryColumns = """
@@ -28,11 +28,12 @@ public final class DatasetStore: Sendable {
         stored.createdAt = Timestamp.date(now)
         stored.updatedAt = stored.createdAt
         try database.execute("""
-            INSERT INTO datasets (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO datasets (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [
                 .text(stored.id), .integer(now), .integer(now), .text(stored.hypersJSON), .text(stored.speciesJSON),
                 SQLValue(stored.structures), .text(stored.centersJSON), SQLValue(stored.neighbors),
                 .doubles(stored.statistics), SQLValue(stored.targets), SQLValue(stored.version),
+                SQLValue(stored.keepStructures ? 1 : 0),
             ])
         return stored
     }
@@ -69,8 +70,10 @@ public final class DatasetStore: Sendable {
     /// `current.structures + structures`, whatever `merge` set them to. `merge` owns all
     /// other fields. A batch without a key is applied but not recorded (it cannot be
     /// recognised on retry). If `merge` throws, nothing changes and the error propagates.
+    /// `structuresBlob`, when given, is kept with the batch (same transaction) under the
+    /// version the batch produces.
     public func addBatch(
-        datasetID: String, idempotencyKey: String?, structures: Int,
+        datasetID: String, idempotencyKey: String?, structures: Int, structuresBlob: [UInt8]? = nil,
         merge: (DatasetRecord) throws -> DatasetRecord
     ) throws -> BatchOutcome {
         guard structures >= 0 else { throw StoreError.invalidArgument("structures must be non-negative") }
@@ -104,8 +107,21 @@ public final class DatasetStore: Sendable {
                     VALUES (?, ?, ?, ?)
                     """, [.text(datasetID), .text(key), SQLValue(structures), .integer(now)])
             }
+            if let structuresBlob {
+                try db.execute("INSERT INTO dataset_structures (dataset_id, version, structures) VALUES (?, ?, ?)",
+                               [.text(datasetID), SQLValue(updated.version), .blob(structuresBlob)])
+            }
             return .applied(updated)
         }
+    }
+
+    /// The kept structure batches of a dataset up to `version` (all when nil), oldest first.
+    public func storedStructures(datasetID: String, upToVersion version: Int? = nil) throws -> [[UInt8]] {
+        try database.query("""
+            SELECT structures FROM dataset_structures WHERE dataset_id = ? AND version <= ? ORDER BY version
+            """, [.text(datasetID), SQLValue(version ?? Int(Int64.max))]).map { row throws(StorageError) in
+                try row.blob("structures")
+            }
     }
 
     /// The recorded (keyed) batches of a dataset, oldest first.
@@ -132,6 +148,7 @@ public final class DatasetStore: Sendable {
             structures: row.int("structures"), centersJSON: row.string("centers_json"),
             neighbors: row.int("neighbors"), statistics: row.doubles("statistics"),
             targets: row.optionalBlob("targets"), version: row.int("version"),
+            keepStructures: row.int("keep_structures") != 0,
             createdAt: row.date("created_at"), updatedAt: row.date("updated_at"))
     }
 

@@ -4,7 +4,7 @@ import CSQLite
 /// the missing ones run in order, in one transaction, when a connection opens.
 /// Append new scripts; never edit a released one.
 enum Migrations {
-    static let scripts: [String] = [version1]
+    static let scripts: [String] = [version1, version2]
 
     static var latestVersion: Int { scripts.count }
 
@@ -106,6 +106,20 @@ enum Migrations {
             bytes        INTEGER NOT NULL CHECK (bytes >= 0),
             committed_at INTEGER NOT NULL,
             PRIMARY KEY (job_id, chunk)
+        ) STRICT, WITHOUT ROWID;
+        """
+
+    /// Datasets may keep their structures (opt-in), so that a job can featurize them later.
+    static let version2 = """
+        ALTER TABLE datasets ADD COLUMN keep_structures INTEGER NOT NULL DEFAULT 0 CHECK (keep_structures IN (0, 1));
+
+        -- The structures of each applied batch of a dataset that keeps them (a JSON array),
+        -- by the dataset version the batch produced.
+        CREATE TABLE dataset_structures (
+            dataset_id TEXT    NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+            version    INTEGER NOT NULL CHECK (version >= 1),
+            structures BLOB    NOT NULL,
+            PRIMARY KEY (dataset_id, version)
         ) STRICT, WITHOUT ROWID;
         """
 }

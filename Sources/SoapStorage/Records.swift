@@ -45,13 +45,16 @@ public struct DatasetRecord: Sendable, Equatable {
     public var targets: [UInt8]?
     /// Incremented by the store for every applied batch.
     public var version: Int
+    /// Whether each batch's structures are kept (for jobs over the dataset).
+    public var keepStructures: Bool
 
     public init(
         id: String = StorageID.random(), hypersJSON: String, speciesJSON: String = "[]",
         structures: Int = 0, centersJSON: String = "{}", neighbors: Int = 0,
-        statistics: [Double] = [], targets: [UInt8]? = nil, version: Int = 0,
+        statistics: [Double] = [], targets: [UInt8]? = nil, version: Int = 0, keepStructures: Bool = false,
         createdAt: Date = Date(timeIntervalSince1970: 0), updatedAt: Date = Date(timeIntervalSince1970: 0)
     ) {
+        self.keepStructures = keepStructures
         self.id = id
         self.createdAt = createdAt
         self.updatedAt = updatedAt

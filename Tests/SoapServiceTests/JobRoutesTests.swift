@@ -131,6 +131,44 @@ final class JobRoutesTests: XCTestCase {
         XCTAssertEqual(try client.request("DELETE", "/v1/jobs/\(id)").status, 204, "a cancelled job is removed by a second DELETE")
     }
 
+    /// A dataset created with keep_structures can be featurized by a job naming it; the job
+    /// sees the batches present when it was submitted.
+    func testJobOverDatasetStructures() throws {
+        let dataset = object(try client.request("POST", "/v1/datasets", headers: json, body: body([
+            "descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers], "keep_structures": true])))
+        let datasetID = try XCTUnwrap(dataset["id"] as? String)
+        XCTAssertEqual(dataset["keep_structures"] as? Bool, true)
+        let first = Array(BasisRoutesTests.molecules.prefix(2)), second = Array(BasisRoutesTests.molecules.suffix(3))
+        for batch in [first, second] {
+            XCTAssertEqual(try client.request("POST", "/v1/datasets/\(datasetID)/structures", headers: json,
+                                              body: body(["structures": batch])).status, 200)
+        }
+        let submitted = try client.request("POST", "/v1/jobs", headers: json,
+                                           body: body(["dataset_id": datasetID, "descriptor": Self.descriptor]))
+        XCTAssertEqual(submitted.status, 202, submitted.text)
+        let id = try XCTUnwrap(object(submitted)["id"] as? String)
+        // A batch added afterwards is not part of the job.
+        XCTAssertEqual(try client.request("POST", "/v1/datasets/\(datasetID)/structures", headers: json,
+                                          body: body(["structures": first])).status, 200)
+        let done = object(try client.request("GET", "/v1/jobs/\(id)?wait=60"))
+        XCTAssertEqual(done["state"] as? String, "succeeded", "\(done)")
+        XCTAssertEqual((done["progress"] as? [String: Any])?["structures_total"] as? Int, 5)
+        let result = try XCTUnwrap(try client.request("GET", "/v1/jobs/\(id)/result").json as? [String: Any])
+        let direct = try XCTUnwrap(try client.request("POST", "/v1/features", headers: json, body: body(
+            ["structures": first + second, "descriptor": Self.descriptor])).json as? [String: Any])
+        XCTAssertEqual(result["values"] as? [[Double]], direct["values"] as? [[Double]])
+
+        // A dataset that keeps only statistics cannot be featurized later.
+        let plain = try XCTUnwrap(object(try client.request("POST", "/v1/datasets", headers: json, body: body([
+            "descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]])))["id"] as? String)
+        let refused = try client.request("POST", "/v1/jobs", headers: json, body: body(["dataset_id": plain, "descriptor": Self.descriptor]))
+        XCTAssertEqual(refused.status, 422)
+        XCTAssertEqual(object(refused)["pointer"] as? String, "/dataset_id")
+        let both = try client.request("POST", "/v1/jobs", headers: json, body: body(
+            ["dataset_id": datasetID, "structures": first, "descriptor": Self.descriptor]))
+        XCTAssertEqual(both.status, 422)
+    }
+
     func testRefusals() throws {
         func check(_ r: TestHTTPClient.Response, _ status: Int, file: StaticString = #filePath, line: UInt = #line) {
             XCTAssertEqual(r.status, status, r.text, file: file, line: line)

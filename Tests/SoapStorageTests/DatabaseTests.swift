@@ -8,10 +8,10 @@ final class DatabaseTests: StorageTestCase {
     func testMigratesAnEmptyFile() throws {
         let db = try openDatabase()
         XCTAssertEqual(try db.schemaVersion(), Migrations.latestVersion)
-        XCTAssertEqual(Migrations.latestVersion, 1)
+        XCTAssertEqual(Migrations.latestVersion, 2)
         let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .map { try $0.string("name") }
-        XCTAssertEqual(tables, ["bases", "dataset_batches", "datasets", "job_chunks", "jobs"])
+        XCTAssertEqual(tables, ["bases", "dataset_batches", "dataset_structures", "datasets", "job_chunks", "jobs"])
         let indices = try db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
             .map { try $0.string("name") }
         XCTAssertEqual(Set(indices), ["datasets_by_created", "bases_by_created", "bases_by_dataset",
@@ -97,7 +97,7 @@ final class DatabaseTests: StorageTestCase {
         let record = try store.create(DatasetRecord(id: hostile[0], hypersJSON: hypers, speciesJSON: #"["O'Neil"]"#))
         XCTAssertEqual(try store.get(hostile[0]), record)
         XCTAssertEqual(try store.get(hostile[0])?.hypersJSON, hypers)
-        XCTAssertEqual(try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").count, 6)
+        XCTAssertEqual(try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").count, 7)
     }
 
     func testRefusesMoreThanOneStatement() throws {

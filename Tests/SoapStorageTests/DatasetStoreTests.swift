@@ -103,6 +103,23 @@ final class DatasetStoreTests: StorageTestCase {
             .isDuplicate)
     }
 
+    /// Kept structures go with their batch: stored under the version it produced, not at all
+    /// when the merge fails, and read back in order up to a version.
+    func testStructuresAreKeptWithTheirBatch() throws {
+        let store = try makeStore()
+        let dataset = try store.create(DatasetRecord(hypersJSON: "{}", keepStructures: true))
+        XCTAssertEqual(try store.get(dataset.id)?.keepStructures, true)
+        _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: "a", structures: 1, structuresBlob: Array("[1]".utf8)) { $0 }
+        struct Refused: Error {}
+        XCTAssertThrowsError(try store.addBatch(datasetID: dataset.id, idempotencyKey: "b", structures: 1,
+                                                structuresBlob: Array("[2]".utf8)) { _ in throw Refused() })
+        _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: "c", structures: 1, structuresBlob: Array("[3]".utf8)) { $0 }
+        // A retried batch stores nothing again.
+        _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: "c", structures: 1, structuresBlob: Array("[3]".utf8)) { $0 }
+        XCTAssertEqual(try store.storedStructures(datasetID: dataset.id).map { String(decoding: $0, as: UTF8.self) }, ["[1]", "[3]"])
+        XCTAssertEqual(try store.storedStructures(datasetID: dataset.id, upToVersion: 1).count, 1)
+    }
+
     func testBatchForMissingDatasetOrNegativeCount() throws {
         let store = try makeStore()
         assertStoreError(.notFound(id: "nope"), try store.addBatch(datasetID: "nope", idempotencyKey: "k", structures: 1) { $0 })
