@@ -3,6 +3,7 @@ import Glibc
 #else
 import Darwin
 #endif
+import Dispatch
 import Synchronization
 
 /// Limits on what one computation may allocate (set from Config by callers).
@@ -69,8 +70,13 @@ public struct Featurizer: Sendable {
 
     public static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 
+    /// `progress` (per-atom values without gradients only) is told where the values are
+    /// and, as centres finish, how many leading rows are final, so that a caller can send
+    /// them while the rest are computed.
     public func compute(_ structures: [Structure], type: DescriptorType, basis: ExpansionBasis,
-                        level: SampleLevel = .atom, gradients: Bool = false) throws(FeaturizationError) -> FeatureMatrix {
+                        level: SampleLevel = .atom, gradients: Bool = false,
+                        progress: RowProgress? = nil) throws(FeaturizationError) -> FeatureMatrix {
+        let progress = level == .atom && !gradients ? progress : nil
         if type == .bispectrum && basis.maxAngular > ClebschGordan.supportedMaxAngular {
             throw .maxAngularTooLarge(type: type, maxAngular: basis.maxAngular, limit: ClebschGordan.supportedMaxAngular)
         }
@@ -146,6 +152,8 @@ public struct Featurizer: Sendable {
         gradientValues.withUnsafeMutableBufferPointer { gradOut in
         gradientLabels.withUnsafeMutableBufferPointer { labelOut in
             let valuesBase = valuesOut.baseAddress, gradBase = gradOut.baseAddress, labelBase = labelOut.baseAddress
+            progress?.begin(values: UnsafePointer(valuesBase), rows: rows, columns: columns, properties: properties,
+                            chunkRowEnds: chunks.map { rowStart[$0.structure] + $0.end })
             Parallel.run(chunks: chunks.count, threads: threads) { _, next in
                 let expansion = SphericalExpansion(basis: basis)
                 let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns, gradients: gradients)
@@ -164,6 +172,7 @@ public struct Featurizer: Sendable {
                             }
                         }
                     }
+                    progress?.chunkDone(c)
                 }
             }
         }}}
@@ -363,4 +372,89 @@ public final class MemoryReservation: Sendable {
     public let bytes: Int
     init(budget: MemoryBudget, bytes: Int) { self.budget = budget; self.bytes = bytes }
     deinit { budget.release(bytes) }
+}
+
+/// The rows of a computation that are final so far (chunks of centres finish out of order;
+/// the rows up to the first unfinished chunk are final). Set up by the featurizer, read by
+/// one consumer that waits for rows as they come.
+public final class RowProgress: @unchecked Sendable {
+    public enum Start { case started, failed(Error) }
+
+    private struct State {
+        var began = false
+        var done: [Bool] = []
+        var chunkRowEnds: [Int] = []
+        var nextChunk = 0
+        var readyRows = 0
+        var failure: Error?
+        var finished = false
+    }
+    private let state = Mutex<State>(State())
+    private let signal = DispatchSemaphore(value: 0)
+    /// Set once, by `begin`, before any row is reported.
+    public private(set) var values: UnsafePointer<Double>?
+    public private(set) var rows = 0
+    public private(set) var columns = 0
+    public private(set) var properties = Labels(names: [])
+    /// What keeps `values` alive after the computation returns.
+    public private(set) var result: FeatureMatrix?
+
+    public init() {}
+
+    func begin(values: UnsafePointer<Double>?, rows: Int, columns: Int, properties: Labels, chunkRowEnds: [Int]) {
+        self.values = values; self.rows = rows; self.columns = columns; self.properties = properties
+        state.withLock { s in
+            s.began = true
+            s.done = Array(repeating: false, count: chunkRowEnds.count)
+            s.chunkRowEnds = chunkRowEnds
+        }
+        signal.signal()
+    }
+
+    func chunkDone(_ chunk: Int) {
+        let advanced = state.withLock { s -> Bool in
+            s.done[chunk] = true
+            let before = s.readyRows
+            while s.nextChunk < s.done.count && s.done[s.nextChunk] {
+                s.readyRows = s.chunkRowEnds[s.nextChunk]
+                s.nextChunk += 1
+            }
+            return s.readyRows > before
+        }
+        if advanced { signal.signal() }
+    }
+
+    /// The computation's end: its matrix (which keeps the values alive) or its error.
+    public func finish(_ matrix: FeatureMatrix) {
+        result = matrix
+        state.withLock { s in s.finished = true; s.readyRows = max(s.readyRows, rows) }
+        signal.signal()
+    }
+
+    public func fail(_ error: Error) {
+        state.withLock { s in s.failure = error; s.finished = true }
+        signal.signal()
+    }
+
+    /// Waits until the values exist (every check on the input has passed) or the
+    /// computation failed before that.
+    public func waitForStart() -> Start {
+        while true {
+            let (began, failure) = state.withLock { ($0.began, $0.failure) }
+            if let failure, !began { return .failed(failure) }
+            if began { return .started }
+            signal.wait()
+        }
+    }
+
+    /// Waits until more than `rows` leading rows are final; returns how many are. Throws
+    /// the computation's error if it failed.
+    public func waitForRows(after sent: Int) throws -> Int {
+        while true {
+            let (ready, failure) = state.withLock { ($0.readyRows, $0.failure) }
+            if let failure { throw failure }
+            if ready > sent || ready >= rows { return ready }
+            signal.wait()
+        }
+    }
 }

@@ -3,6 +3,7 @@ import Glibc
 #else
 import Darwin
 #endif
+import Dispatch
 import FastJSON
 import SoapCore
 import SoapHTTP
@@ -288,6 +289,9 @@ public final class Application: Sendable {
         }
         do {
             let prepared = try features.prepare(request.body)
+            if format != .json && !request.acceptsGzip && prepared.request.level == .atom && !prepared.request.gradients {
+                return try streamFeatures(prepared, format: format)
+            }
             let matrix = try features.compute(prepared, textOutput: format == .json)
             metrics.recordFeaturized(atoms: prepared.atomCount, structures: prepared.request.structures.count)
             // Binary answers go out straight from the arrays unless the client wants them gzipped.
@@ -307,6 +311,31 @@ public final class Application: Sendable {
         } catch {
             return Self.problem(error)
         }
+    }
+
+    /// Per-atom values in a binary format: the computation runs on other threads while this
+    /// one sends each row once it is final, so sending overlaps computing. Every check on the
+    /// input happens before the values exist, so a refusal is still a problem document; only
+    /// a failure midway (the time limit) cuts the answer short.
+    func streamFeatures(_ prepared: PreparedFeaturization, format: FeatureFormat) throws(ServiceError) -> HTTPResponse {
+        let progress = RowProgress()
+        let features = self.features
+        DispatchQueue.global().async {
+            do { progress.finish(try features.compute(prepared, progress: progress)) } catch { progress.fail(error) }
+        }
+        if case .failed(let error) = progress.waitForStart() {
+            throw error as? ServiceError ?? ServiceError(.internal, "\(error)")
+        }
+        metrics.recordFeaturized(atoms: prepared.atomCount, structures: prepared.request.structures.count)
+        guard let binary = FeatureResponseEncoder.streamingWriter(progress, structures: prepared.request.structures,
+                                                                  format: format, basisID: prepared.basisID) else {
+            throw ServiceError(.internal, "no streaming writer for \(format.rawValue)")
+        }
+        var headers = HTTPHeaders()
+        headers.set(name: "Content-Type", value: format.rawValue)
+        return HTTPResponse(status: 200, headers: headers, body: .sized(length: binary.size) { writer in
+            try binary.write { try writer.write($0) }
+        })
     }
 
     func renderMetrics() -> String {

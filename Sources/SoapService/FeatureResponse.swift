@@ -36,6 +36,53 @@ public enum FeatureResponseEncoder {
         }
     }
 
+    /// The binary answer for per-atom values without gradients, written while they are being
+    /// computed: every row goes out as soon as it is final (`progress`), the labels from the
+    /// structures. Byte for byte what `binaryWriter` writes once the computation is done.
+    public static func streamingWriter(_ progress: RowProgress, structures: [Structure], format: FeatureFormat,
+                                       basisID: String? = nil)
+        -> (size: Int, write: @Sendable ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)? {
+        let rows = progress.rows, columns = progress.columns
+        let values = NumpyArchive.Element.streamed(descr: "<f8", byteCount: 8 * rows * columns) { sink in
+            var sent = 0
+            while sent < rows {
+                let ready = try progress.waitForRows(after: sent)
+                guard ready > sent, let base = progress.values else { continue }
+                try sink(UnsafeRawBufferPointer(start: base + sent * columns, count: 8 * (ready - sent) * columns))
+                sent = ready
+            }
+            // The last rows may be final before the computation has returned; wait for it,
+            // so that a failure at the very end still cuts the answer short.
+            _ = try progress.waitForRows(after: rows)
+        }
+        switch format {
+        case .json: return nil
+        case .npy:
+            let entry = NumpyArchive.Entry(name: "values", shape: [rows, columns], element: values)
+            return (NumpyArchive.npySize(entry), { try NumpyArchive.writeNPY(entry, to: $0) })
+        case .npz:
+            var samples: [Int32] = [], centers: [Int32] = []
+            samples.reserveCapacity(2 * rows)
+            centers.reserveCapacity(rows)
+            for (s, structure) in structures.enumerated() {
+                for i in 0..<structure.count {
+                    samples += [Int32(s), Int32(i)]
+                    centers.append(Int32(structure.numbers[i]))
+                }
+            }
+            let p = progress.properties
+            var archive = NumpyArchive()
+            archive.add("samples", shape: [rows, 2], .int32(samples))
+            archive.add("sample_names", shape: [2], .strings(["structure", "atom"]))
+            archive.add("properties", shape: [columns, p.names.count], .int32(p.values))
+            archive.add("property_names", shape: [p.names.count], .strings(p.names))
+            archive.add("values", shape: [rows, columns], values)
+            archive.add("center_types", shape: [rows], .int32(centers))
+            if let basisID { archive.add("basis_id", shape: [1], .strings([basisID])) }
+            return (archive.npzSize, { try archive.writeNPZ(to: $0) })
+        }
+    }
+
     static func valuesEntry(_ m: FeatureMatrix) -> NumpyArchive.Entry {
         .init(name: "values", shape: [m.rowCount, m.columnCount], element: .float64(m.values))
     }

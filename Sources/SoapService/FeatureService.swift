@@ -95,14 +95,15 @@ public final class FeatureService: Sendable {
     /// `textOutput`: the answer will be JSON text (about 3 bytes of text per byte of double),
     /// so that much more is reserved in the memory budget.
     public func compute(_ prepared: PreparedFeaturization, threads: Int? = nil,
-                        textOutput: Bool = false) throws(ServiceError) -> FeatureMatrix {
+                        textOutput: Bool = false, progress: RowProgress? = nil) throws(ServiceError) -> FeatureMatrix {
         do {
             var featurizer = featurizer(threads: threads)
             featurizer.timeLimit = settings.computeTimeoutSeconds
             featurizer.memoryBudget = memoryBudget
             featurizer.reserveFactor = textOutput ? 4 : 1
             return try featurizer.compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
-                                          level: prepared.request.level, gradients: prepared.request.gradients)
+                                          level: prepared.request.level, gradients: prepared.request.gradients,
+                                          progress: progress)
         } catch {
             throw ServiceError(error)
         }

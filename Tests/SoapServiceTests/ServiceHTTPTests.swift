@@ -15,6 +15,34 @@ final class ServiceHTTPTests: XCTestCase {
     let json = ["Content-Type": "application/json"]
     var body: [UInt8] { Array(RequestDecodingTests.validRequest.utf8) }
 
+    /// Binary answers are sent while they are computed; the bytes equal those of the
+    /// archive built after the computation (per atom, .npz and .npy).
+    func testStreamedBinaryEqualsBufferedArchive() throws {
+        let fixture = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Fixtures/conformance/public_a_si64_rattled.json")
+        let object = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture)) as! [String: Any]
+        var hypers = object["hypers"] as! [String: Any]
+        let species = hypers.removeValue(forKey: "species")!
+        let request: [String: Any] = ["structures": Array(repeating: (object["structures"] as! [Any])[0], count: 6),
+                                      "descriptor": ["type": "power_spectrum", "species": species, "hypers": hypers]]
+        let body = Array(try JSONSerialization.data(withJSONObject: request))
+        let service = FeatureService()
+        let matrix = try service.compute(try service.prepare(body))
+        for format in [FeatureFormat.npz, .npy] {
+            let response = try client.request("POST", "/v1/features", headers: ["Content-Type": "application/json", "Accept": format.rawValue],
+                                              body: body)
+            XCTAssertEqual(response.status, 200)
+            XCTAssertEqual(response.headers["content-length"], String(response.body.count))
+            XCTAssertTrue(response.body == FeatureResponseEncoder.encode(matrix, format: format), format.rawValue)
+        }
+        // A refusal found while preparing is still a problem document.
+        var bad = request
+        bad["descriptor"] = ["type": "power_spectrum", "species": [8], "hypers": hypers]
+        let refused = try client.request("POST", "/v1/features", headers: ["Content-Type": "application/json", "Accept": "application/x-npz"],
+                                         body: Array(try JSONSerialization.data(withJSONObject: bad)))
+        XCTAssertEqual(refused.status, 422, refused.text)
+    }
+
     func testHealth() throws {
         let r = try client.request("GET", "/health")
         XCTAssertEqual(r.status, 200)
