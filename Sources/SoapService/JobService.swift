@@ -212,10 +212,14 @@ public final class JobService: @unchecked Sendable {
     /// Removes finished jobs that ended before `cutoff` (seconds since 1970).
     public func sweep(olderThan cutoff: Double) {
         for state in [JobState.succeeded, .failed, .cancelled] {
-            guard let jobs = try? store.list(limit: 1000, offset: 0, state: state) else { continue }
-            for job in jobs where job.updatedAt.timeIntervalSince1970 < cutoff {
-                if (try? store.delete(job.id)) == true { removeFiles(job.id) }
+            // Pages run newest first: collect every expired id, then delete.
+            var expired: [String] = []
+            var offset = 0
+            while let page = try? store.list(limit: 1000, offset: offset, state: state), !page.isEmpty {
+                expired += page.filter { $0.updatedAt.timeIntervalSince1970 < cutoff }.map(\.id)
+                offset += page.count
             }
+            for id in expired where (try? store.delete(id)) == true { removeFiles(id) }
         }
     }
 

@@ -169,6 +169,21 @@ final class JobRoutesTests: XCTestCase {
         XCTAssertEqual(both.status, 422)
     }
 
+    /// Finished jobs older than the retention period go, with their files; newer ones stay.
+    func testRetentionSweep() throws {
+        let request = body(["structures": BasisRoutesTests.molecules, "descriptor": Self.descriptor])
+        let id = try XCTUnwrap(object(try client.request("POST", "/v1/jobs", headers: json, body: request))["id"] as? String)
+        XCTAssertEqual(object(try client.request("GET", "/v1/jobs/\(id)?wait=60"))["state"] as? String, "succeeded")
+        let jobs = try XCTUnwrap(Self.server.application.jobs)
+        let directory = jobs.settings.directory + "/" + id
+        XCTAssertTrue(FileManager.default.fileExists(atPath: directory))
+        jobs.sweep(olderThan: Date().timeIntervalSince1970 - 3600)
+        XCTAssertEqual(try client.request("GET", "/v1/jobs/\(id)").status, 200, "younger than the cut-off: kept")
+        jobs.sweep(olderThan: Date().timeIntervalSince1970 + 1)
+        XCTAssertEqual(try client.request("GET", "/v1/jobs/\(id)").status, 404)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: directory), "its files went with it")
+    }
+
     func testRefusals() throws {
         func check(_ r: TestHTTPClient.Response, _ status: Int, file: StaticString = #filePath, line: UInt = #line) {
             XCTAssertEqual(r.status, status, r.text, file: file, line: line)
