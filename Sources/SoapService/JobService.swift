@@ -298,28 +298,53 @@ public final class JobService: @unchecked Sendable {
     /// The request of a job: the /v1/features body, plus `fail_fast`; structures are decoded
     /// one by one so that a bad one is reported (and skipped) rather than refusing the lot.
     func decodeJob(_ body: [UInt8]) throws(ServiceError) -> DecodedJob {
-        let value = try features.parse(body)
+        let request = try Self.decodeJobRequest(try features.parse(body), requestLimits: features.settings.requestLimits,
+                                                maxStructures: settings.maxStructures)
+        let prepared = try features.prepare(request.settings)
+        let (structures, errors) = Self.decodeJobStructures(request.items, decoder: request.decoder,
+                                                            species: prepared.request.species)
+        return DecodedJob(prepared: prepared, structures: structures, errors: errors, failFast: request.failFast)
+    }
+
+    /// A job request before anything is computed: the /v1/features settings (with no
+    /// structures), the raw structure items, and `fail_fast`.
+    struct JobRequest {
+        var settings: FeatureRequest
+        var items: [JSONValue]
+        var failFast: Bool
+        var decoder: FeatureRequestDecoder
+    }
+
+    /// The request decoding of `decodeJob` (pure: no storage, no computation; the fuzzers call it too).
+    static func decodeJobRequest(_ value: JSONValue, requestLimits: RequestLimits,
+                                 maxStructures: Int) throws(ServiceError) -> JobRequest {
         guard case .object(let original) = value else { throw ServiceError(.invalid, pointer: "", "expected a JSON object") }
         var failFast = false
         if let f = original["fail_fast"] { failFast = try Field.bool(f, "/fail_fast") }
         let root = original
         let items = try Field.array(try Field.required(root, "structures", at: ""), "/structures")
-        guard items.count <= settings.maxStructures else {
-            throw ServiceError(.tooLarge, pointer: "/structures", "\(items.count) structures, above the job limit of \(settings.maxStructures)")
+        guard items.count <= maxStructures else {
+            throw ServiceError(.tooLarge, pointer: "/structures", "\(items.count) structures, above the job limit of \(maxStructures)")
         }
         guard !items.isEmpty else { throw ServiceError(.invalid, pointer: "/structures", "a job needs at least one structure") }
         // Everything but the structures, through the /v1/features decoder.
         let settingsOnly = JSONObject(uniqueKeysWithValues: original.filter { $0.key != "fail_fast" }
             .map { ($0.key, $0.key == "structures" ? JSONValue.array([]) : $0.value) })
-        var limits = features.settings.requestLimits
-        limits.maxStructures = settings.maxStructures
+        var limits = requestLimits
+        limits.maxStructures = maxStructures
         let decoder = FeatureRequestDecoder(limits: limits)
         let request = try decoder.decode(.object(settingsOnly))
-        let prepared = try features.prepare(request)
+        return JobRequest(settings: request, items: items, failFast: failFast, decoder: decoder)
+    }
+
+    /// Each structure of a job decoded and validated on its own: a bad one is reported
+    /// (and skipped) rather than refusing the lot.
+    static func decodeJobStructures(_ items: [JSONValue], decoder: FeatureRequestDecoder,
+                                    species: [Int]) -> ([Structure?], [JobError]) {
         var structures: [Structure?] = []
         structures.reserveCapacity(items.count)
         var errors: [JobError] = []
-        let slots = Set(prepared.request.species)
+        let slots = Set(species)
         for (index, item) in items.enumerated() {
             do throws(ServiceError) {
                 let s = try decoder.decodeStructure(item, at: "/structures/\(index)")
@@ -335,7 +360,7 @@ public final class JobService: @unchecked Sendable {
                 structures.append(nil)
             }
         }
-        return DecodedJob(prepared: prepared, structures: structures, errors: errors, failFast: failFast)
+        return (structures, errors)
     }
 
     func write(_ job: JobSummary, to w: inout JSONWriter) {
