@@ -70,7 +70,8 @@ public enum ServiceFuzzEntry {
                 precondition(structures.count == job.items.count)
                 precondition(structures.filter { $0 == nil }.count == errors.count)
                 for e in errors {
-                    precondition(e.pointer.hasPrefix("/structures/\(e.structure)"), "job error pointer \(e.pointer)")
+                    let tokens = JSONPointer(parsing: e.pointer)?.tokens ?? []
+                    precondition(tokens.starts(with: ["structures", String(e.structure)]), "job error pointer \(e.pointer)")
                     precondition(structures[e.structure] == nil)
                 }
                 _ = JobErrorList.decode(JobErrorList.encode(errors))
@@ -110,7 +111,7 @@ public enum ServiceFuzzEntry {
     /// A decoding error is the client's (4xx), names a JSON pointer and renders as valid problem+json.
     private static func check(_ error: ServiceError, _ name: String, _ log: inout [String]) {
         precondition((400...499).contains(error.status), "\(name): status \(error.status) for \(error)")
-        precondition(error.pointer.isEmpty || error.pointer.hasPrefix("/"), "\(name): pointer \(error.pointer)")
+        precondition(JSONPointer(parsing: error.pointer) != nil, "\(name): invalid JSON pointer \(error.pointer.debugDescription)")
         guard case .bytes(let document) = Application.problem(error).body,
               case .object(let o)? = try? JSON.parse(document),
               o["status"]?.intValue == error.status else {

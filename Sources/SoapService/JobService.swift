@@ -571,7 +571,7 @@ final class Execution: @unchecked Sendable {
                 for s in members {
                     do { _ = try run([s]); good.append(s) } catch let e {
                         let service = ServiceError(e)
-                        let pointer = service.pointer.replacingOccurrences("/structures/0", "/structures/\(s)")
+                        let pointer = Self.jobPointer(service.pointer, structure: s)
                         let failure = JobError(structure: s, pointer: pointer, detail: service.message)
                         if job.failFast { throw ServiceError(.invalid, pointer: pointer, "structure \(s): \(service.message)") }
                         lock.withLock { p in if !p.errors.contains(where: { $0.structure == s }) { p.errors.append(failure) } }
@@ -583,6 +583,17 @@ final class Execution: @unchecked Sendable {
         }
         let atoms = members.reduce(0) { $0 + job.structures[$1]!.count }
         return ChunkOutcome(matrix: matrix, structures: range.count, globalIndex: members.map { Int32($0) }, atoms: atoms)
+    }
+
+    /// The pointer of an error from a one-structure run ("/structures/0/…") renamed to the
+    /// job's structure `s`; no pointer becomes "/structures/s", one elsewhere is kept.
+    static func jobPointer(_ pointer: String, structure s: Int) -> String {
+        if pointer.isEmpty { return "/structures/\(s)" }
+        guard var p = JSONPointer(parsing: pointer), p.tokens.count >= 2, p.tokens[0] == "structures", p.tokens[1] == "0" else {
+            return pointer
+        }
+        p.tokens[1] = String(s)
+        return p.description
     }
 
     /// Writes the chunk file atomically (temporary file, fsync, rename); returns its size.
