@@ -22,15 +22,7 @@ public final class BasisService: Sendable {
 
     /// POST /v1/datasets: an empty accumulator for primitive hypers and species.
     public func createDataset(_ body: [UInt8]) throws(ServiceError) -> [UInt8] {
-        let root = try Field.object(try features.parse(body), "")
-        try Field.allowOnly(root, ["descriptor", "keep_structures"], at: "")
-        let keep = try root["keep_structures"].map { v throws(ServiceError) in try Field.bool(v, "/keep_structures") } ?? false
-        let descriptor = try Field.object(try Field.required(root, "descriptor", at: ""), "/descriptor")
-        try Field.allowOnly(descriptor, ["species", "hypers"], at: "/descriptor")
-        let hypers = try HypersDecoder(limits: features.settings.requestLimits)
-            .decode(try Field.required(descriptor, "hypers", at: "/descriptor"), radialOnly: false, at: "/descriptor/hypers")
-        let species = try FeatureRequestDecoder(limits: features.settings.requestLimits)
-            .decodeSpecies(try Field.required(descriptor, "species", at: "/descriptor"))
+        let (hypers, species, keep) = try Self.decodeDataset(try features.parse(body), limits: features.settings.requestLimits)
         let empty = DatasetStatistics(species: species, maxAngular: hypers.maxAngular, radialCount: hypers.radialCount)
         let record = try storage {
             try datasets.create(DatasetRecord(hypersJSON: HypersEncoder.json(hypers), speciesJSON: Self.intArray(species),
@@ -46,11 +38,7 @@ public final class BasisService: Sendable {
             throw ServiceError(.notFound, "no dataset \(datasetID.prefix(80))")
         }
         let (hypers, species) = try Self.definition(current)
-        let root = try Field.object(try features.parse(body), "")
-        try Field.allowOnly(root, ["structures", "targets"], at: "")
-        let structures = try FeatureRequestDecoder(limits: features.settings.requestLimits)
-            .decodeStructures(try Field.required(root, "structures", at: ""))
-        let targets = try root["targets"].map { v throws(ServiceError) in try Self.decodeTargets(v, count: structures.count) }
+        let (structures, targets, structuresJSON) = try Self.decodeBatch(try features.parse(body), limits: features.settings.requestLimits)
         let basis = try features.primitiveBasis(hypers: hypers, species: species)
         let batch: DatasetStatistics
         var featurizer = features.featurizer()
@@ -58,7 +46,7 @@ public final class BasisService: Sendable {
         do { batch = try featurizer.statistics(structures, basis: basis, targets: targets) } catch { throw ServiceError(error) }
         let outcome = try storage {
             try datasets.addBatch(datasetID: datasetID, idempotencyKey: idempotencyKey, structures: structures.count,
-                                  structuresBlob: current.keepStructures ? Self.serialized(root["structures"]) : nil) { record in
+                                  structuresBlob: current.keepStructures ? Self.serialized(structuresJSON) : nil) { record in
                 guard var total = Self.statistics(record, hypers: hypers, species: species) else {
                     throw ServiceError(.internal, "stored statistics of \(datasetID) are damaged")
                 }
@@ -114,40 +102,9 @@ public final class BasisService: Sendable {
 
     /// POST /v1/bases: fits, stores under a content hash, returns the summary (created or already there).
     public func fit(_ body: [UInt8]) throws(ServiceError) -> (json: [UInt8], created: Bool, id: String) {
-        let root = try Field.object(try features.parse(body), "")
-        try Field.allowOnly(root, ["dataset_id", "method", "contraction", "center_specific", "q_max", "residual_variance", "gamma"], at: "")
-        let datasetID = try Field.string(try Field.required(root, "dataset_id", at: ""), "/dataset_id")
-        let method = try root["method"].map { v throws(ServiceError) in try Field.string(v, "/method") } ?? "pca"
-        let fitMethod: FitMethod
-        switch method {
-        case "pca":
-            if root["gamma"] != nil { throw ServiceError(.invalid, pointer: "/gamma", "gamma applies to method \"pcovr\" only") }
-            fitMethod = .pca
-        case "pcovr":
-            let gamma = try root["gamma"].map { v throws(ServiceError) in try Field.number(v, "/gamma") } ?? 0.5
-            guard gamma >= 0 && gamma <= 1 else { throw ServiceError(.invalid, pointer: "/gamma", "must be between 0 and 1") }
-            fitMethod = .pcovr(gamma: gamma)
-        default:
-            throw ServiceError(.invalid, pointer: "/method", "expected \"pca\" or \"pcovr\"")
-        }
-        let contractionName = try root["contraction"].map { v throws(ServiceError) in try Field.string(v, "/contraction") } ?? "separate"
-        guard let contraction = Contraction(rawValue: contractionName) else {
-            throw ServiceError(.invalid, pointer: "/contraction", "expected \"separate\" or \"mixed\"")
-        }
-        let centerSpecific = try root["center_specific"].map { v throws(ServiceError) in try Field.bool(v, "/center_specific") } ?? false
-        var q: Int? = nil
-        var threshold: Double? = nil
-        switch (root["q_max"], root["residual_variance"]) {
-        case (.some, .some): throw ServiceError(.invalid, pointer: "", "give q_max or residual_variance, not both")
-        case (nil, nil): throw ServiceError(.invalid, pointer: "/q_max", "is required (or residual_variance)")
-        case (let v?, nil):
-            let value = try Field.integer(v, "/q_max")
-            guard value >= 1, value <= features.settings.requestLimits.maxRadial * 16 else {
-                throw ServiceError(.invalid, pointer: "/q_max", "must be a positive integer")
-            }
-            q = value
-        case (nil, let v?): threshold = try Field.number(v, "/residual_variance")
-        }
+        let request = try Self.decodeFit(try features.parse(body), limits: features.settings.requestLimits)
+        let (datasetID, fitMethod, contraction, centerSpecific, q, threshold) =
+            (request.datasetID, request.method, request.contraction, request.centerSpecific, request.q, request.threshold)
         guard let record = try storage({ try datasets.get(datasetID) }) else {
             throw ServiceError(.invalid, pointer: "/dataset_id", "no dataset \(datasetID.prefix(80))")
         }
@@ -311,6 +268,83 @@ public final class BasisService: Sendable {
             withUnsafeBytes(of: x.bitPattern.littleEndian) { out += $0 }
         }
         return out
+    }
+
+    // MARK: request decoding (pure: no storage, no computation; the fuzzers call these too)
+
+    /// The body of POST /v1/datasets: primitive hypers and species.
+    static func decodeDataset(_ value: JSONValue, limits: RequestLimits) throws(ServiceError) -> (SoapHypers, [Int], Bool) {
+        let root = try Field.object(value, "")
+        try Field.allowOnly(root, ["descriptor", "keep_structures"], at: "")
+        let keep = try root["keep_structures"].map { v throws(ServiceError) in try Field.bool(v, "/keep_structures") } ?? false
+        let descriptor = try Field.object(try Field.required(root, "descriptor", at: ""), "/descriptor")
+        try Field.allowOnly(descriptor, ["species", "hypers"], at: "/descriptor")
+        let hypers = try HypersDecoder(limits: limits)
+            .decode(try Field.required(descriptor, "hypers", at: "/descriptor"), radialOnly: false, at: "/descriptor/hypers")
+        let species = try FeatureRequestDecoder(limits: limits)
+            .decodeSpecies(try Field.required(descriptor, "species", at: "/descriptor"))
+        return (hypers, species, keep)
+    }
+
+    /// The body of POST /v1/datasets/{id}/structures: structures (decoded, and as sent, to
+    /// keep) and optional targets.
+    static func decodeBatch(_ value: JSONValue, limits: RequestLimits) throws(ServiceError) -> ([Structure], [Double]?, JSONValue?) {
+        let root = try Field.object(value, "")
+        try Field.allowOnly(root, ["structures", "targets"], at: "")
+        let structures = try FeatureRequestDecoder(limits: limits)
+            .decodeStructures(try Field.required(root, "structures", at: ""))
+        let targets = try root["targets"].map { v throws(ServiceError) in try Self.decodeTargets(v, count: structures.count) }
+        return (structures, targets, root["structures"])
+    }
+
+    /// The options of POST /v1/bases.
+    struct FitOptions {
+        var datasetID: String
+        var method: FitMethod
+        var contraction: Contraction
+        var centerSpecific: Bool
+        var q: Int?
+        var threshold: Double?
+    }
+
+    /// The body of POST /v1/bases.
+    static func decodeFit(_ value: JSONValue, limits: RequestLimits) throws(ServiceError) -> FitOptions {
+        let root = try Field.object(value, "")
+        try Field.allowOnly(root, ["dataset_id", "method", "contraction", "center_specific", "q_max", "residual_variance", "gamma"], at: "")
+        let datasetID = try Field.string(try Field.required(root, "dataset_id", at: ""), "/dataset_id")
+        let method = try root["method"].map { v throws(ServiceError) in try Field.string(v, "/method") } ?? "pca"
+        let fitMethod: FitMethod
+        switch method {
+        case "pca":
+            if root["gamma"] != nil { throw ServiceError(.invalid, pointer: "/gamma", "gamma applies to method \"pcovr\" only") }
+            fitMethod = .pca
+        case "pcovr":
+            let gamma = try root["gamma"].map { v throws(ServiceError) in try Field.number(v, "/gamma") } ?? 0.5
+            guard gamma >= 0 && gamma <= 1 else { throw ServiceError(.invalid, pointer: "/gamma", "must be between 0 and 1") }
+            fitMethod = .pcovr(gamma: gamma)
+        default:
+            throw ServiceError(.invalid, pointer: "/method", "expected \"pca\" or \"pcovr\"")
+        }
+        let contractionName = try root["contraction"].map { v throws(ServiceError) in try Field.string(v, "/contraction") } ?? "separate"
+        guard let contraction = Contraction(rawValue: contractionName) else {
+            throw ServiceError(.invalid, pointer: "/contraction", "expected \"separate\" or \"mixed\"")
+        }
+        let centerSpecific = try root["center_specific"].map { v throws(ServiceError) in try Field.bool(v, "/center_specific") } ?? false
+        var q: Int? = nil
+        var threshold: Double? = nil
+        switch (root["q_max"], root["residual_variance"]) {
+        case (.some, .some): throw ServiceError(.invalid, pointer: "", "give q_max or residual_variance, not both")
+        case (nil, nil): throw ServiceError(.invalid, pointer: "/q_max", "is required (or residual_variance)")
+        case (let v?, nil):
+            let value = try Field.integer(v, "/q_max")
+            guard value >= 1, value <= limits.maxRadial * 16 else {
+                throw ServiceError(.invalid, pointer: "/q_max", "must be a positive integer")
+            }
+            q = value
+        case (nil, let v?): threshold = try Field.number(v, "/residual_variance")
+        }
+        return FitOptions(datasetID: datasetID, method: fitMethod, contraction: contraction, centerSpecific: centerSpecific,
+                          q: q, threshold: threshold)
     }
 
     /// One finite number per structure.

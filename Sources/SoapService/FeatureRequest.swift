@@ -246,7 +246,25 @@ enum Field {
 }
 
 extension String {
+    /// Every occurrence of `target` replaced, matched on UTF-8 bytes. (Not on Characters:
+    /// a "~" or "/" followed by a combining mark is one grapheme cluster with it, and a
+    /// multi-character target cannot be a Character at all.)
     func replacingOccurrences(_ target: String, _ replacement: String) -> String {
-        split(separator: Character(target), omittingEmptySubsequences: false).joined(separator: replacement)
+        let source = Array(utf8), pattern = Array(target.utf8)
+        guard !pattern.isEmpty, source.count >= pattern.count else { return self }
+        var out: [UInt8] = []
+        out.reserveCapacity(source.count)
+        var i = 0
+        while i < source.count {
+            if source[i] == pattern[0], source.count - i >= pattern.count,
+               source[i..<(i + pattern.count)].elementsEqual(pattern) {
+                out.append(contentsOf: replacement.utf8)
+                i += pattern.count
+            } else {
+                out.append(source[i])
+                i += 1
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -334,52 +334,92 @@ public final class JobService: @unchecked Sendable {
         FileSystem.removeTree(jobDirectory(id))
     }
 
-    /// The request of a job: the /v1/features body, plus `fail_fast`; structures are decoded
-    /// one by one so that a bad one is reported (and skipped) rather than refusing the lot.
+    /// The request of a job: the /v1/features body (structures inline, or `dataset_id` of a
+    /// dataset that keeps its structures), plus `fail_fast`; structures are decoded one by
+    /// one so that a bad one is reported (and skipped) rather than refusing the lot.
     func decodeJob(_ body: [UInt8]) throws(ServiceError) -> DecodedJob {
-        let value = try features.parse(body)
+        var request = try Self.decodeJobRequest(try features.parse(body), requestLimits: features.settings.requestLimits,
+                                                maxStructures: settings.maxStructures)
+        var pinnedRequest: [UInt8]? = nil
+        if let datasetID = request.datasetID {
+            guard let datasetStructures else { throw ServiceError(.unavailable, "this service keeps no datasets") }
+            let (stored, version) = try datasetStructures(datasetID, request.datasetVersion)
+            try Self.checkCount(stored.count, maxStructures: settings.maxStructures)
+            request.items = stored
+            if request.datasetVersion == nil, case .object(let original) = try features.parse(body) {
+                var w = JSONWriter(capacity: body.count + 32)
+                w.value(.object(JSONObject(uniqueKeysWithValues: original.map { ($0.key, $0.value) }
+                                           + [("dataset_version", .number(Double(version)))])))
+                pinnedRequest = w.bytes
+            }
+        }
+        let prepared = try features.prepare(request.settings)
+        let (structures, errors) = Self.decodeJobStructures(request.items, decoder: request.decoder,
+                                                            species: prepared.request.species)
+        return DecodedJob(prepared: prepared, structures: structures, errors: errors, failFast: request.failFast,
+                          pinnedRequest: pinnedRequest)
+    }
+
+    /// A job request before anything is computed: the /v1/features settings (with no
+    /// structures), the raw structure items (or the dataset to read them from), `fail_fast`.
+    struct JobRequest {
+        var settings: FeatureRequest
+        var items: [JSONValue]
+        var datasetID: String?
+        var datasetVersion: Int?
+        var failFast: Bool
+        var decoder: FeatureRequestDecoder
+    }
+
+    static func checkCount(_ count: Int, maxStructures: Int) throws(ServiceError) {
+        guard count <= maxStructures else {
+            throw ServiceError(.tooLarge, pointer: "/structures", "\(count) structures, above the job limit of \(maxStructures)")
+        }
+        guard count > 0 else { throw ServiceError(.invalid, pointer: "/structures", "a job needs at least one structure") }
+    }
+
+    /// The request decoding of `decodeJob` (pure: no storage, no computation; the fuzzers call it too).
+    static func decodeJobRequest(_ value: JSONValue, requestLimits: RequestLimits,
+                                 maxStructures: Int) throws(ServiceError) -> JobRequest {
         guard case .object(let original) = value else { throw ServiceError(.invalid, pointer: "", "expected a JSON object") }
         var failFast = false
         if let f = original["fail_fast"] { failFast = try Field.bool(f, "/fail_fast") }
-        let items: [JSONValue]
-        var pinnedRequest: [UInt8]? = nil
+        var items: [JSONValue] = []
+        var datasetID: String? = nil
+        var datasetVersion: Int? = nil
         if let dataset = original["dataset_id"] {
             guard original["structures"] == nil else {
                 throw ServiceError(.invalid, pointer: "/dataset_id", "give structures or dataset_id, not both")
             }
-            let datasetID = try Field.string(dataset, "/dataset_id")
-            let pinned = try original["dataset_version"].map { v throws(ServiceError) in try Field.integer(v, "/dataset_version") }
-            guard let datasetStructures else { throw ServiceError(.unavailable, "this service keeps no datasets") }
-            let (stored, version) = try datasetStructures(datasetID, pinned)
-            items = stored
-            if pinned == nil {
-                var w = JSONWriter(capacity: 256)
-                w.value(.object(JSONObject(uniqueKeysWithValues: original.map { ($0.key, $0.value) } + [("dataset_version", .number(Double(version)))])))
-                pinnedRequest = w.bytes
-            }
+            datasetID = try Field.string(dataset, "/dataset_id")
+            datasetVersion = try original["dataset_version"].map { v throws(ServiceError) in try Field.integer(v, "/dataset_version") }
         } else {
             if original["dataset_version"] != nil {
                 throw ServiceError(.invalid, pointer: "/dataset_version", "applies with dataset_id only")
             }
             items = try Field.array(try Field.required(original, "structures", at: ""), "/structures")
+            try checkCount(items.count, maxStructures: maxStructures)
         }
-        guard items.count <= settings.maxStructures else {
-            throw ServiceError(.tooLarge, pointer: "/structures", "\(items.count) structures, above the job limit of \(settings.maxStructures)")
-        }
-        guard !items.isEmpty else { throw ServiceError(.invalid, pointer: "/structures", "a job needs at least one structure") }
         // Everything but the structures, through the /v1/features decoder.
         let jobOnly: Set<String> = ["fail_fast", "dataset_id", "dataset_version", "structures"]
         let settingsOnly = JSONObject(uniqueKeysWithValues: original.filter { !jobOnly.contains($0.key) }
             .map { ($0.key, $0.value) } + [("structures", JSONValue.array([]))])
-        var limits = features.settings.requestLimits
-        limits.maxStructures = settings.maxStructures
+        var limits = requestLimits
+        limits.maxStructures = maxStructures
         let decoder = FeatureRequestDecoder(limits: limits)
         let request = try decoder.decode(.object(settingsOnly))
-        let prepared = try features.prepare(request)
+        return JobRequest(settings: request, items: items, datasetID: datasetID, datasetVersion: datasetVersion,
+                          failFast: failFast, decoder: decoder)
+    }
+
+    /// Each structure of a job decoded and validated on its own: a bad one is reported
+    /// (and skipped) rather than refusing the lot.
+    static func decodeJobStructures(_ items: [JSONValue], decoder: FeatureRequestDecoder,
+                                    species: [Int]) -> ([Structure?], [JobError]) {
         var structures: [Structure?] = []
         structures.reserveCapacity(items.count)
         var errors: [JobError] = []
-        let slots = Set(prepared.request.species)
+        let slots = Set(species)
         for (index, item) in items.enumerated() {
             do throws(ServiceError) {
                 let s = try decoder.decodeStructure(item, at: "/structures/\(index)")
@@ -395,8 +435,7 @@ public final class JobService: @unchecked Sendable {
                 structures.append(nil)
             }
         }
-        return DecodedJob(prepared: prepared, structures: structures, errors: errors, failFast: failFast,
-                          pinnedRequest: pinnedRequest)
+        return (structures, errors)
     }
 
     func write(_ job: JobSummary, to w: inout JSONWriter) {
@@ -604,6 +643,17 @@ final class Execution: @unchecked Sendable {
                             atoms: computed.atoms)
     }
 
+    /// The pointer of an error from a one-structure run ("/structures/0/…") renamed to the
+    /// job's structure `s`; no pointer becomes "/structures/s", one elsewhere is kept.
+    static func jobPointer(_ pointer: String, structure s: Int) -> String {
+        if pointer.isEmpty { return "/structures/\(s)" }
+        guard var p = JSONPointer(parsing: pointer), p.tokens.count >= 2, p.tokens[0] == "structures", p.tokens[1] == "0" else {
+            return pointer
+        }
+        p.tokens[1] = String(s)
+        return p.description
+    }
+
     /// Writes the chunk file atomically (temporary file, fsync, rename); returns its size.
     func write(_ outcome: ChunkOutcome, chunk: Int) throws -> Int {
         try JobChunkFile.write(outcome.matrix, globalIndex: outcome.globalIndex, to: JobChunkFile.path(directory, chunk))
@@ -647,7 +697,7 @@ enum ChunkComputation {
                 for member in members {
                     do { _ = try compute([member]); good.append(member) } catch let e {
                         let service = ServiceError(e)
-                        let pointer = service.pointer.replacingOccurrences("/structures/0", "/structures/\(member.0)")
+                        let pointer = Execution.jobPointer(service.pointer, structure: member.0)
                         if failFast { throw ServiceError(.invalid, pointer: pointer, "structure \(member.0): \(service.message)") }
                         errors.append(JobError(structure: member.0, pointer: pointer, detail: service.message))
                     }

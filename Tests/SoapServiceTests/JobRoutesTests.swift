@@ -112,6 +112,33 @@ final class JobRoutesTests: XCTestCase {
         XCTAssertEqual(object(refused)["pointer"] as? String, "/structures/1/numbers/0")
     }
 
+    /// A structure that passes validation but that the featurizer refuses (too many neighbour
+    /// pairs) is reported with its own pointer; renaming that pointer used to trap
+    /// (`Character("/structures/0")`) and take the whole service down.
+    func testStructureTheFeaturizerRefusesIsReported() throws {
+        let (server, client) = TestHTTPClient.startServer { $0.maxPairsPerStructure = 50; $0.jobWorkers = 1 }
+        defer { server.application.jobs?.stop(); server.http.shutdown(gracePeriod: 1) }
+        let cluster: [String: Any] = ["numbers": Array(repeating: 1, count: 30),
+                                      "positions": (0..<30).map { i in [0.05 * Double(i), 0.03 * Double(i % 5), 0.0] }]
+        let h2: [String: Any] = ["numbers": [1, 1], "positions": [[0, 0, 0], [0.74, 0, 0]]]
+        let request: [String: Any] = ["structures": [h2, cluster, h2], "descriptor": Self.descriptor]
+        let submitted = object(try client.request("POST", "/v1/jobs", headers: json, body: body(request)))
+        let id = try XCTUnwrap(submitted["id"] as? String, "\(submitted)")
+        let deadline = Date().addingTimeInterval(120)
+        var done: [String: Any] = [:]
+        while Date() < deadline {
+            done = object(try client.request("GET", "/v1/jobs/\(id)"))
+            if ["succeeded", "failed"].contains(done["state"] as? String ?? "") { break }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        XCTAssertEqual(done["state"] as? String, "succeeded", "\(done)")
+        let errors = try XCTUnwrap(done["errors"] as? [[String: Any]])
+        XCTAssertEqual(errors.compactMap { $0["structure"] as? Int }, [1])
+        XCTAssertEqual(errors.first?["pointer"] as? String, "/structures/1")
+        XCTAssertTrue((errors.first?["detail"] as? String ?? "").contains("neighbour pairs"), "\(errors)")
+        XCTAssertEqual(try client.request("GET", "/health").status, 200, "the service is still up")
+    }
+
     func testCancelRunningJob() throws {
         // Large enough to be running when cancelled: 400 copies of the molecules, with gradients.
         let structures = Array(repeating: BasisRoutesTests.molecules, count: 400).flatMap { $0 }
