@@ -42,6 +42,7 @@ public enum HTTPFuzzEntry {
                 precondition(!h.path.isEmpty && !h.method.isEmpty)
                 if case .length(let n) = h.framing { precondition(n > 0 && n <= limits.maxBodyBytes) }
                 head = h
+                respond(h)
                 events.append("head \(h.method) \(h.target) \(h.path) \(h.query.sorted { $0.key < $1.key }) "
                               + "\(h.version) \(h.framing) keepAlive=\(h.keepAlive) continue=\(h.expectsContinue) "
                               + "gzip=\(h.gzipBody) headers=\(h.headers.count)")
@@ -112,6 +113,39 @@ public enum HTTPFuzzEntry {
         let again = try? Gzip.decompress(Gzip.compress(output), limit: output.count)
         precondition(again == output, "compress/decompress round trip differs")
         return output.count
+    }
+
+    /// What Connection.respond does with a head before the handler (request id, gzip
+    /// negotiation), then the encoding of a response that echoes client text in headers:
+    /// the head must stay well-formed (CRLF only as line ends, client bytes never split it).
+    static func respond(_ head: RequestHead) {
+        let requestID = RequestID.accept(head.headers["X-Request-Id"]) ?? RequestID.generate()
+        precondition(requestID.utf8.allSatisfy { isTokenByte($0) })
+        let context = ResponseContext(isHead: head.isHead, minorVersion: head.minorVersion, keepAlive: head.keepAlive,
+                                      acceptsGzip: ResponseEncoder.acceptsGzip(head.headers.values(for: "Accept-Encoding")),
+                                      requestID: requestID)
+        let text = Array(repeating: UInt8(ascii: "a"), count: 1100)
+        var names = head.headers.makeIterator()
+        let firstName = names.next()?.name ?? "X"
+        let response = HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "text/plain"), ("Location", head.path),
+                                                                       ("X-Target", head.target),
+                                                                       (firstName, "v")]),
+                                    body: .bytes(text))
+        let encoded = ResponseEncoder.encode(response, context: context, gzipMinimumBytes: 1024)
+        let bytes = encoded.head
+        precondition(bytes.count >= 4 && Array(bytes.suffix(4)) == [0x0D, 0x0A, 0x0D, 0x0A], "response head not terminated")
+        for (i, b) in bytes.enumerated() {
+            if b == 0x0A { precondition(i > 0 && bytes[i - 1] == 0x0D, "bare LF in a response head") }
+            if b == 0x0D { precondition(i + 1 < bytes.count && bytes[i + 1] == 0x0A, "bare CR in a response head") }
+            precondition(b != 0, "NUL in a response head")
+        }
+        if head.isHead {
+            precondition(encoded.body.isEmpty)
+        } else if encoded.body != text {
+            // Compressed only when the client accepts gzip (and no handler encoding is set).
+            precondition(context.acceptsGzip, "a gzipped response the client did not accept")
+            precondition((try? Gzip.decompress(encoded.body, limit: text.count)) == text, "gzipped response body differs")
+        }
     }
 
     private static func checksum(_ bytes: [UInt8]) -> UInt64 {
