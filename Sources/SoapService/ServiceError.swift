@@ -75,6 +75,12 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .maxAngularTooLarge(let type, let maxAngular, let limit):
             self.init(.invalid, pointer: "/descriptor/hypers/basis/max_angular",
                       "\(type.rawValue) supports max_angular up to \(limit), not \(maxAngular)")
+        case .multispectrum(let e):
+            switch e {
+            case .correlationOrder: self.init(.invalid, pointer: "/descriptor/correlation_order", e.description)
+            case .lambda: self.init(.invalid, pointer: "/descriptor/o3_lambda", e.description)
+            case .contractionMismatch: self.init(.invalid, pointer: "/descriptor/basis_id", e.description)
+            }
         }
     }
 }
