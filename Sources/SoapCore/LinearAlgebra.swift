@@ -117,18 +117,14 @@ public enum FeatureReconstruction {
         dgemm_(&tn, &tt, &tc, &bb, &rows, &one, x, &tc, y, &bb, &zero, &cross, &tc)
         let (values, vectors) = try SymmetricEigen.decompose(gram, n: b)
         let top = values.last ?? 0
+        // Z = Vᵀ BᵀT, as column-major t × b: (TᵀB) V, V row-major (so transposed for Fortran).
+        var z = [Double](repeating: 0, count: t * b)
+        dgemm_(&tn, &tt, &tc, &bb, &bb, &one, cross, &tc, vectors, &bb, &zero, &z, &tc)
         var captured = 0.0
-        var z = [Double](repeating: 0, count: t)
         for k in 0..<b where values[k] > tolerance * top {
-            // z_j = Σ_i v_ik (BᵀT)_ij
-            for j in 0..<t { z[j] = 0 }
-            for i in 0..<b {
-                let v = vectors[i * b + k]
-                if v == 0 { continue }
-                let row = i  // cross is column-major t × b: element (j, i) at i * t + j
-                for j in 0..<t { z[j] += v * cross[row * t + j] }
-            }
-            captured += z.reduce(0) { $0 + $1 * $1 } / values[k]
+            var s = 0.0
+            for j in 0..<t { s += z[k * t + j] * z[k * t + j] }
+            captured += s / values[k]
         }
         return max(0, 1 - captured / total)
     }
