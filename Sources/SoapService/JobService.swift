@@ -534,7 +534,7 @@ final class Execution: @unchecked Sendable {
         let featurizer = features.featurizer(threads: 1)
         func run(_ indices: [Int]) throws(FeaturizationError) -> FeatureMatrix {
             try featurizer.compute(indices.map { job.structures[$0]! }, type: request.type, basis: job.prepared.basis,
-                                   level: request.level, gradients: request.gradients)
+                                   level: request.level, gradients: request.gradients, options: request.options)
         }
         var matrix: FeatureMatrix? = nil
         if !members.isEmpty {
@@ -572,7 +572,8 @@ final class Execution: @unchecked Sendable {
     func writeLabels(features: FeatureService) throws {
         let request = job.prepared.request
         let empty = try features.featurizer(threads: 1).compute([], type: request.type, basis: job.prepared.basis,
-                                                                 level: request.level, gradients: request.gradients)
+                                                                 level: request.level, gradients: request.gradients,
+                                                                 options: request.options)
         try FileSystem.writeAtomically(JobChunkFile.encode(empty, globalIndex: []), to: JobChunkFile.labelsPath(directory))
     }
 }
