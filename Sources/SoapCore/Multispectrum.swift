@@ -581,10 +581,13 @@ extension Featurizer {
             let blocks = plan.orders[k - 1]
             let sizes = blocks.map(\.raw)
             let total = sizes.reduce(0) { $0 + $1 * $1 }
-            if let worst = sizes.max(), Double(total) * Double(min(threads, chunks.count) + 1) > Double(maxCovarianceValues) {
+            // Per worker: its Grams and 32 centres of rows; plus the sum and the eigen-decomposition.
+            let rowsPerWorker = zip(sizes, blocks).reduce(0) { $0 + 32 * $1.0 * (2 * $1.1.lambda + 1) }
+            let workers = max(1, min(threads, chunks.count))
+            if let worst = sizes.max(),
+               Double(total + rowsPerWorker) * Double(workers) + 3 * Double(worst * worst) > Double(maxCovarianceValues) {
                 throw .covarianceTooLarge(order: k, features: worst, limit: maxCovarianceValues)
             }
-            let workers = max(1, min(threads, chunks.count))
             var grams = [[[Double]]](repeating: [], count: workers)
             grams.withUnsafeMutableBufferPointer { out in
                 let out = out
@@ -595,6 +598,24 @@ extension Featurizer {
                     defer { transposed.deallocate() }
                     var local = sizes.map { [Double](repeating: 0, count: $0 * $0) }
                     let first = engine.orderStart[k - 1]
+                    // Rows of up to `batch` centres per block, so each Gram update is one
+                    // dgemm of depth batch·(2λ+1) instead of one per centre.
+                    let batch = 32
+                    let dims = blocks.map { 2 * $0.lambda + 1 }
+                    var rows = zip(sizes, dims).map { [Double](repeating: 0, count: batch * $1 * $0) }
+                    var filled = 0
+                    func flush() {
+                        guard filled > 0 else { return }
+                        for b in blocks.indices {
+                            rows[b].withUnsafeBufferPointer { x in
+                                local[b].withUnsafeMutableBufferPointer { g in
+                                    MultispectrumEngine.addGram(x.baseAddress!, rows: filled * dims[b], columns: sizes[b],
+                                                                into: g.baseAddress!)
+                                }
+                            }
+                        }
+                        filled = 0
+                    }
                     while let c = next() {
                         let (s, begin, end) = chunks[c]
                         prepared.slots[s].withUnsafeBufferPointer { slotOfAtom in
@@ -603,14 +624,17 @@ extension Featurizer {
                                                   list: prepared.lists[s], gradients: .none)
                                 MultispectrumEngine.transpose(expansion.coefficients, maxAngular: L, channels: ch, into: transposed)
                                 engine.computeValues(density: transposed, upTo: k) { b, raw in
-                                    let n = sizes[b - first], d = 2 * blocks[b - first].lambda + 1
-                                    local[b - first].withUnsafeMutableBufferPointer { g in
-                                        MultispectrumEngine.addGram(raw, rows: d, columns: n, into: g.baseAddress!)
+                                    let n = sizes[b - first] * dims[b - first]
+                                    rows[b - first].withUnsafeMutableBufferPointer { x in
+                                        (x.baseAddress! + filled * n).update(from: raw, count: n)
                                     }
                                 }
+                                filled += 1
+                                if filled == batch { flush() }
                             }
                         }
                     }
+                    flush()
                     out[worker] = local
                 }
             }
