@@ -5,6 +5,9 @@ public enum DescriptorType: String, Sendable, CaseIterable {
     case powerSpectrum = "power_spectrum"
     /// ν = 3 invariants (CONVENTIONS.md §11), featomic's DensityCorrelations with λ = 0.
     case bispectrum
+    /// ν-order invariants by the NICE iteration (DescriptorOptions.correlationOrder),
+    /// optionally PCA-contracted between orders.
+    case multispectrum
 }
 
 /// One row per atom, or one per structure (the sum over its atoms).
@@ -42,11 +45,16 @@ public struct FeatureMatrix: Sendable {
 
 /// Column layout of each descriptor for a given expansion basis.
 enum ColumnLayout {
-    static func properties(_ type: DescriptorType, basis: ExpansionBasis) -> Labels {
+    static func properties(_ type: DescriptorType, basis: ExpansionBasis, plan: MultispectrumPlan? = nil) -> Labels {
         let K = basis.radialCount, L = basis.maxAngular
         let types = basis.groupTypes
+        if let plan = plan ?? defaultPlan(type, basis: basis) {
+            return multispectrumProperties(plan, basis: basis, equivariant: type == .powerSpectrum)
+        }
         var labels: Labels
         switch type {
+        case .multispectrum:
+            return Labels(names: ["component"])
         case .sphericalExpansion:
             labels = Labels(names: types == nil ? ["l", "m", "n"] : ["neighbor_type", "l", "m", "n"])
             for g in 0..<basis.groupCount {
@@ -113,9 +121,11 @@ enum ColumnLayout {
     }
 
     /// Number of columns of `properties(type, basis:)`, without building them.
-    static func count(_ type: DescriptorType, basis: ExpansionBasis) -> Int {
+    static func count(_ type: DescriptorType, basis: ExpansionBasis, plan: MultispectrumPlan? = nil) -> Int {
         let K = basis.radialCount, L = basis.maxAngular, G = basis.groupCount
+        if let plan = plan ?? defaultPlan(type, basis: basis) { return plan.columns }
         switch type {
+        case .multispectrum: return 0
         case .sphericalExpansion: return G * (L + 1) * (L + 1) * K
         case .radialSpectrum: return G * K
         case .powerSpectrum: return G * (G + 1) / 2 * (L + 1) * K * K
@@ -123,6 +133,60 @@ enum ColumnLayout {
             let channels = G * K
             return BispectrumTables.triples(maxAngular: L).count * channels * channels * channels
         }
+    }
+
+    /// The multispectrum with default options (ν = 3, untruncated), for callers without options.
+    static func defaultPlan(_ type: DescriptorType, basis: ExpansionBasis) -> MultispectrumPlan? {
+        guard type == .multispectrum else { return nil }
+        return try? MultispectrumPlan(maxAngular: basis.maxAngular, channels: basis.channelCount,
+                                      order: DescriptorOptions().correlationOrder)
+    }
+
+    /// Multispectrum invariants: their coupling path (l_1, l_2, k_2, l_3, …, k_{ν−1}, l_ν) and
+    /// ν channels, or ["component"] after a fitted projection. λ-SOAP (`equivariant`):
+    /// o3_lambda, o3_sigma, l_1, l_2, the two channels and m, m fastest.
+    static func multispectrumProperties(_ plan: MultispectrumPlan, basis: ExpansionBasis, equivariant: Bool) -> Labels {
+        let nu = plan.order
+        let targets = plan.orders[nu - 1]
+        if targets.contains(where: { $0.projection != nil }) {
+            var labels = Labels(names: ["component"])
+            for block in targets { for c in 0..<block.count { labels.values.append(Int32(c)) } }
+            return labels
+        }
+        let types = basis.groupTypes, K = basis.radialCount
+        var names: [String] = equivariant ? ["o3_lambda", "o3_sigma"] : []
+        names.append("l_1")
+        if nu >= 2 {
+            for j in 2...nu {
+                names.append("l_\(j)")
+                if j < nu { names.append("k_\(j)") }
+            }
+        }
+        for j in 1...nu {
+            if types != nil { names.append("neighbor_\(j)_type") }
+            names.append("n_\(j)")
+        }
+        if equivariant { names.append("m") }
+        var labels = Labels(names: names)
+        let paths = plan.paths(order: nu)
+        labels.values.reserveCapacity(plan.columns * names.count)
+        var feature = 0
+        for block in targets {
+            for _ in 0..<block.raw {
+                let (ls, qs) = paths[feature]
+                feature += 1
+                for mu in -block.lambda...block.lambda {
+                    if equivariant { labels.values += [Int32(block.lambda), Int32(block.sigma)] }
+                    labels.values += ls.dropLast()   // k_ν is the block's λ
+                    for q in qs {
+                        if let types { labels.values.append(Int32(types[Int(q) / K])) }
+                        labels.values.append(q % Int32(K))
+                    }
+                    if equivariant { labels.values.append(Int32(mu)) }
+                }
+            }
+        }
+        return labels
     }
 
     /// (g1, g2) with g1 ≤ g2, in column order. Species slots are sorted, so

@@ -23,7 +23,11 @@ final class DescriptorWriter {
     /// Whether writeGradients follows each writeValues (the bispectrum then keeps its T).
     let keepIntermediates: Bool
 
-    init(type: DescriptorType, expansion: SphericalExpansion, columns: Int, gradients: Bool = false) {
+    /// The NICE iteration (multispectrum and λ-SOAP only).
+    let multispectrum: MultispectrumEngine?
+
+    init(type: DescriptorType, expansion: SphericalExpansion, columns: Int, gradients: Bool = false,
+         plan: MultispectrumPlan? = nil) {
         self.type = type
         keepIntermediates = gradients
         self.expansion = expansion
@@ -44,16 +48,29 @@ final class DescriptorWriter {
         bispectrum = type == .bispectrum
             ? BispectrumContraction(maxAngular: L, radialCount: K, channels: channels) : nil
         precondition(bispectrum.map { $0.columns == columns } ?? true)
+        let radialCount = expansion.K
+        multispectrum = plan.map { MultispectrumEngine(plan: $0, radialCount: radialCount) }
+        precondition(plan.map { $0.columns == columns } ?? true)
     }
 
     deinit { transposed.deallocate(); pairProduct.deallocate(); projections.deallocate() }
 
     /// How the expansion must keep its gradients for this descriptor.
-    var gradientMode: SphericalExpansion.GradientMode { type == .powerSpectrum ? .pairs : .coefficients }
+    var gradientMode: SphericalExpansion.GradientMode {
+        type == .powerSpectrum && multispectrum == nil ? .pairs : .coefficients
+    }
 
     func writeValues(to out: UnsafeMutablePointer<Double>) {
         let C = expansion.coefficients
+        if let engine = multispectrum {
+            transposeCoefficients()
+            engine.computeValues(density: transposed)
+            engine.writeRow(from: engine.values, to: out)
+            return
+        }
         switch type {
+        case .multispectrum:
+            preconditionFailure("a multispectrum writer has an engine")
         case .sphericalExpansion, .radialSpectrum:
             scatterExpansion(C, rowGroups: 0..<groups, stride: channels, to: out)
         case .powerSpectrum:
@@ -93,6 +110,10 @@ final class DescriptorWriter {
         for (e, block) in order.enumerated() {
             let atom = block < 0 ? i : atoms[block]
             labels[3 * e] = Int32(row); labels[3 * e + 1] = Int32(structure); labels[3 * e + 2] = Int32(atom)
+        }
+        if let engine = multispectrum {
+            writeMultispectrumGradients(engine, values: values)
+            return
         }
         if type == .powerSpectrum {
             writePowerSpectrumGradients(values: values)
@@ -160,6 +181,25 @@ final class DescriptorWriter {
             for d in 0..<3 {
                 contraction.writeGradient(dC: source + d * e.neighborSize, q0: q0, C: e.coefficients, CT: transposed,
                                           to: out + d * columns)
+            }
+            for k in 0..<(3 * columns) { selfOut[k] -= out[k] }
+        }
+    }
+
+    /// Multispectrum (or λ-SOAP) gradients of one row, forward through every order for each
+    /// neighbour and direction; the centre's own entry is minus the sum of the others.
+    private func writeMultispectrumGradients(_ engine: MultispectrumEngine, values: UnsafeMutablePointer<Double>) {
+        let e = expansion
+        let selfEntry = order.firstIndex(of: -1)!
+        let selfOut = values + selfEntry * 3 * columns
+        selfOut.update(repeating: 0, count: 3 * columns)
+        for (entry, block) in order.enumerated() where block >= 0 {
+            let out = values + entry * 3 * columns
+            let q0 = e.slotOffset[e.gradientSlots[block]]
+            let source = e.neighborGradients + block * 3 * e.neighborSize
+            for d in 0..<3 {
+                engine.computeDerivatives(density: transposed, dC: source + d * e.neighborSize, q0: q0)
+                engine.writeRow(from: engine.derivatives, to: out + d * columns)
             }
             for k in 0..<(3 * columns) { selfOut[k] -= out[k] }
         }

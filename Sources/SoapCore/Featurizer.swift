@@ -33,6 +33,8 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
     case overBudget(bytes: Int, limit: Int)
     /// The output fits the budget, but not beside what other computations hold now.
     case budgetBusy(bytes: Int, available: Int)
+    /// Multispectrum or λ-SOAP options that cannot be used with this basis.
+    case multispectrum(MultispectrumError)
 
     public var description: String {
         switch self {
@@ -47,6 +49,7 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
         case .deadlineExceeded(let s): return "the computation took longer than \(s) s and was stopped"
         case .overBudget(let b, let l): return "the output needs \(b) bytes, above the memory budget of \(l)"
         case .budgetBusy(let b, let a): return "the output needs \(b) bytes; \(a) are free in the memory budget now"
+        case .multispectrum(let e): return e.description
         }
     }
 }
@@ -75,11 +78,13 @@ public struct Featurizer: Sendable {
     /// them while the rest are computed.
     public func compute(_ structures: [Structure], type: DescriptorType, basis: ExpansionBasis,
                         level: SampleLevel = .atom, gradients: Bool = false,
-                        progress: RowProgress? = nil) throws(FeaturizationError) -> FeatureMatrix {
+                        progress: RowProgress? = nil,
+                        options: DescriptorOptions = .init()) throws(FeaturizationError) -> FeatureMatrix {
         let progress = level == .atom && !gradients ? progress : nil
         if type == .bispectrum && basis.maxAngular > ClebschGordan.supportedMaxAngular {
             throw .maxAngularTooLarge(type: type, maxAngular: basis.maxAngular, limit: ClebschGordan.supportedMaxAngular)
         }
+        let plan = try Self.multispectrumPlan(type, basis: basis, options: options, limits: limits)
         let clock = Deadline(seconds: timeLimit)
         let prepared = try prepareStructures(structures, basis: basis)
         try clock.check()
@@ -90,7 +95,7 @@ public struct Featurizer: Sendable {
         let rows = structures.reduce(0) { $0 + $1.count }
         // Sized before any label is built: the bispectrum's width grows as channels³.
         // In Double, so that absurd hypers cannot overflow the product.
-        let width = ColumnLayout.count(type, basis: basis)
+        let width = ColumnLayout.count(type, basis: basis, plan: plan)
         let planned = Double(rows) * Double(width)
         guard planned <= Double(limits.maxValues) else {
             throw .outputTooLarge(values: Int(min(planned, 1e18)), limit: limits.maxValues)
@@ -99,7 +104,7 @@ public struct Featurizer: Sendable {
         guard Double(width) * 10 <= Double(limits.maxValues) else {
             throw .outputTooLarge(values: Int(min(Double(width) * 10, 1e18)), limit: limits.maxValues)
         }
-        let properties = ColumnLayout.properties(type, basis: basis)
+        let properties = ColumnLayout.properties(type, basis: basis, plan: plan)
         let columns = properties.count
         var rowStart = [Int](repeating: 0, count: structures.count + 1)
         for s in structures.indices { rowStart[s + 1] = rowStart[s] + structures[s].count }
@@ -156,7 +161,8 @@ public struct Featurizer: Sendable {
                             chunkRowEnds: chunks.map { rowStart[$0.structure] + $0.end })
             Parallel.run(chunks: chunks.count, threads: threads) { _, next in
                 let expansion = SphericalExpansion(basis: basis)
-                let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns, gradients: gradients)
+                let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns, gradients: gradients,
+                                              plan: plan)
                 while !clock.expired(), let c = next() {
                     let (s, first, end) = chunks[c]
                     slots[s].withUnsafeBufferPointer { slotOfAtom in
@@ -196,6 +202,35 @@ public struct Featurizer: Sendable {
         }
         result.reservation = reservation
         return result
+    }
+
+    /// The NICE plan of a multispectrum (or of λ-SOAP), checked against the CG tables and
+    /// the limits before anything is allocated; nil for the other descriptors.
+    static func multispectrumPlan(_ type: DescriptorType, basis: ExpansionBasis, options: DescriptorOptions,
+                                  limits: FeaturizationLimits) throws(FeaturizationError) -> MultispectrumPlan? {
+        let equivariant = type == .powerSpectrum && options.lambda != nil
+        guard type == .multispectrum || equivariant else { return nil }
+        let L = basis.maxAngular
+        // Intermediate λ reach min(k, ν−k)·L: refuse before the plan asks the CG tables for more.
+        let nu = equivariant ? 2 : options.correlationOrder
+        let reach = equivariant ? L : max(L, (nu / 2) * L)
+        guard reach <= ClebschGordan.supportedMaxAngular else {
+            throw .maxAngularTooLarge(type: type, maxAngular: L, limit: ClebschGordan.supportedMaxAngular / max(1, nu / 2))
+        }
+        let plan: MultispectrumPlan
+        do {
+            plan = try MultispectrumPlan(maxAngular: L, channels: basis.channelCount, order: nu,
+                                         lambda: options.lambda ?? 0, bothParities: equivariant,
+                                         contraction: equivariant ? nil : options.contraction)
+        } catch {
+            throw .multispectrum(error)
+        }
+        // Each worker holds every order's values and derivatives for one centre.
+        let scratch = 2 * Double(plan.valueSize) + Double(plan.rawScratchSize)
+        guard scratch <= Double(limits.maxValues) else {
+            throw .outputTooLarge(values: Int(min(scratch, 1e18)), limit: limits.maxValues)
+        }
+        return plan
     }
 
     /// Validated structures as species slots and neighbour lists.

@@ -27,7 +27,9 @@ public final class Application: Sendable {
     public init(configuration: ServiceConfiguration, database: Database? = nil) {
         self.configuration = configuration
         let features = FeatureService(settings: configuration.featureSettings)
-        let bases = database.map { BasisService(database: $0, features: features) }
+        let bases = database.map {
+            BasisService(database: $0, features: features, multispectrum: configuration.multispectrumFitLimits)
+        }
         if let bases {
             features.fittedBases.withLock { $0 = { id throws(ServiceError) in try bases.expansionBasis(id) } }
         }

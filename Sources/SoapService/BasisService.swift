@@ -10,12 +10,15 @@ public final class BasisService: Sendable {
     let bases: BasisStore
     let features: FeatureService
     /// Fitted bases ready to featurize with, by id (bounded).
-    private let loaded = Mutex<[String: (OptimalBasis, ExpansionBasis)]>([:])
+    private let loaded = Mutex<[String: FittedBasis]>([:])
+    /// Limits of the multispectrum contraction fits (from Config).
+    let multispectrumLimits: MultispectrumFitLimits
 
-    public init(database: Database, features: FeatureService) {
+    public init(database: Database, features: FeatureService, multispectrum: MultispectrumFitLimits = .init()) {
         datasets = DatasetStore(database: database)
         bases = BasisStore(database: database)
         self.features = features
+        multispectrumLimits = multispectrum
     }
 
     // MARK: datasets
@@ -102,9 +105,11 @@ public final class BasisService: Sendable {
 
     /// POST /v1/bases: fits, stores under a content hash, returns the summary (created or already there).
     public func fit(_ body: [UInt8]) throws(ServiceError) -> (json: [UInt8], created: Bool, id: String) {
-        let request = try Self.decodeFit(try features.parse(body), limits: features.settings.requestLimits)
+        let parsed = try features.parse(body)
+        let request = try Self.decodeFit(parsed, limits: features.settings.requestLimits)
         let (datasetID, fitMethod, contraction, centerSpecific, q, threshold) =
             (request.datasetID, request.method, request.contraction, request.centerSpecific, request.q, request.threshold)
+        let multispectrum = try parsed["multispectrum"].map { v throws(ServiceError) in try decodeMultispectrumFit(v) }
         guard let record = try storage({ try datasets.get(datasetID) }) else {
             throw ServiceError(.invalid, pointer: "/dataset_id", "no dataset \(datasetID.prefix(80))")
         }
@@ -136,25 +141,51 @@ public final class BasisService: Sendable {
         hash.update(record.statistics)
         if case .pcovr = fitMethod, let targets = record.targets { hash.update(targets) }
         hash.update("\(statistics.totalCenters)|\(statistics.neighbors)")
+        if let multispectrum {
+            // The contraction depends on its options and on every number of its structures.
+            hash.update("|multispectrum|\(multispectrum.correlationOrder)|\(multispectrum.maxFeatures)|")
+            for s in multispectrum.structures { hash.update(Self.structureBytes(s)) }
+        }
         let id = SHA256.hex(hash.finalize())
         if let existing = try storage({ try bases.get(id) }) {
             return (Array(existing.summaryJSON.utf8), false, id)
         }
         let tables: [RadialSplineTable]
         do { tables = try fitted.splineTables() } catch { throw ServiceError(.internal, "spline tables failed: \(error)") }
-        let summary = summaryJSON(id: id, datasetID: datasetID, record: record, basis: fitted, options: options)
-        let payload = BasisCodec.encode(fitted, tables: tables, hypersJSON: record.hypersJSON)
+        let basis = fitted.expansionBasis(tables: tables)
+        var spectrumContraction: MultispectrumContraction? = nil
+        if let multispectrum {
+            do {
+                spectrumContraction = try features.featurizer().multispectrumContraction(
+                    multispectrum.structures, basis: basis, correlationOrder: multispectrum.correlationOrder,
+                    maxFeatures: multispectrum.maxFeatures, maxCovarianceValues: multispectrumLimits.maxCovarianceValues)
+            } catch {
+                switch error {
+                case .featurization(let e):
+                    let mapped = ServiceError(e)
+                    throw ServiceError(mapped.kind, pointer: mapped.pointer.replacingOccurrences("/structures", "/multispectrum/structures"),
+                                       mapped.message)
+                case .noCenters: throw ServiceError(.invalid, pointer: "/multispectrum/structures", error.description)
+                case .invalidBudget: throw ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order", error.description)
+                case .covarianceTooLarge: throw ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order", error.description)
+                case .decomposition: throw ServiceError(.internal, error.description)
+                }
+            }
+        }
+        let summary = summaryJSON(id: id, datasetID: datasetID, record: record, basis: fitted, options: options,
+                                  multispectrum: spectrumContraction, multispectrumStructures: multispectrum?.structures.count ?? 0)
+        let payload = BasisCodec.encode(fitted, tables: tables, hypersJSON: record.hypersJSON, multispectrum: spectrumContraction)
         let created = try storage {
             try bases.put(BasisRecord(id: id, datasetID: datasetID, optionsJSON: options, summaryJSON: summary, payload: payload))
         }
-        remember(id, fitted, fitted.expansionBasis(tables: tables))
+        remember(id, FittedBasis(fitted: fitted, basis: basis, multispectrum: spectrumContraction))
         return (Array(summary.utf8), created, id)
     }
 
     /// GET /v1/bases/{id}, with the optimal radial functions on `points` radii if asked.
     public func basis(_ id: String, radialPoints: Int?) throws(ServiceError) -> [UInt8] {
         guard let record = try storage({ try bases.get(id) }) else { throw ServiceError(.notFound, "no basis \(id.prefix(80))") }
-        let (fitted, _) = try load(record)
+        let fitted = try load(record).fitted
         // The stored summary object, extended with the contraction (and the functions).
         var out = Array(Array(record.summaryJSON.utf8).dropLast())
         var projections = JSONWriter(capacity: 4096)
@@ -193,7 +224,7 @@ public final class BasisService: Sendable {
     }
 
     /// The expansion basis of a stored fit (from memory, or its stored tables).
-    public func expansionBasis(_ id: String) throws(ServiceError) -> (OptimalBasis, ExpansionBasis) {
+    public func expansionBasis(_ id: String) throws(ServiceError) -> FittedBasis {
         if let hit = loaded.withLock({ $0[id] }) { return hit }
         guard let record = try storage({ try bases.get(id) }) else {
             throw ServiceError(.notFound, pointer: "/descriptor/basis_id", "no basis \(id.prefix(80))")
@@ -201,21 +232,64 @@ public final class BasisService: Sendable {
         return try load(record)
     }
 
-    private func load(_ record: BasisRecord) throws(ServiceError) -> (OptimalBasis, ExpansionBasis) {
+    private func load(_ record: BasisRecord) throws(ServiceError) -> FittedBasis {
         if let hit = loaded.withLock({ $0[record.id] }) { return hit }
-        guard let (fitted, tables) = BasisCodec.decode(record.payload) else {
+        guard let (fitted, tables, multispectrum) = BasisCodec.decode(record.payload) else {
             throw ServiceError(.internal, "stored basis \(record.id) is damaged")
         }
-        let basis = fitted.expansionBasis(tables: tables)
-        remember(record.id, fitted, basis)
-        return (fitted, basis)
+        let loadedBasis = FittedBasis(fitted: fitted, basis: fitted.expansionBasis(tables: tables), multispectrum: multispectrum)
+        remember(record.id, loadedBasis)
+        return loadedBasis
     }
 
-    private func remember(_ id: String, _ fitted: OptimalBasis, _ basis: ExpansionBasis) {
+    private func remember(_ id: String, _ basis: FittedBasis) {
         loaded.withLock { cache in
             if cache.count >= 16, let victim = cache.keys.first { cache.removeValue(forKey: victim) }
-            cache[id] = (fitted, basis)
+            cache[id] = basis
         }
+    }
+
+    /// The "multispectrum" section of POST /v1/bases.
+    struct MultispectrumFit {
+        var correlationOrder: Int
+        var maxFeatures: Int
+        var structures: [Structure]
+    }
+
+    func decodeMultispectrumFit(_ value: JSONValue) throws(ServiceError) -> MultispectrumFit {
+        let o = try Field.object(value, "/multispectrum")
+        try Field.allowOnly(o, ["correlation_order", "max_features_per_order", "structures"], at: "/multispectrum")
+        let limits = features.settings.requestLimits
+        let nu = try Field.integer(try Field.required(o, "correlation_order", at: "/multispectrum"), "/multispectrum/correlation_order")
+        guard nu >= 2 && nu <= limits.maxCorrelationOrder else {
+            throw ServiceError(.invalid, pointer: "/multispectrum/correlation_order",
+                               "must be an integer from 2 to \(limits.maxCorrelationOrder), not \(nu)")
+        }
+        let budget = try Field.integer(try Field.required(o, "max_features_per_order", at: "/multispectrum"),
+                                       "/multispectrum/max_features_per_order")
+        guard budget >= 1 && budget <= multispectrumLimits.maxFeaturesPerOrder else {
+            throw ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order",
+                               "must be an integer from 1 to \(multispectrumLimits.maxFeaturesPerOrder), not \(budget)")
+        }
+        let structures = try FeatureRequestDecoder(limits: limits)
+            .decodeStructures(try Field.required(o, "structures", at: "/multispectrum"), at: "/multispectrum/structures")
+        guard structures.contains(where: { $0.count > 0 }) else {
+            throw ServiceError(.invalid, pointer: "/multispectrum/structures", "must hold at least one atom")
+        }
+        return MultispectrumFit(correlationOrder: nu, maxFeatures: budget, structures: structures)
+    }
+
+    /// The numbers of a structure, little-endian, for the basis id.
+    static func structureBytes(_ s: Structure) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(8 * (s.numbers.count + s.positions.count + 12))
+        func add(_ x: UInt64) { withUnsafeBytes(of: x.littleEndian) { out += $0 } }
+        add(UInt64(s.numbers.count))
+        for z in s.numbers { add(UInt64(z)) }
+        for x in s.positions { add(x.bitPattern) }
+        for x in s.cell ?? [] { add(x.bitPattern) }
+        add((s.pbc.0 ? 1 : 0) | (s.pbc.1 ? 2 : 0) | (s.pbc.2 ? 4 : 0))
+        return out
     }
 
     // MARK: helpers
@@ -310,7 +384,8 @@ public final class BasisService: Sendable {
     /// The body of POST /v1/bases.
     static func decodeFit(_ value: JSONValue, limits: RequestLimits) throws(ServiceError) -> FitOptions {
         let root = try Field.object(value, "")
-        try Field.allowOnly(root, ["dataset_id", "method", "contraction", "center_specific", "q_max", "residual_variance", "gamma"], at: "")
+        try Field.allowOnly(root, ["dataset_id", "method", "contraction", "center_specific", "q_max", "residual_variance", "gamma",
+                                   "multispectrum"], at: "")
         let datasetID = try Field.string(try Field.required(root, "dataset_id", at: ""), "/dataset_id")
         let method = try root["method"].map { v throws(ServiceError) in try Field.string(v, "/method") } ?? "pca"
         let fitMethod: FitMethod
@@ -414,7 +489,8 @@ public final class BasisService: Sendable {
         return w.bytes
     }
 
-    func summaryJSON(id: String, datasetID: String, record: DatasetRecord, basis: OptimalBasis, options: String) -> String {
+    func summaryJSON(id: String, datasetID: String, record: DatasetRecord, basis: OptimalBasis, options: String,
+                     multispectrum: MultispectrumContraction? = nil, multispectrumStructures: Int = 0) -> String {
         var w = JSONWriter(capacity: 4096)
         w.beginObject()
         w.key("id"); w.string(id)
@@ -430,18 +506,51 @@ public final class BasisService: Sendable {
         w.endObject()
         w.key("eigenvalues"); w.beginArray(); for e in basis.eigenvalues { w.doubleArray(e) }; w.endArray()
         w.key("residual_variance"); w.beginArray(); for c in basis.residualVariance { w.doubleArray(c) }; w.endArray()
+        if let m = multispectrum {
+            // Per order and (λ, σ) block: features before and after, and the variance left out.
+            w.key("multispectrum"); w.beginObject()
+            w.key("correlation_order"); w.integer(m.correlationOrder)
+            w.key("max_features_per_order"); w.integer(m.maxFeatures)
+            w.key("structures"); w.integer(multispectrumStructures)
+            w.key("blocks"); w.beginArray()
+            for b in m.blocks {
+                w.beginObject()
+                w.key("order"); w.integer(b.order)
+                w.key("o3_lambda"); w.integer(b.lambda)
+                w.key("o3_sigma"); w.integer(b.sigma)
+                w.key("features_in"); w.integer(b.inputCount)
+                w.key("features_out"); w.integer(b.count)
+                w.key("residual_variance"); w.number(b.residualVariance)
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
+        }
         w.endObject()
         return String(decoding: w.bytes, as: UTF8.self)
     }
 }
 
+/// Limits of POST /v1/bases' multispectrum section (from Config).
+public struct MultispectrumFitLimits: Sendable {
+    /// Largest max_features_per_order a fit may ask for.
+    public var maxFeaturesPerOrder = 512
+    /// Doubles of the per-block covariance matrices of one order (all workers together).
+    public var maxCovarianceValues = 100_000_000
+    public init() {}
+}
+
 /// The stored form of a fitted basis: a JSON header (fit, shapes, spline
 /// segments) then the spline points as raw little-endian doubles, so a
-/// restart serves the same tables without rebuilding them.
+/// restart serves the same tables without rebuilding them. A basis fitted
+/// with a multispectrum contraction adds an optional "multispectrum" header
+/// entry (its blocks' shapes) and the blocks' components after the points;
+/// payloads without it (older ones included) decode with no contraction.
 enum BasisCodec {
     static let magic = Array("SOAPDB1\n".utf8)
 
-    static func encode(_ b: OptimalBasis, tables: [RadialSplineTable], hypersJSON: String) -> [UInt8] {
+    static func encode(_ b: OptimalBasis, tables: [RadialSplineTable], hypersJSON: String,
+                       multispectrum: MultispectrumContraction? = nil) -> [UInt8] {
         var w = JSONWriter(capacity: 8192)
         w.beginObject()
         w.key("hypers"); w.raw(Array(hypersJSON.utf8))
@@ -465,16 +574,33 @@ enum BasisCodec {
             w.endObject()
         }
         w.endArray()
+        if let m = multispectrum {
+            w.key("multispectrum"); w.beginObject()
+            w.key("correlation_order"); w.integer(m.correlationOrder)
+            w.key("max_features"); w.integer(m.maxFeatures)
+            w.key("max_angular"); w.integer(m.maxAngular)
+            w.key("channels"); w.integer(m.channels)
+            // Per block: order, λ, σ, features in, features out; then its eigenvalues and residual.
+            w.key("blocks"); w.beginArray()
+            for block in m.blocks { w.intArray([block.order, block.lambda, block.sigma, block.inputCount, block.count]) }
+            w.endArray()
+            w.key("eigenvalues"); w.beginArray(); for block in m.blocks { w.doubleArray(block.eigenvalues) }; w.endArray()
+            w.key("residual_variance"); w.doubleArray(m.blocks.map(\.residualVariance))
+            w.endObject()
+        }
         w.endObject()
         var out = magic
         let header = w.bytes
         withUnsafeBytes(of: UInt64(header.count).littleEndian) { out += $0 }
         out += header
         for t in tables { t.points.withUnsafeBytes { out += $0 } }
+        for block in multispectrum?.blocks ?? [] {
+            for x in block.components { withUnsafeBytes(of: x.bitPattern.littleEndian) { out += $0 } }
+        }
         return out
     }
 
-    static func decode(_ payload: [UInt8]) -> (OptimalBasis, [RadialSplineTable])? {
+    static func decode(_ payload: [UInt8]) -> (OptimalBasis, [RadialSplineTable], MultispectrumContraction?)? {
         guard payload.count > 16, Array(payload[0..<8]) == magic else { return nil }
         var length: UInt64 = 0
         for k in 0..<8 { length |= UInt64(payload[8 + k]) << (8 * UInt64(k)) }
@@ -517,6 +643,30 @@ enum BasisCodec {
                                  centerSpecific: centerSpecific, q: q, projections: projections,
                                  eigenvalues: eigenvalues, residualVariance: residual)
         guard tables.count == basis.centerBlocks * species.count, tables.allSatisfy({ $0.count == (hypers.maxAngular + 1) * q }) else { return nil }
-        return (basis, tables)
+        var multispectrum: MultispectrumContraction? = nil
+        if case .object(let m)? = o["multispectrum"] {
+            func int(_ key: String) -> Int? { m[key]?.doubleValue.map { Int($0) } }
+            guard let order = int("correlation_order"), let budget = int("max_features"), let lmax = int("max_angular"),
+                  let channels = int("channels"), let shapes = m["blocks"]?.arrayValue,
+                  let eigenvalues = m["eigenvalues"]?.arrayValue, let residuals = m["residual_variance"]?.arrayValue,
+                  eigenvalues.count == shapes.count, residuals.count == shapes.count else { return nil }
+            var blocks: [MultispectrumContraction.Block] = []
+            for (k, shape) in shapes.enumerated() {
+                guard let v = shape.arrayValue?.compactMap({ $0.doubleValue.map { Int($0) } }), v.count == 5,
+                      v[3] >= 0, v[4] >= 0, let values = eigenvalues[k].arrayValue?.compactMap(\.doubleValue),
+                      values.count == v[4], let residual = residuals[k].doubleValue else { return nil }
+                let n = v[3] * v[4]
+                guard offset + 8 * n <= payload.count else { return nil }
+                let components = payload[offset..<(offset + 8 * n)].withUnsafeBytes { raw in
+                    (0..<n).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
+                }
+                offset += 8 * n
+                blocks.append(.init(order: v[0], lambda: v[1], sigma: v[2], inputCount: v[3], components: components,
+                                    eigenvalues: values, residualVariance: residual))
+            }
+            multispectrum = MultispectrumContraction(correlationOrder: order, maxFeatures: budget, maxAngular: lmax,
+                                                     channels: channels, blocks: blocks)
+        }
+        return (basis, tables, multispectrum)
     }
 }

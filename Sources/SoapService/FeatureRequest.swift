@@ -11,6 +11,8 @@ public struct FeatureRequest: Sendable {
     public var basisID: String?
     public var level: SampleLevel
     public var gradients: Bool
+    /// Multispectrum body order and λ-SOAP's λ (the contraction is resolved with the basis).
+    public var options = DescriptorOptions()
 }
 
 /// Limits on what a client controls in one request (from Config).
@@ -21,6 +23,8 @@ public struct RequestLimits: Sendable {
     public var maxAngular = 12
     public var maxRadial = 30
     public var minSplineAccuracy = 1e-12
+    /// Highest multispectrum correlation_order a request may ask for.
+    public var maxCorrelationOrder = 4
     public init() {}
 }
 
@@ -33,7 +37,8 @@ public struct FeatureRequestDecoder: Sendable {
         let root = try Field.object(body, "")
         try Field.allowOnly(root, ["structures", "descriptor", "per", "gradients"], at: "")
         let descriptor = try Field.object(try Field.required(root, "descriptor", at: ""), "/descriptor")
-        try Field.allowOnly(descriptor, ["type", "species", "hypers", "basis_id"], at: "/descriptor")
+        try Field.allowOnly(descriptor, ["type", "species", "hypers", "basis_id", "correlation_order", "o3_lambda"],
+                            at: "/descriptor")
         let typeName = try Field.string(try Field.required(descriptor, "type", at: "/descriptor"), "/descriptor/type")
         guard let type = DescriptorType(rawValue: typeName) else {
             throw ServiceError(.invalid, pointer: "/descriptor/type",
@@ -55,6 +60,29 @@ public struct FeatureRequestDecoder: Sendable {
             basisID = try Field.string(id, "/descriptor/basis_id")
             if let s = descriptor["species"] { species = try decodeSpecies(s) }
         }
+        var options = DescriptorOptions()
+        if let order = descriptor["correlation_order"] {
+            guard type == .multispectrum else {
+                throw ServiceError(.invalid, pointer: "/descriptor/correlation_order", "applies to descriptor type multispectrum only")
+            }
+            let nu = try Field.integer(order, "/descriptor/correlation_order")
+            guard nu >= 2 && nu <= limits.maxCorrelationOrder else {
+                throw ServiceError(.invalid, pointer: "/descriptor/correlation_order",
+                                   "must be an integer from 2 to \(limits.maxCorrelationOrder), not \(nu)")
+            }
+            options.correlationOrder = nu
+        }
+        if let lambda = descriptor["o3_lambda"] {
+            guard type == .powerSpectrum else {
+                throw ServiceError(.invalid, pointer: "/descriptor/o3_lambda", "applies to descriptor type power_spectrum only (λ-SOAP)")
+            }
+            let l = try Field.integer(lambda, "/descriptor/o3_lambda")
+            // The upper bound (2·max_angular) is checked with the basis, under the same pointer.
+            guard l >= 0 && l <= 2 * limits.maxAngular else {
+                throw ServiceError(.invalid, pointer: "/descriptor/o3_lambda", "must be an integer from 0 to 2·max_angular, not \(l)")
+            }
+            options.lambda = l
+        }
         var level = SampleLevel.atom
         if let per = root["per"] {
             let name = try Field.string(per, "/per")
@@ -67,7 +95,7 @@ public struct FeatureRequestDecoder: Sendable {
         if let g = root["gradients"] { gradients = try Field.bool(g, "/gradients") }
         let structures = try decodeStructures(try Field.required(root, "structures", at: ""))
         return FeatureRequest(structures: structures, type: type, species: species, hypers: hypers, basisID: basisID,
-                              level: level, gradients: gradients)
+                              level: level, gradients: gradients, options: options)
     }
 
     func decodeSpecies(_ value: JSONValue) throws(ServiceError) -> [Int] {

@@ -8,7 +8,20 @@ public struct PreparedFeaturization: Sendable {
     public var request: FeatureRequest
     public var basis: ExpansionBasis
     public var basisID: String?
+    /// The request's options, with the basis' multispectrum contraction when it has one.
+    public var options: DescriptorOptions { request.options }
     public var atomCount: Int { request.structures.reduce(0) { $0 + $1.count } }
+}
+
+/// A stored fit, ready to featurize with: the basis and, when it was fitted with one, the
+/// multispectrum's contractions.
+public struct FittedBasis: Sendable {
+    public var fitted: OptimalBasis
+    public var basis: ExpansionBasis
+    public var multispectrum: MultispectrumContraction?
+    public init(fitted: OptimalBasis, basis: ExpansionBasis, multispectrum: MultispectrumContraction? = nil) {
+        self.fitted = fitted; self.basis = basis; self.multispectrum = multispectrum
+    }
 }
 
 /// Settings of the featurization service (from Config).
@@ -55,7 +68,7 @@ public final class FeatureService: Sendable {
     }
 
     /// Resolves `basis_id` to a fitted basis (set when storage is available).
-    public let fittedBases = Mutex<(@Sendable (String) throws(ServiceError) -> (OptimalBasis, ExpansionBasis))?>(nil)
+    public let fittedBases = Mutex<(@Sendable (String) throws(ServiceError) -> FittedBasis)?>(nil)
 
     public func prepare(_ request: FeatureRequest) throws(ServiceError) -> PreparedFeaturization {
         guard let hypers = request.hypers else {
@@ -63,14 +76,16 @@ public final class FeatureService: Sendable {
             guard let resolve = fittedBases.withLock({ $0 }) else {
                 throw ServiceError(.notFound, pointer: "/descriptor/basis_id", "no basis store is configured")
             }
-            let (fitted, basis) = try resolve(id)
+            let loaded = try resolve(id)
+            let fitted = loaded.fitted
             if !request.species.isEmpty && request.species != fitted.species {
                 throw ServiceError(.invalid, pointer: "/descriptor/species",
                                    "the basis was fitted for species \(fitted.species); omit species or give the same")
             }
             var resolved = request
             resolved.species = fitted.species
-            return PreparedFeaturization(request: resolved, basis: basis, basisID: id)
+            if request.type == .multispectrum { resolved.options.contraction = loaded.multispectrum }
+            return PreparedFeaturization(request: resolved, basis: loaded.basis, basisID: id)
         }
         return PreparedFeaturization(request: request, basis: try primitiveBasis(hypers: hypers, species: request.species),
                                      basisID: nil)
@@ -103,7 +118,7 @@ public final class FeatureService: Sendable {
             featurizer.reserveFactor = textOutput ? 4 : 1
             return try featurizer.compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
                                           level: prepared.request.level, gradients: prepared.request.gradients,
-                                          progress: progress)
+                                          progress: progress, options: prepared.options)
         } catch {
             throw ServiceError(error)
         }

@@ -664,7 +664,8 @@ final class Execution: @unchecked Sendable {
     func writeLabels(features: FeatureService) throws {
         let request = job.prepared.request
         let empty = try features.featurizer(threads: 1).compute([], type: request.type, basis: job.prepared.basis,
-                                                                 level: request.level, gradients: request.gradients)
+                                                                 level: request.level, gradients: request.gradients,
+                                                                 options: request.options)
         try JobChunkFile.write(empty, globalIndex: [], to: JobChunkFile.labelsPath(directory))
     }
 }
@@ -684,7 +685,7 @@ enum ChunkComputation {
         let request = prepared.request
         func compute(_ chunk: [(Int, Structure)]) throws(FeaturizationError) -> FeatureMatrix {
             try featurizer.compute(chunk.map(\.1), type: request.type, basis: prepared.basis,
-                                   level: request.level, gradients: request.gradients)
+                                   level: request.level, gradients: request.gradients, options: request.options)
         }
         var good = members
         var errors: [JobError] = []
@@ -771,7 +772,8 @@ public final class StreamingFeaturizer {
         try flush()
         let request = prepared.request
         let empty = try features.featurizer().compute([], type: request.type, basis: prepared.basis,
-                                                      level: request.level, gradients: request.gradients)
+                                                      level: request.level, gradients: request.gradients,
+                                                      options: request.options)
         try JobChunkFile.write(empty, globalIndex: [], to: JobChunkFile.labelsPath(directory))
         try JobResult(directory: directory, chunks: Array(0..<chunks)).archive().writeNPZ(to: sink)
     }

@@ -44,6 +44,11 @@ public struct ServiceConfiguration: Sendable {
     public var jsonMaxDepth = 64
     public var jsonMaxStringBytes = 1 << 20
     public var splineCacheEntries = 32
+    /// Multispectrum: highest correlation_order, largest max_features_per_order of a fit,
+    /// and the doubles its per-block covariances may take.
+    public var multispectrumMaxCorrelationOrder = 4
+    public var multispectrumMaxFeaturesPerOrder = 512
+    public var multispectrumMaxCovarianceValues = 100_000_000
     /// Batch jobs: worker threads (0: one per core), atoms per chunk, retention, size.
     public var jobWorkers = 0
     public var jobChunkAtoms = 2048
@@ -104,6 +109,9 @@ public struct ServiceConfiguration: Sendable {
         int("max_angular", \.maxAngular), int("max_radial", \.maxRadial),
         int("json_max_depth", \.jsonMaxDepth, min: 2), int("json_max_string_bytes", \.jsonMaxStringBytes, min: 16),
         int("spline_cache_entries", \.splineCacheEntries, min: 1),
+        int("multispectrum_max_correlation_order", \.multispectrumMaxCorrelationOrder, min: 2),
+        int("multispectrum_max_features_per_order", \.multispectrumMaxFeaturesPerOrder, min: 1),
+        int("multispectrum_max_covariance_values", \.multispectrumMaxCovarianceValues, min: 1),
         int("job_workers", \.jobWorkers), int("job_chunk_atoms", \.jobChunkAtoms, min: 1),
         seconds("job_retention_hours", \.jobRetentionHours), int("job_max_structures", \.jobMaxStructures, min: 1),
         string("job_directory", \.jobDirectory),
@@ -179,6 +187,13 @@ public struct ServiceConfiguration: Sendable {
         return s
     }
 
+    public var multispectrumFitLimits: MultispectrumFitLimits {
+        var l = MultispectrumFitLimits()
+        l.maxFeaturesPerOrder = multispectrumMaxFeaturesPerOrder
+        l.maxCovarianceValues = multispectrumMaxCovarianceValues
+        return l
+    }
+
     public var featureSettings: FeatureServiceSettings {
         var s = FeatureServiceSettings()
         s.threads = effectiveThreads
@@ -187,6 +202,7 @@ public struct ServiceConfiguration: Sendable {
         s.requestLimits.maxAtomsTotal = maxAtomsTotal
         s.requestLimits.maxAngular = maxAngular
         s.requestLimits.maxRadial = maxRadial
+        s.requestLimits.maxCorrelationOrder = min(multispectrumMaxCorrelationOrder, DescriptorOptions.maxCorrelationOrder)
         s.featurizationLimits.maxPairsPerStructure = maxPairsPerStructure
         s.featurizationLimits.maxValues = maxOutputValues
         s.featurizationLimits.maxGradientValues = maxGradientValues

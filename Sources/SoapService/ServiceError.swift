@@ -84,6 +84,12 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .deadlineExceeded(let seconds):
             self.init(.timeout, "the computation took longer than the limit of \(seconds) s and was stopped; "
                       + "split the request or submit it as a job (POST /v1/jobs)")
+        case .multispectrum(let e):
+            switch e {
+            case .correlationOrder: self.init(.invalid, pointer: "/descriptor/correlation_order", e.description)
+            case .lambda: self.init(.invalid, pointer: "/descriptor/o3_lambda", e.description)
+            case .contractionMismatch: self.init(.invalid, pointer: "/descriptor/basis_id", e.description)
+            }
         }
     }
 }
