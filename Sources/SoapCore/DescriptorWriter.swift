@@ -165,30 +165,28 @@ final class DescriptorWriter {
         }
     }
 
-    /// Bispectrum gradients of one row from ∂C of each neighbour atom (its
-    /// channels only); needs the transpose and T of this centre's writeValues.
-    /// The centre's own entry is minus the sum of the others, as for P.
+    /// Bispectrum gradients of one row; the centre's own entry is minus the sum of the others, as for P.
     private func writeBispectrumGradients(values: UnsafeMutablePointer<Double>) {
         let contraction = bispectrum!
-        let e = expansion
-        let selfEntry = order.firstIndex(of: -1)!
-        let selfOut = values + selfEntry * 3 * columns
-        selfOut.update(repeating: 0, count: 3 * columns)
-        for (entry, block) in order.enumerated() where block >= 0 {
-            let out = values + entry * 3 * columns
-            let q0 = e.slotOffset[e.gradientSlots[block]]
-            let source = e.neighborGradients + block * 3 * e.neighborSize
-            for d in 0..<3 {
-                contraction.writeGradient(dC: source + d * e.neighborSize, q0: q0, C: e.coefficients, CT: transposed,
-                                          to: out + d * columns)
-            }
-            for k in 0..<(3 * columns) { selfOut[k] -= out[k] }
+        writeGradientsByNeighbor(values: values) { dC, q0, out in
+            contraction.writeGradient(dC: dC, q0: q0, C: expansion.coefficients, CT: transposed, to: out)
         }
     }
 
     /// Multispectrum (or λ-SOAP) gradients of one row, forward through every order for each
-    /// neighbour and direction; the centre's own entry is minus the sum of the others.
+    /// neighbour and direction.
     private func writeMultispectrumGradients(_ engine: MultispectrumEngine, values: UnsafeMutablePointer<Double>) {
+        writeGradientsByNeighbor(values: values) { dC, q0, out in
+            engine.computeDerivatives(density: transposed, dC: dC, q0: q0)
+            engine.writeRow(from: engine.derivatives, to: out)
+        }
+    }
+
+    /// For each neighbour entry and direction, `row(dC, q0, out)` writes the derivative of the
+    /// row from that neighbour's coefficient derivatives dC (channels from q0); the centre's
+    /// own entry is minus the sum of the others (translation invariance).
+    private func writeGradientsByNeighbor(values: UnsafeMutablePointer<Double>,
+                                          _ row: (UnsafeMutablePointer<Double>, Int, UnsafeMutablePointer<Double>) -> Void) {
         let e = expansion
         let selfEntry = order.firstIndex(of: -1)!
         let selfOut = values + selfEntry * 3 * columns
@@ -197,10 +195,7 @@ final class DescriptorWriter {
             let out = values + entry * 3 * columns
             let q0 = e.slotOffset[e.gradientSlots[block]]
             let source = e.neighborGradients + block * 3 * e.neighborSize
-            for d in 0..<3 {
-                engine.computeDerivatives(density: transposed, dC: source + d * e.neighborSize, q0: q0)
-                engine.writeRow(from: engine.derivatives, to: out + d * columns)
-            }
+            for d in 0..<3 { row(source + d * e.neighborSize, q0, out + d * columns) }
             for k in 0..<(3 * columns) { selfOut[k] -= out[k] }
         }
     }

@@ -30,14 +30,7 @@ final class MultispectrumServiceTests: XCTestCase {
 
     func assertError(_ body: [UInt8], status: Int = 422, pointer: String, contains text: String? = nil,
                      file: StaticString = #filePath, line: UInt = #line) {
-        do {
-            _ = try service.compute(try service.prepare(body))
-            XCTFail("expected an error at \(pointer)", file: file, line: line)
-        } catch {
-            XCTAssertEqual(error.status, status, "\(error)", file: file, line: line)
-            XCTAssertEqual(error.pointer, pointer, "\(error)", file: file, line: line)
-            if let text { XCTAssertTrue(error.message.contains(text), "\(error.message)", file: file, line: line) }
-        }
+        assertServiceError(service, body, status: status, pointer: pointer, contains: text, file: file, line: line)
     }
 
     func testDecodingAndColumns() throws {

@@ -1,3 +1,4 @@
+import XCTest
 import Foundation
 @testable import SoapService
 #if canImport(Glibc)
@@ -89,5 +90,20 @@ struct TestHTTPClient {
             body = out
         }
         return Response(status: status, headers: headers, body: body)
+    }
+}
+
+extension XCTestCase {
+    /// Asserts that preparing and computing `body` fails with this status and JSON pointer.
+    func assertServiceError(_ service: FeatureService, _ body: [UInt8], status: Int, pointer: String, contains text: String? = nil,
+                            file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            _ = try service.compute(try service.prepare(body))
+            XCTFail("expected an error at \(pointer)", file: file, line: line)
+        } catch {
+            XCTAssertEqual(error.status, status, "\(error)", file: file, line: line)
+            XCTAssertEqual(error.pointer, pointer, "\(error)", file: file, line: line)
+            if let text { XCTAssertTrue(error.message.contains(text), "\(error.message)", file: file, line: line) }
+        }
     }
 }
