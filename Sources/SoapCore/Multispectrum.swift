@@ -62,12 +62,6 @@ public struct MultispectrumContraction: Sendable, Equatable {
     public func block(order: Int, lambda: Int, sigma: Int) -> Block? {
         blocks.first { $0.order == order && $0.lambda == lambda && $0.sigma == sigma }
     }
-
-    /// Fitted orders 2…k only (the fit builds order k on orders below it).
-    func truncated(below order: Int) -> MultispectrumContraction {
-        MultispectrumContraction(correlationOrder: correlationOrder, maxFeatures: maxFeatures, maxAngular: maxAngular,
-                                 channels: channels, blocks: blocks.filter { $0.order < order })
-    }
 }
 
 /// Why a multispectrum cannot be computed with these options.
