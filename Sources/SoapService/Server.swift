@@ -7,6 +7,7 @@ import Dispatch
 import FastJSON
 import SoapHTTP
 import SoapStorage
+import Synchronization
 
 /// The running service: the HTTP server bound to the application, with
 /// one structured log line per request and graceful shutdown on signals.
@@ -141,10 +142,14 @@ public enum FileSystem {
         }
     }
 
+    private static let temporaryCounter = Atomic<Int>(0)
+
     /// Writes a file so that it is either absent, as before, or complete: a temporary file,
-    /// flushed to disk, renamed over `path`.
+    /// flushed to disk, renamed over `path`. Each call has its own temporary name: two
+    /// writers of the same path (two job workers loading the same job) used to share one,
+    /// and the second rename failed with ENOENT.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        let temporary = path + ".tmp"
+        let temporary = path + ".tmp.\(getpid()).\(temporaryCounter.wrappingAdd(1, ordering: .relaxed).oldValue)"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         var offset = 0
