@@ -62,12 +62,6 @@ public struct MultispectrumContraction: Sendable, Equatable {
     public func block(order: Int, lambda: Int, sigma: Int) -> Block? {
         blocks.first { $0.order == order && $0.lambda == lambda && $0.sigma == sigma }
     }
-
-    /// Fitted orders 2…k only (the fit builds order k on orders below it).
-    func truncated(below order: Int) -> MultispectrumContraction {
-        MultispectrumContraction(correlationOrder: correlationOrder, maxFeatures: maxFeatures, maxAngular: maxAngular,
-                                 channels: channels, blocks: blocks.filter { $0.order < order })
-    }
 }
 
 /// Why a multispectrum cannot be computed with these options.
@@ -278,13 +272,13 @@ final class MultispectrumEngine {
     let blockCountOf: UnsafeMutablePointer<Int>    // features after projection
     let blockRaw: UnsafeMutablePointer<Int>
     let orderStart: [Int]                          // first block of each order (index k − 1), plus end
-    /// Pieces: input block (global index, or −1−l for the density), l, offset, CG range.
+    /// Pieces: input block (global index; order-1 blocks are the density), l, offset, CG range.
     let pieceStart: UnsafeMutablePointer<Int>      // per block, into the piece arrays
     let pieceInput: UnsafeMutablePointer<Int>
     let pieceL: UnsafeMutablePointer<Int>
     let pieceOffset: UnsafeMutablePointer<Int>
     let pieceCG: UnsafeMutablePointer<Int>         // start, end
-    /// CG entries, component indices m + l.
+    /// CG entries (signed m; the loops add each factor's l), shared tables flattened.
     let cgM1: UnsafeMutablePointer<Int32>, cgM2: UnsafeMutablePointer<Int32>, cgMu: UnsafeMutablePointer<Int32>
     let cgValue: UnsafeMutablePointer<Double>
     let projections: [UnsafeMutablePointer<Double>?]

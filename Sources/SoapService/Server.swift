@@ -7,6 +7,7 @@ import Dispatch
 import FastJSON
 import SoapHTTP
 import SoapStorage
+import Synchronization
 
 /// The running service: the HTTP server bound to the application, with
 /// one structured log line per request and graceful shutdown on signals.
@@ -142,7 +143,9 @@ public enum FileSystem {
     }
 
     /// Writes a file so that it is either absent, as before, or complete: a temporary file,
-    /// flushed to disk, renamed over `path`.
+    /// flushed to disk, renamed over `path`. Each call has its own temporary name: two
+    /// writers of the same path (two job workers loading the same job) used to share one,
+    /// and the second rename failed with ENOENT.
     public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
         try writeAtomically(to: path) { put in try bytes.withUnsafeBytes(put) }
     }
