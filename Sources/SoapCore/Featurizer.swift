@@ -355,24 +355,18 @@ final class Deadline: Sendable {
 
     init(seconds: Double?) {
         limit = seconds ?? 0
-        end = seconds.map { Deadline.now() + $0 }
+        end = seconds.map { SystemClock.monotonic() + $0 }
     }
 
     func expired() -> Bool {
         guard let end else { return false }
         if passed.load(ordering: .relaxed) { return true }
-        if Deadline.now() > end { passed.store(true, ordering: .relaxed); return true }
+        if SystemClock.monotonic() > end { passed.store(true, ordering: .relaxed); return true }
         return false
     }
 
     func check() throws(FeaturizationError) {
         if expired() { throw .deadlineExceeded(seconds: limit) }
-    }
-
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }
 

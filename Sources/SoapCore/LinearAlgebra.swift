@@ -41,11 +41,27 @@ public enum SymmetricEigen {
         let (values, vectors) = try decompose(matrix, n: n)
         // A power of a singular (or numerically indefinite) matrix is not defined.
         guard values.allSatisfy({ $0 > 1e-300 }) || p > 0 else { throw Failure.notPositiveDefinite }
+        return compose(values, vectors, n: n) { pow($0, p) }
+    }
+
+    /// S^p for each exponent, on the range of a symmetric positive semi-definite S from one
+    /// decomposition: eigenvalues up to `relativeCutoff` × the largest are left out, so a
+    /// negative p gives a pseudo-inverse power.
+    public static func rangePowers(_ matrix: [Double], n: Int, exponents: [Double],
+                                   relativeCutoff: Double = 1e-12) throws -> [[Double]] {
+        let (values, vectors) = try decompose(matrix, n: n)
+        let floor = relativeCutoff * (values.last ?? 0)
+        return exponents.map { p in compose(values, vectors, n: n) { $0 > floor ? pow($0, p) : 0 } }
+    }
+
+    /// Σ_k f(λ_k) v_k v_kᵀ.
+    private static func compose(_ values: [Double], _ vectors: [Double], n: Int, _ f: (Double) -> Double) -> [Double] {
         var result = [Double](repeating: 0, count: n * n)
         for k in 0..<n {
-            let f = pow(values[k], p)
+            let fk = f(values[k])
+            guard fk != 0 else { continue }
             for i in 0..<n {
-                let vik = vectors[i * n + k] * f
+                let vik = vectors[i * n + k] * fk
                 for j in 0..<n { result[i * n + j] += vik * vectors[j * n + k] }
             }
         }

@@ -158,17 +158,8 @@ public struct OptimalBasis: Sendable {
         let trace = (0..<n).reduce(0.0) { $0 + covariance[$1 * n + $1] }
         guard trace > 0 else { return try pcaRows(covariance, n: n) }
         let c = covariance.map { $0 / trace }
-        let (values, vectors) = try SymmetricEigen.decompose(c, n: n)
-        let top = values.last ?? 0
-        func power(_ p: Double) -> [Double] {   // C^p on the range of C (pseudo-inverse for p < 0)
-            var out = [Double](repeating: 0, count: n * n)
-            for k in 0..<n where values[k] > 1e-12 * top {
-                let f = pow(values[k], p)
-                for i in 0..<n { let vik = vectors[i * n + k] * f; for j in 0..<n { out[i * n + j] += vik * vectors[j * n + k] } }
-            }
-            return out
-        }
-        let root = power(0.5), inverseRoot = power(-0.5)
+        let powers = try SymmetricEigen.rangePowers(c, n: n, exponents: [0.5, -0.5])
+        let root = powers[0], inverseRoot = powers[1]
         var u = [Double](repeating: 0, count: n)
         for i in 0..<n { for j in 0..<n { u[i] += root[i * n + j] * direction.w[j] } }
         let norm = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
@@ -234,17 +225,11 @@ public struct OptimalBasis: Sendable {
                 b[ii] += s.targetCross[i]
                 for j in 0..<full { a[ii * d + (centerSpecific ? j : j % ch)] += s.targetGram[i * full + j] }
             }
-            // w = A⁺ b through the eigen-decomposition (A may be singular: absent species).
-            let values: [Double], vectors: [Double]
-            do { (values, vectors) = try SymmetricEigen.decompose(a, n: d) } catch { throw .decomposition("\(error)") }
-            let top = values.last ?? 0
+            // w = A⁺ b (A may be singular: absent species).
+            let inverse: [Double]
+            do { inverse = try SymmetricEigen.rangePowers(a, n: d, exponents: [-1])[0] } catch { throw .decomposition("\(error)") }
             var w = [Double](repeating: 0, count: d)
-            for k in 0..<d where values[k] > 1e-12 * top {
-                var proj = 0.0
-                for i in 0..<d { proj += vectors[i * d + k] * b[i] }
-                let f = proj / values[k]
-                for i in 0..<d { w[i] += f * vectors[i * d + k] }
-            }
+            for i in 0..<d { for j in 0..<d { w[i] += inverse[i * d + j] * b[j] } }
             weights = w; gram = a; dimension = d
             let predicted = zip(w, b).reduce(0.0) { $0 + $1.0 * $1.1 }   // ŷᵀŷ = wᵀAw = wᵀb
             explained = s.targetSquares > 0 ? min(1, max(0, predicted / s.targetSquares)) : 0

@@ -119,8 +119,13 @@ public struct HTTPResponse: Sendable {
         self.body = body
     }
 
+    /// A sized or streamed body with its Content-Type.
+    public init(status: Int = 200, contentType: String, body: HTTPBody) {
+        self.init(status: status, headers: ["Content-Type": contentType], body: body)
+    }
+
     public init(status: Int = 200, contentType: String, body: [UInt8]) {
-        self.init(status: status, headers: ["Content-Type": contentType], body: .bytes(body))
+        self.init(status: status, contentType: contentType, body: .bytes(body))
     }
 
     /// A `text/plain; charset=utf-8` response.

@@ -49,9 +49,9 @@ public final class Application: Sendable {
     public let serverStats = ServerStatsSource()
 
     public func handle(_ request: HTTPRequest) -> HTTPResponse {
-        let start = Self.now()
+        let start = SystemClock.monotonic()
         let (route, response) = route(request)
-        metrics.record(route: route, status: response.status, seconds: Self.now() - start)
+        metrics.record(route: route, status: response.status, seconds: SystemClock.monotonic() - start)
         return response
     }
 
@@ -236,22 +236,18 @@ public final class Application: Sendable {
             format = f
         }
         let result = try jobs.result(id)
-        var headers = HTTPHeaders()
         switch format {
         case .npz?:
             let archive = result.archive()
-            headers.set(name: "Content-Type", value: FeatureFormat.npz.rawValue)
-            return HTTPResponse(status: 200, headers: headers, body: .sized(length: archive.npzSize) { writer in
+            return HTTPResponse(contentType: FeatureFormat.npz.rawValue, body: .sized(length: archive.npzSize) { writer in
                 try archive.writeNPZ { try writer.write($0) }
             })
         case nil:
-            headers.set(name: "Content-Type", value: "application/x-ndjson")
-            return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
+            return HTTPResponse(contentType: "application/x-ndjson", body: .stream { writer in
                 try result.writeJSONLines { try writer.write($0) }
             })
         default:
-            headers.set(name: "Content-Type", value: "application/json")
-            return HTTPResponse(status: 200, headers: headers, body: .stream { writer in
+            return HTTPResponse(contentType: "application/json", body: .stream { writer in
                 try result.writeJSON { try writer.write($0) }
             })
         }
@@ -286,8 +282,8 @@ public final class Application: Sendable {
         switch Self.negotiate(request.headers["Accept"], offered: [.json, .npz, .npy]) {
         case .some(let f): format = f
         case .none:
-            return Self.problem(status: 406, title: "Not acceptable",
-                                detail: "this route answers application/json, application/x-npz or application/x-npy")
+            return Self.problem(ServiceError(.notAcceptable,
+                                             "this route answers application/json, application/x-npz or application/x-npy"))
         }
         do {
             let prepared = try features.prepare(request.body)
@@ -299,13 +295,10 @@ public final class Application: Sendable {
             // Binary answers go out straight from the arrays unless the client wants them gzipped.
             if !request.acceptsGzip,
                let binary = FeatureResponseEncoder.binaryWriter(matrix, format: format, basisID: prepared.basisID) {
-                var headers = HTTPHeaders()
-                headers.set(name: "Content-Type", value: format.rawValue)
-                return HTTPResponse(status: 200, headers: headers,
-                                    body: .sized(length: binary.size, producer: { writer in
-                                        // The budget's share is returned once the bytes are sent.
-                                        try withExtendedLifetime(matrix) { try binary.write { try writer.write($0) } }
-                                    }))
+                return HTTPResponse(contentType: format.rawValue, body: .sized(length: binary.size) { writer in
+                    // The budget's share is returned once the bytes are sent.
+                    try withExtendedLifetime(matrix) { try binary.write { try writer.write($0) } }
+                })
             }
             let body = FeatureResponseEncoder.encode(matrix, format: format, basisID: prepared.basisID,
                                                      threads: features.settings.threads)
@@ -333,9 +326,7 @@ public final class Application: Sendable {
                                                                   format: format, basisID: prepared.basisID) else {
             throw ServiceError(.internal, "no streaming writer for \(format.rawValue)")
         }
-        var headers = HTTPHeaders()
-        headers.set(name: "Content-Type", value: format.rawValue)
-        return HTTPResponse(status: 200, headers: headers, body: .sized(length: binary.size) { writer in
+        return HTTPResponse(contentType: format.rawValue, body: .sized(length: binary.size) { writer in
             try binary.write { try writer.write($0) }
         })
     }
@@ -412,11 +403,6 @@ public final class Application: Sendable {
         return r
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
 }
 
 /// Late-bound access to the server's load figures (the server is built after the application).

@@ -61,24 +61,17 @@ public enum FeatureResponseEncoder {
             let entry = NumpyArchive.Entry(name: "values", shape: [rows, columns], element: values)
             return (NumpyArchive.npySize(entry), { try NumpyArchive.writeNPY(entry, to: $0) })
         case .npz:
-            var samples: [Int32] = [], centers: [Int32] = []
-            samples.reserveCapacity(2 * rows)
+            var samples = Labels(names: ["structure", "atom"]), centers: [Int32] = []
+            samples.values.reserveCapacity(2 * rows)
             centers.reserveCapacity(rows)
             for (s, structure) in structures.enumerated() {
                 for i in 0..<structure.count {
-                    samples += [Int32(s), Int32(i)]
+                    samples.values += [Int32(s), Int32(i)]
                     centers.append(Int32(structure.numbers[i]))
                 }
             }
-            let p = progress.properties
-            var archive = NumpyArchive()
-            archive.add("samples", shape: [rows, 2], .int32(samples))
-            archive.add("sample_names", shape: [2], .strings(["structure", "atom"]))
-            archive.add("properties", shape: [columns, p.names.count], .int32(p.values))
-            archive.add("property_names", shape: [p.names.count], .strings(p.names))
-            archive.add("values", shape: [rows, columns], values)
-            archive.add("center_types", shape: [rows], .int32(centers))
-            if let basisID { archive.add("basis_id", shape: [1], .strings([basisID])) }
+            let archive = archive(samples: samples, centerTypes: centers, properties: progress.properties,
+                                  values: values, gradients: nil, basisID: basisID)
             return (archive.npzSize, { try archive.writeNPZ(to: $0) })
         }
     }
@@ -201,16 +194,24 @@ public enum FeatureResponseEncoder {
     // MARK: npz
 
     static func archive(_ m: FeatureMatrix, basisID: String?) -> NumpyArchive {
+        let gradients = m.gradientSamples.flatMap { samples in m.gradientValues.map { (samples, $0) } }
+        return archive(samples: m.samples, centerTypes: m.centerTypes, properties: m.properties,
+                       values: .float64(m.values), gradients: gradients, basisID: basisID)
+    }
+
+    /// The arrays of a features .npz, in their order; `values` in memory or streamed.
+    static func archive(samples: Labels, centerTypes: [Int32]?, properties: Labels, values: NumpyArchive.Element,
+                        gradients: (samples: Labels, values: [Double])?, basisID: String?) -> NumpyArchive {
         var archive = NumpyArchive()
-        archive.add("samples", shape: [m.rowCount, m.samples.names.count], .int32(m.samples.values))
-        archive.add("sample_names", shape: [m.samples.names.count], .strings(m.samples.names))
-        archive.add("properties", shape: [m.columnCount, m.properties.names.count], .int32(m.properties.values))
-        archive.add("property_names", shape: [m.properties.names.count], .strings(m.properties.names))
-        archive.add("values", shape: [m.rowCount, m.columnCount], .float64(m.values))
-        if let centers = m.centerTypes { archive.add("center_types", shape: [centers.count], .int32(centers)) }
-        if let samples = m.gradientSamples, let values = m.gradientValues {
-            archive.add("gradient_samples", shape: [samples.count, 3], .int32(samples.values))
-            archive.add("gradient_values", shape: [samples.count, 3, m.columnCount], .float64(values))
+        archive.add("samples", shape: [samples.count, samples.names.count], .int32(samples.values))
+        archive.add("sample_names", shape: [samples.names.count], .strings(samples.names))
+        archive.add("properties", shape: [properties.count, properties.names.count], .int32(properties.values))
+        archive.add("property_names", shape: [properties.names.count], .strings(properties.names))
+        archive.add("values", shape: [samples.count, properties.count], values)
+        if let centerTypes { archive.add("center_types", shape: [centerTypes.count], .int32(centerTypes)) }
+        if let (gradientSamples, gradientValues) = gradients {
+            archive.add("gradient_samples", shape: [gradientSamples.count, 3], .int32(gradientSamples.values))
+            archive.add("gradient_values", shape: [gradientSamples.count, 3, properties.count], .float64(gradientValues))
         }
         if let basisID { archive.add("basis_id", shape: [1], .strings([basisID])) }
         return archive

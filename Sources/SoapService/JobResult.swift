@@ -112,37 +112,24 @@ enum JobChunkFile {
 
 /// A finished job's output, read chunk by chunk from disk when it is sent.
 public struct JobResult: Sendable {
-    let directory: String
-    let chunks: [Int]
     let labels: JobChunkFile.Header
-    /// Rows and gradient entries of each chunk (from the headers).
-    let rows: [Int]
-    let gradientEntries: [Int]
+    /// The chunks, in order, their headers read once; their arrays are read when sent.
+    let chunks: [JobChunkFile.Data]
 
     init(directory: String, chunks: [Int]) throws {
-        self.directory = directory
-        self.chunks = chunks
         labels = try JobChunkFile.read(JobChunkFile.labelsPath(directory)).header
-        var rows: [Int] = [], gradients: [Int] = []
-        for c in chunks {
-            let h = try JobChunkFile.read(JobChunkFile.path(directory, c)).header
-            rows.append(h.rows)
-            gradients.append(h.gradients ?? 0)
-        }
-        self.rows = rows
-        gradientEntries = gradients
+        self.chunks = try chunks.map { try JobChunkFile.read(JobChunkFile.path(directory, $0)) }
     }
 
-    var totalRows: Int { rows.reduce(0, +) }
-    var totalGradients: Int { gradientEntries.reduce(0, +) }
+    var totalRows: Int { chunks.reduce(0) { $0 + $1.header.rows } }
+    var totalGradients: Int { chunks.reduce(0) { $0 + ($1.header.gradients ?? 0) } }
     var columns: Int { labels.properties.count }
     var hasGradients: Bool { labels.gradients != nil }
 
     /// Calls `body` with each chunk's data, in order, and the number of rows before it.
     func forEachChunk(_ body: (JobChunkFile.Data, _ rowOffset: Int) throws -> Void) throws {
         var offset = 0
-        for c in chunks {
-            let data = try JobChunkFile.read(JobChunkFile.path(directory, c))
+        for data in chunks {
             try body(data, offset)
             offset += data.header.rows
         }

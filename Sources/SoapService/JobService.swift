@@ -151,7 +151,7 @@ public final class JobService: @unchecked Sendable {
 
     /// Computes one chunk, writes it and commits it; finishes the job after its last chunk.
     func run(_ execution: Execution, chunk: Int) {
-        let outcome: Execution.ChunkOutcome
+        let outcome: ChunkComputation.Result
         do {
             outcome = try execution.compute(chunk: chunk, features: features)
         } catch let error as ServiceError {
@@ -169,7 +169,7 @@ public final class JobService: @unchecked Sendable {
             return
         }
         do {
-            try store.commitChunk(jobID: execution.id, chunk: chunk, structures: outcome.structures,
+            try store.commitChunk(jobID: execution.id, chunk: chunk, structures: execution.chunks[chunk].count,
                                   bytes: bytes, errorsJSON: execution.errorsJSON())
         } catch {
             // Cancelled meanwhile (or the database failed): stop this job.
@@ -199,14 +199,14 @@ public final class JobService: @unchecked Sendable {
 
     /// Removes finished jobs older than the retention period, with their files.
     func sweepIfDue() {
-        let now = Self.now()
+        let now = SystemClock.monotonic()
         let due = state.withLock { s -> Bool in
             guard now - s.lastSweep > 60 else { return false }
             s.lastSweep = now
             return true
         }
         guard due else { return }
-        sweep(olderThan: Self.wallClock() - settings.retentionSeconds)
+        sweep(olderThan: SystemClock.wall() - settings.retentionSeconds)
     }
 
     /// Removes finished jobs that ended before `cutoff` (seconds since 1970).
@@ -264,8 +264,8 @@ public final class JobService: @unchecked Sendable {
         guard var job = try storage({ try store.summary(id) }) else {
             throw ServiceError(.notFound, "no job \(id.prefix(80))")
         }
-        let deadline = Self.now() + waitSeconds
-        while (job.state == .queued || job.state == .running) && Self.now() < deadline {
+        let deadline = SystemClock.monotonic() + waitSeconds
+        while (job.state == .queued || job.state == .running) && SystemClock.monotonic() < deadline {
             usleep(2000)   // a SQLite read every 2 ms costs far less than a client's polling
             guard let next = try storage({ try store.summary(id) }) else { break }
             job = next
@@ -338,7 +338,8 @@ public final class JobService: @unchecked Sendable {
     /// dataset that keeps its structures), plus `fail_fast`; structures are decoded one by
     /// one so that a bad one is reported (and skipped) rather than refusing the lot.
     func decodeJob(_ body: [UInt8]) throws(ServiceError) -> DecodedJob {
-        var request = try Self.decodeJobRequest(try features.parse(body), requestLimits: features.settings.requestLimits,
+        let value = try features.parse(body)
+        var request = try Self.decodeJobRequest(value, requestLimits: features.settings.requestLimits,
                                                 maxStructures: settings.maxStructures)
         var pinnedRequest: [UInt8]? = nil
         if let datasetID = request.datasetID {
@@ -346,7 +347,7 @@ public final class JobService: @unchecked Sendable {
             let (stored, version) = try datasetStructures(datasetID, request.datasetVersion)
             try Self.checkCount(stored.count, maxStructures: settings.maxStructures)
             request.items = stored
-            if request.datasetVersion == nil, case .object(let original) = try features.parse(body) {
+            if request.datasetVersion == nil, case .object(let original) = value {
                 var w = JSONWriter(capacity: body.count + 32)
                 w.value(.object(JSONObject(uniqueKeysWithValues: original.map { ($0.key, $0.value) }
                                            + [("dataset_version", .number(Double(version)))])))
@@ -442,8 +443,8 @@ public final class JobService: @unchecked Sendable {
         w.beginObject()
         w.key("id"); w.string(job.id)
         w.key("state"); w.string(job.state.rawValue)
-        w.key("created_at"); w.string(Self.iso(job.createdAt.timeIntervalSince1970))
-        w.key("updated_at"); w.string(Self.iso(job.updatedAt.timeIntervalSince1970))
+        w.key("created_at"); w.string(SystemClock.iso8601(job.createdAt.timeIntervalSince1970))
+        w.key("updated_at"); w.string(SystemClock.iso8601(job.updatedAt.timeIntervalSince1970))
         w.key("progress"); w.beginObject()
         w.key("structures_done"); w.integer(job.structuresDone)
         w.key("structures_total"); w.integer(job.structuresTotal)
@@ -481,26 +482,6 @@ public final class JobService: @unchecked Sendable {
         return text.split(separator: "/").last.flatMap { Int($0) }
     }
 
-    static func now() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
-    static func wallClock() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
-    }
-
-    static func iso(_ seconds: Double) -> String {
-        var t = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2))Z"
-    }
 }
 
 /// One structure the job could not featurize.
@@ -514,15 +495,17 @@ enum JobErrorList {
     static func encode(_ errors: [JobError]) -> String {
         var w = JSONWriter(capacity: 64 * errors.count + 2)
         w.beginArray()
-        for e in errors.sorted(by: { $0.structure < $1.structure }) {
-            w.beginObject()
-            w.key("structure"); w.integer(e.structure)
-            w.key("pointer"); w.string(e.pointer)
-            w.key("detail"); w.string(e.detail)
-            w.endObject()
-        }
+        for e in errors.sorted(by: { $0.structure < $1.structure }) { write(e, to: &w) }
         w.endArray()
         return String(decoding: w.bytes, as: UTF8.self)
+    }
+
+    static func write(_ e: JobError, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("structure"); w.integer(e.structure)
+        w.key("pointer"); w.string(e.pointer)
+        w.key("detail"); w.string(e.detail)
+        w.endObject()
     }
 
     static func decode(_ text: String) -> [JobError] {
@@ -584,7 +567,7 @@ final class Execution: @unchecked Sendable {
         lock.withLock { p in
             p.pending = ranges.indices.filter { !committed.contains($0) }
             p.errors = errors
-            p.started = JobService.now()
+            p.started = SystemClock.monotonic()
         }
     }
 
@@ -612,24 +595,16 @@ final class Execution: @unchecked Sendable {
 
     func rates(done: Int, total: Int) -> (Double, Double?) {
         lock.withLock { p in
-            let elapsed = max(JobService.now() - p.started, 1e-6)
+            let elapsed = max(SystemClock.monotonic() - p.started, 1e-6)
             let rate = Double(p.atoms) / elapsed
             let atomsLeft = Double(total - done) * (done > 0 ? Double(p.atoms) / Double(max(done, 1)) : 0)
             return (rate, rate > 0 && p.atoms > 0 ? atomsLeft / rate : nil)
         }
     }
 
-    struct ChunkOutcome {
-        var matrix: FeatureMatrix?
-        /// Global structure index of each structure in `matrix`.
-        var structures: Int
-        var globalIndex: [Int32]
-        var atoms: Int
-    }
-
     /// Featurizes the chunk's valid structures on this thread; a structure the featurizer
     /// refuses is isolated, reported and skipped (or fails the job with fail_fast).
-    func compute(chunk: Int, features: FeatureService) throws -> ChunkOutcome {
+    func compute(chunk: Int, features: FeatureService) throws -> ChunkComputation.Result {
         let range = chunks[chunk]
         let members = range.compactMap { s in job.structures[s].map { (s, $0) } }
         let computed = try ChunkComputation.run(members, prepared: job.prepared,
@@ -639,8 +614,7 @@ final class Execution: @unchecked Sendable {
                 p.errors.append(failure)
             }
         }
-        return ChunkOutcome(matrix: computed.matrix, structures: range.count, globalIndex: computed.globalIndex,
-                            atoms: computed.atoms)
+        return computed
     }
 
     /// The pointer of an error from a one-structure run ("/structures/0/…") renamed to the
@@ -655,7 +629,7 @@ final class Execution: @unchecked Sendable {
     }
 
     /// Writes the chunk file atomically (temporary file, fsync, rename); returns its size.
-    func write(_ outcome: ChunkOutcome, chunk: Int) throws -> Int {
+    func write(_ outcome: ChunkComputation.Result, chunk: Int) throws -> Int {
         try JobChunkFile.write(outcome.matrix, globalIndex: outcome.globalIndex, to: JobChunkFile.path(directory, chunk))
     }
 
@@ -675,6 +649,7 @@ final class Execution: @unchecked Sendable {
 enum ChunkComputation {
     struct Result {
         var matrix: FeatureMatrix?
+        /// The job's index of each structure in `matrix`.
         var globalIndex: [Int32]
         var errors: [JobError]
         var atoms: Int
@@ -795,11 +770,7 @@ public final class StreamingFeaturizer {
 
     func report(_ e: JobError) {
         var w = JSONWriter(capacity: 128)
-        w.beginObject()
-        w.key("structure"); w.integer(e.structure)
-        w.key("pointer"); w.string(e.pointer)
-        w.key("detail"); w.string(e.detail)
-        w.endObject()
+        JobErrorList.write(e, to: &w)
         onError(String(decoding: w.bytes, as: UTF8.self))
     }
 

@@ -102,7 +102,8 @@ public struct NumpyArchive {
         switch element {
         case .float64(let v): v.withUnsafeBytes { out.append(contentsOf: $0) }
         case .int32(let v): v.withUnsafeBytes { out.append(contentsOf: $0) }
-        case .streamed(_, _, let write): try? write { out.append(contentsOf: $0) }
+        case .streamed:
+            preconditionFailure("streamed entries are written by writeNPZ / writeNPY only")
         case .strings(let strings):
             let width = max(1, strings.map { $0.unicodeScalars.count }.max() ?? 1)
             for s in strings {

@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Dispatch
 import FastJSON
+import SoapCore
 import SoapHTTP
 import SoapStorage
 import Synchronization
@@ -113,17 +114,7 @@ public enum Log {
         line.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
     }
 
-    static func timestamp() -> String {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        var t = time_t(ts.tv_sec)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
-        let ms = Int32(ts.tv_nsec / 1_000_000)
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(ms, 3))Z"
-    }
+    static func timestamp() -> String { SystemClock.iso8601(SystemClock.wall(), milliseconds: true) }
 }
 
 public enum FileSystem {
@@ -239,21 +230,6 @@ public enum FileSystem {
         }
         if let failure { throw failure }
         return out
-    }
-
-    public static func readFile(_ path: String) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw Failure(description: "cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
-            if n == 0 { return out }
-            out += buffer[0..<n]
-        }
     }
 
     /// Removes a directory of files (one level, as a job's directory is).

@@ -119,10 +119,10 @@ enum CommandLineTool {
         }
         defer { streaming.cleanUp() }
         streaming.onError = { line in fputs(line + "\n", stderr) }
-        let start = monotonicSeconds()
+        let start = SystemClock.monotonic()
         var lastReport = start
         func progress(final: Bool = false) {
-            let t = monotonicSeconds()
+            let t = SystemClock.monotonic()
             guard final || t - lastReport > 0.5 else { return }
             lastReport = t
             let rate = Double(streaming.atomsDone) / max(t - start, 1e-9)
@@ -167,9 +167,9 @@ enum CommandLineTool {
         do {
             for _ in 0..<warmup { _ = try service.compute(prepared) }
             for _ in 0..<repeats {
-                let start = monotonicSeconds()
+                let start = SystemClock.monotonic()
                 let result = try service.compute(prepared)
-                times.append(monotonicSeconds() - start)
+                times.append(SystemClock.monotonic() - start)
                 withExtendedLifetime(result) {}
             }
         } catch {
@@ -248,12 +248,6 @@ enum CommandLineTool {
         }
         server.runUntilSignalled()
         exit(0)
-    }
-
-    static func monotonicSeconds() -> Double {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
     }
 }
 
