@@ -142,9 +142,18 @@ public final class BasisService: Sendable {
         if case .pcovr = fitMethod, let targets = record.targets { hash.update(targets) }
         hash.update("\(statistics.totalCenters)|\(statistics.neighbors)")
         if let multispectrum {
-            // The contraction depends on its options and on every number of its structures.
+            // The contraction depends on its options and on every number of its structures
+            // (those of the request, or the dataset's kept ones up to the version fitted).
             hash.update("|multispectrum|\(multispectrum.correlationOrder)|\(multispectrum.maxFeatures)|")
-            for s in multispectrum.structures { hash.update(Self.structureBytes(s)) }
+            if let structures = multispectrum.structures {
+                for s in structures { hash.update(Self.structureBytes(s)) }
+            } else {
+                guard record.keepStructures else {
+                    throw ServiceError(.invalid, pointer: "/multispectrum/structures",
+                                       "required: dataset \(datasetID) keeps only statistics (create it with \"keep_structures\": true to fit on its structures)")
+                }
+                hash.update("|dataset-structures|\(record.id)|\(record.version)")
+            }
         }
         let id = SHA256.hex(hash.finalize())
         if let existing = try storage({ try bases.get(id) }) {
@@ -154,26 +163,12 @@ public final class BasisService: Sendable {
         do { tables = try fitted.splineTables() } catch { throw ServiceError(.internal, "spline tables failed: \(error)") }
         let basis = fitted.expansionBasis(tables: tables)
         var spectrumContraction: MultispectrumContraction? = nil
+        var spectrumStructures = 0
         if let multispectrum {
-            do {
-                spectrumContraction = try features.featurizer().multispectrumContraction(
-                    multispectrum.structures, basis: basis, correlationOrder: multispectrum.correlationOrder,
-                    maxFeatures: multispectrum.maxFeatures, maxCovarianceValues: multispectrumLimits.maxCovarianceValues)
-            } catch {
-                switch error {
-                case .featurization(let e):
-                    let mapped = ServiceError(e)
-                    throw ServiceError(mapped.kind, pointer: mapped.pointer.replacingOccurrences("/structures", "/multispectrum/structures"),
-                                       mapped.message)
-                case .noCenters: throw ServiceError(.invalid, pointer: "/multispectrum/structures", error.description)
-                case .invalidBudget: throw ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order", error.description)
-                case .covarianceTooLarge: throw ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order", error.description)
-                case .decomposition: throw ServiceError(.internal, error.description)
-                }
-            }
+            (spectrumContraction, spectrumStructures) = try fitMultispectrum(multispectrum, basis: basis, dataset: record)
         }
         let summary = summaryJSON(id: id, datasetID: datasetID, record: record, basis: fitted, options: options,
-                                  multispectrum: spectrumContraction, multispectrumStructures: multispectrum?.structures.count ?? 0)
+                                  multispectrum: spectrumContraction, multispectrumStructures: spectrumStructures)
         let payload = BasisCodec.encode(fitted, tables: tables, hypersJSON: record.hypersJSON, multispectrum: spectrumContraction)
         let created = try storage {
             try bases.put(BasisRecord(id: id, datasetID: datasetID, optionsJSON: options, summaryJSON: summary, payload: payload))
@@ -249,11 +244,67 @@ public final class BasisService: Sendable {
         }
     }
 
+    /// Fits the multispectrum contraction on the request's structures or, without them, on
+    /// the dataset's kept structures up to the record's version, read one stored batch at a
+    /// time once per order (the covariances are sums, so only one batch is in memory).
+    /// Returns the contraction and the number of structures it was fitted on.
+    func fitMultispectrum(_ request: MultispectrumFit, basis: ExpansionBasis,
+                          dataset record: DatasetRecord) throws(ServiceError) -> (MultispectrumContraction, Int) {
+        let pointer = "/multispectrum/structures"
+        let versions = request.structures == nil
+            ? try storage { try datasets.storedStructureVersions(datasetID: record.id, upToVersion: record.version) } : []
+        let decoder = FeatureRequestDecoder(limits: features.settings.requestLimits)
+        func batch(_ version: Int) throws(ServiceError) -> [Structure] {
+            guard let blob = try storage({ try datasets.storedStructures(datasetID: record.id, version: version) }),
+                  let items = try? JSON.parse(blob) else {
+                throw ServiceError(.internal, "stored structures of \(record.id) (version \(version)) are missing or damaged")
+            }
+            return try decoder.decodeStructures(items, at: pointer)
+        }
+        func fitting<T>(_ body: () throws(MultispectrumFitError) -> T) throws(ServiceError) -> T {
+            do { return try body() } catch { throw Self.serviceError(error) }
+        }
+        var fitter = try fitting { () throws(MultispectrumFitError) in
+            try MultispectrumFitter(featurizer: features.featurizer(), basis: basis, correlationOrder: request.correlationOrder,
+                                    maxFeatures: request.maxFeatures, maxCovarianceValues: multispectrumLimits.maxCovarianceValues)
+        }
+        var structures = 0
+        while !fitter.isComplete {
+            structures = 0
+            if let inline = request.structures {
+                try fitting { () throws(MultispectrumFitError) in try fitter.add(inline) }
+                structures = inline.count
+            } else {
+                for version in versions {
+                    let items = try batch(version)
+                    try fitting { () throws(MultispectrumFitError) in try fitter.add(items) }
+                    structures += items.count
+                }
+            }
+            try fitting { () throws(MultispectrumFitError) in try fitter.finishOrder() }
+        }
+        return (fitter.contraction, structures)
+    }
+
+    static func serviceError(_ error: MultispectrumFitError) -> ServiceError {
+        let pointer = "/multispectrum/structures"
+        switch error {
+        case .featurization(let e):
+            let mapped = ServiceError(e)
+            return ServiceError(mapped.kind, pointer: mapped.pointer.replacingOccurrences("/structures", pointer), mapped.message)
+        case .noCenters: return ServiceError(.invalid, pointer: pointer, error.description)
+        case .invalidBudget: return ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order", error.description)
+        case .covarianceTooLarge: return ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order", error.description)
+        case .decomposition: return ServiceError(.internal, error.description)
+        }
+    }
+
     /// The "multispectrum" section of POST /v1/bases.
     struct MultispectrumFit {
         var correlationOrder: Int
         var maxFeatures: Int
-        var structures: [Structure]
+        /// The structures to fit on; nil: the dataset's kept structures.
+        var structures: [Structure]?
     }
 
     func decodeMultispectrumFit(_ value: JSONValue) throws(ServiceError) -> MultispectrumFit {
@@ -271,9 +322,10 @@ public final class BasisService: Sendable {
             throw ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order",
                                "must be an integer from 1 to \(multispectrumLimits.maxFeaturesPerOrder), not \(budget)")
         }
-        let structures = try FeatureRequestDecoder(limits: limits)
-            .decodeStructures(try Field.required(o, "structures", at: "/multispectrum"), at: "/multispectrum/structures")
-        guard structures.contains(where: { $0.count > 0 }) else {
+        let structures = try o["structures"].map { v throws(ServiceError) in
+            try FeatureRequestDecoder(limits: limits).decodeStructures(v, at: "/multispectrum/structures")
+        }
+        if let structures, !structures.contains(where: { $0.count > 0 }) {
             throw ServiceError(.invalid, pointer: "/multispectrum/structures", "must hold at least one atom")
         }
         return MultispectrumFit(correlationOrder: nu, maxFeatures: budget, structures: structures)

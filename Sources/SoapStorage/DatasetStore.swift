@@ -124,6 +124,22 @@ public final class DatasetStore: Sendable {
             }
     }
 
+    /// The versions that kept a structure batch, up to `version` (all when nil), oldest first:
+    /// with `storedStructures(datasetID:version:)`, a way to read the batches one at a time.
+    public func storedStructureVersions(datasetID: String, upToVersion version: Int? = nil) throws -> [Int] {
+        try database.query("""
+            SELECT version FROM dataset_structures WHERE dataset_id = ? AND version <= ? ORDER BY version
+            """, [.text(datasetID), SQLValue(version ?? Int(Int64.max))]).map { row throws(StorageError) in
+                try row.int("version")
+            }
+    }
+
+    /// The structure batch kept at `version`, if any.
+    public func storedStructures(datasetID: String, version: Int) throws -> [UInt8]? {
+        try database.queryRow("SELECT structures FROM dataset_structures WHERE dataset_id = ? AND version = ?",
+                              [.text(datasetID), SQLValue(version)]).map { row throws(StorageError) in try row.blob("structures") }
+    }
+
     /// The recorded (keyed) batches of a dataset, oldest first.
     public func batches(datasetID: String) throws -> [DatasetBatch] {
         try database.query("""

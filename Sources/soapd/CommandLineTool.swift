@@ -186,12 +186,15 @@ enum CommandLineTool {
     ///   soapd fit --database DB --descriptor FILE --structures FILE[,FILE…] [--contraction separate|mixed]
     ///             (--q-max N | --residual-variance X) [--method pca|pcovr] [--gamma G]
     ///             [--center-specific true|false] [--threads N]
+    ///             [--multispectrum-order NU --multispectrum-features K]
     /// FILE for --descriptor holds {"species": [...], "hypers": {...}}; each structures file
-    /// holds {"structures": [...], "targets": [...]?} (added as one batch). Prints the basis
-    /// summary (with its id).
+    /// holds {"structures": [...], "targets": [...]?} (added as one batch). With a
+    /// multispectrum order the dataset keeps its structures and the contraction of orders
+    /// 2…NU (K features per (λ, σ) block) is fitted on them. Prints the basis summary (with its id).
     static func fit(_ options: Options) {
         options.allowOnly(["database", "descriptor", "structures", "contraction", "q-max", "residual-variance",
-                           "method", "gamma", "center-specific", "threads"])
+                           "method", "gamma", "center-specific", "threads", "multispectrum-order",
+                           "multispectrum-features"])
         guard let path = options.string("database"), let descriptor = options.string("descriptor"),
               let structures = options.string("structures") else {
             fail("fit needs --database PATH --descriptor FILE --structures FILE[,FILE…]", code: 2)
@@ -203,7 +206,12 @@ enum CommandLineTool {
             try FileSystem.createDirectories(forFile: path)
             let bases = BasisService(database: try Database(path: path), features: features)
             let definition = try FileIO.read(descriptor)
-            let created = try bases.createDataset(Array("{\"descriptor\":".utf8) + definition + Array("}".utf8))
+            let order = options.int("multispectrum-order"), budget = options.int("multispectrum-features")
+            guard (order == nil) == (budget == nil) else {
+                fail("--multispectrum-order and --multispectrum-features go together", code: 2)
+            }
+            let keep = order != nil ? ",\"keep_structures\":true}" : "}"
+            let created = try bases.createDataset(Array("{\"descriptor\":".utf8) + definition + Array(keep.utf8))
             guard case .object(let o) = try JSON.parse(created), let id = o["id"]?.stringValue else { fail("no dataset id") }
             for file in structures.split(separator: ",") {
                 let batch = try bases.addStructures(datasetID: id, body: try FileIO.read(String(file)), idempotencyKey: String(file))
@@ -215,6 +223,9 @@ enum CommandLineTool {
             if let method = options.string("method") { request += ",\"method\":\"\(method)\"" }
             if let gamma = options.string("gamma") { request += ",\"gamma\":\(gamma)" }
             if let specific = options.string("center-specific") { request += ",\"center_specific\":\(specific)" }
+            if let order, let budget {
+                request += ",\"multispectrum\":{\"correlation_order\":\(order),\"max_features_per_order\":\(budget)}"
+            }
             request += "}"
             let (summary, _, _) = try bases.fit(Array(request.utf8))
             try FileIO.write([summary, [10]], to: "-")

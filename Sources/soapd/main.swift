@@ -19,7 +19,9 @@ usage: soapd serve     [--host 127.0.0.1] [--port 8080] [--database PATH] [--con
                        [--fail-fast true]                        (inputs larger than memory; progress on stderr)
        soapd bench     --request FILE [--repeat N] [--threads T] [--database PATH]
        soapd fit       --database PATH --descriptor FILE --structures FILE[,FILE…] [--contraction separate|mixed]
-                       (--q-max N | --residual-variance X) [--threads N]
+                       (--q-max N | --residual-variance X) [--method pca|pcovr] [--gamma G]
+                       [--center-specific true|false] [--threads N]
+                       [--multispectrum-order NU --multispectrum-features K]
 """
 
 var arguments = Array(CommandLine.arguments.dropFirst())

@@ -294,6 +294,51 @@ final class MultispectrumTests: XCTestCase {
 
     // MARK: fitted contractions
 
+    /// The covariances are sums: a fit fed in batches (each order's pass over them) sums the
+    /// same covariances as one fed everything at once, whatever the split. (Eigenvectors are
+    /// compared through what is unique about them: some blocks have exactly degenerate
+    /// eigenvalues, whose eigenvectors any rounding may rotate.)
+    func testBatchedFitEqualsFitOnAllStructures() throws {
+        let basis = try mixedBasis(q: 2)
+        let fitSet = Array(molecules.prefix(20))
+        let batches = [Array(fitSet[0..<3]), Array(fitSet[3..<11]), [], Array(fitSet[11...])]
+        var whole = try MultispectrumFitter(featurizer: Featurizer(threads: 2), basis: basis, correlationOrder: 4, maxFeatures: 6)
+        var batched = try MultispectrumFitter(featurizer: Featurizer(threads: 1), basis: basis, correlationOrder: 4,
+                                              maxFeatures: 6)
+        var passes = 0
+        while !batched.isComplete {
+            try whole.add(fitSet)
+            for batch in batches { try batched.add(batch) }
+            XCTAssertEqual(batched.centers, fitSet.reduce(0) { $0 + $1.count })
+            if batched.order == 2 {
+                // Order 2 depends on nothing fitted: the sums themselves agree to rounding.
+                XCTAssertEqual(batched.grams.count, whole.grams.count)
+                for (a, b) in zip(batched.grams, whole.grams) { XCTAssertLessThan(relativeDifference(a, b), 1e-13) }
+            }
+            try whole.finishOrder()
+            try batched.finishOrder()
+            passes += 1
+        }
+        XCTAssertEqual(passes, 3, "one pass per order 2, 3, 4")
+        XCTAssertTrue(whole.isComplete)
+        let (a, b) = (batched.contraction, whole.contraction)
+        XCTAssertEqual(a.blocks.count, b.blocks.count)
+        XCTAssertTrue(a.blocks.contains { $0.inputCount > $0.count }, "something is truncated")
+        for (x, y) in zip(a.blocks, b.blocks) {
+            XCTAssertEqual([x.order, x.lambda, x.sigma, x.inputCount, x.count], [y.order, y.lambda, y.sigma, y.inputCount, y.count])
+            XCTAssertLessThan(relativeDifference(x.eigenvalues, y.eigenvalues), 1e-10)
+            XCTAssertEqual(x.residualVariance, y.residualVariance, accuracy: 1e-10)
+        }
+        // The array entry point is this loop.
+        let direct = try Featurizer(threads: 2).multispectrumContraction(fitSet, basis: basis, correlationOrder: 4, maxFeatures: 6)
+        XCTAssertEqual(direct.blocks.count, b.blocks.count)
+        for (x, y) in zip(direct.blocks, b.blocks) { XCTAssertLessThan(relativeDifference(x.eigenvalues, y.eigenvalues), 1e-10) }
+        // Passing no centres at all is an error, not an empty contraction.
+        var empty = try MultispectrumFitter(featurizer: Featurizer(threads: 1), basis: basis, correlationOrder: 3, maxFeatures: 6)
+        try empty.add([])
+        XCTAssertThrowsError(try empty.finishOrder()) { XCTAssertEqual($0 as? MultispectrumFitError, .noCenters) }
+    }
+
     func testContractionBoundsEveryOrderAndKeepsTheSpan() throws {
         let basis = try mixedBasis(q: 2)
         let fitSet = Array(molecules.prefix(20))

@@ -209,6 +209,43 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual(response["basis_id"] as? String, id)
     }
 
+    /// `soapd fit --multispectrum-order` keeps the files' structures and fits the contraction
+    /// on them; `featurize` then gives at most the budget of columns per order.
+    func testFitCommandWithMultispectrumContraction() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
+        let dir = NSTemporaryDirectory() + "soapd-fit-ms-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let descriptor = ["species": [1, 6, 7, 8], "hypers": MultispectrumBasisRoutesTests.hypers] as [String: Any]
+        try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: dir + "/descriptor.json"))
+        let molecules = BasisRoutesTests.molecules, half = molecules.count / 2
+        try JSONSerialization.data(withJSONObject: ["structures": Array(molecules[..<half])]).write(to: URL(fileURLWithPath: dir + "/a.json"))
+        try JSONSerialization.data(withJSONObject: ["structures": Array(molecules[half...])]).write(to: URL(fileURLWithPath: dir + "/b.json"))
+        let (status, output, _) = try Self.runBinary([
+            "fit", "--database", dir + "/db.sqlite", "--descriptor", dir + "/descriptor.json",
+            "--structures", dir + "/a.json," + dir + "/b.json", "--contraction", "mixed", "--q-max", "3",
+            "--multispectrum-order", "3", "--multispectrum-features", "7"])
+        XCTAssertEqual(status, 0)
+        let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: output) as? [String: Any])
+        let id = try XCTUnwrap(summary["id"] as? String)
+        let multispectrum = try XCTUnwrap(summary["multispectrum"] as? [String: Any])
+        XCTAssertEqual(multispectrum["structures"] as? Int, molecules.count, "both files' structures")
+        XCTAssertEqual(multispectrum["correlation_order"] as? Int, 3)
+        let request = ["structures": Array(molecules.prefix(3)),
+                       "descriptor": ["type": "multispectrum", "basis_id": id, "correlation_order": 3]] as [String: Any]
+        try JSONSerialization.data(withJSONObject: request).write(to: URL(fileURLWithPath: dir + "/request.json"))
+        let (code, features, _) = try Self.runBinary(["featurize", "--database", dir + "/db.sqlite", "--request", dir + "/request.json"])
+        XCTAssertEqual(code, 0)
+        let response = try XCTUnwrap(try JSONSerialization.jsonObject(with: features) as? [String: Any])
+        let values = try XCTUnwrap(response["values"] as? [[Double]])
+        XCTAssertFalse(values.isEmpty)
+        XCTAssertTrue(values.allSatisfy { $0.count >= 1 && $0.count <= 7 })
+        // The two multispectrum flags go together.
+        let (refused, _, _) = try Self.runBinary(["fit", "--database", dir + "/db2.sqlite", "--descriptor", dir + "/descriptor.json",
+                                                   "--structures", dir + "/a.json", "--q-max", "3", "--multispectrum-order", "3"])
+        XCTAssertEqual(refused, 2)
+    }
+
     func testFeaturizeRejectsBadInputWithOneLine() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
         let file = NSTemporaryDirectory() + "soapd-bad-\(getpid()).json"

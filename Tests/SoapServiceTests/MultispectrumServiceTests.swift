@@ -194,6 +194,57 @@ final class MultispectrumBasisRoutesTests: XCTestCase {
         }
     }
 
+    /// Without "structures", the contraction is fitted on the dataset's kept structures, read
+    /// batch by batch: the same contraction as sending all of them inline; a dataset that keeps
+    /// only statistics is told so at /multispectrum/structures.
+    func testFitOnTheDatasetsKeptStructures() throws {
+        let molecules = BasisRoutesTests.molecules
+        func dataset(keep: Bool, batches: [[Any]]) throws -> String {
+            let created = object(try client.request("POST", "/v1/datasets", headers: json, body: body([
+                "descriptor": ["species": [1, 6, 7, 8], "hypers": Self.hypers], "keep_structures": keep])))
+            let id = try XCTUnwrap(created["id"] as? String)
+            for batch in batches {
+                let r = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json, body: body(["structures": batch]))
+                XCTAssertEqual(r.status, 200, r.text)
+            }
+            return id
+        }
+        func contraction(_ basisID: String) throws -> MultispectrumContraction {
+            try XCTUnwrap(try XCTUnwrap(Self.server.application.bases).expansionBasis(basisID).multispectrum)
+        }
+        let split = molecules.count / 3
+        let kept = try dataset(keep: true, batches: [Array(molecules[..<split]), Array(molecules[split...])])
+        let section: [String: Any] = ["correlation_order": 3, "max_features_per_order": 10]
+        let fromDataset = try client.request("POST", "/v1/bases", headers: json, body: body([
+            "dataset_id": kept, "contraction": "mixed", "q_max": 3, "multispectrum": section]))
+        XCTAssertTrue(fromDataset.status == 201 || fromDataset.status == 200, fromDataset.text)
+        let summary = try XCTUnwrap(object(fromDataset)["multispectrum"] as? [String: Any])
+        XCTAssertEqual(summary["structures"] as? Int, molecules.count)
+        var inlineSection = section
+        inlineSection["structures"] = molecules
+        let inline = try client.request("POST", "/v1/bases", headers: json, body: body([
+            "dataset_id": kept, "contraction": "mixed", "q_max": 3, "multispectrum": inlineSection]))
+        XCTAssertTrue(inline.status == 201 || inline.status == 200, inline.text)
+        let a = try contraction(try XCTUnwrap(object(fromDataset)["id"] as? String))
+        let b = try contraction(try XCTUnwrap(object(inline)["id"] as? String))
+        XCTAssertEqual(a.blocks.count, b.blocks.count)
+        XCTAssertTrue(a.blocks.contains { $0.inputCount > $0.count }, "something is truncated")
+        for (x, y) in zip(a.blocks, b.blocks) {
+            // Eigenvalues and residual variance (eigenvectors of degenerate eigenvalues are not unique).
+            XCTAssertEqual([x.order, x.lambda, x.sigma, x.count], [y.order, y.lambda, y.sigma, y.count])
+            let scale = max(x.eigenvalues.first ?? 0, 1e-300)
+            XCTAssertLessThan(zip(x.eigenvalues, y.eigenvalues).map { abs($0 - $1) }.max() ?? 0, 1e-10 * scale)
+            XCTAssertEqual(x.residualVariance, y.residualVariance, accuracy: 1e-10)
+        }
+        // Statistics only: the structures must come with the request.
+        let statisticsOnly = try dataset(keep: false, batches: [molecules])
+        let refused = try client.request("POST", "/v1/bases", headers: json, body: body([
+            "dataset_id": statisticsOnly, "contraction": "mixed", "q_max": 3, "multispectrum": section]))
+        XCTAssertEqual(refused.status, 422, refused.text)
+        XCTAssertEqual(object(refused)["pointer"] as? String, "/multispectrum/structures")
+        XCTAssertTrue(refused.text.contains("keep_structures"), refused.text)
+    }
+
     func testFitErrorsNameTheirField() throws {
         let dataset = object(try client.request("POST", "/v1/datasets", headers: json,
                                                 body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": Self.hypers]])))
