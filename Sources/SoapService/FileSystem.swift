@@ -3,6 +3,7 @@ import Glibc
 #else
 import Darwin
 #endif
+import Synchronization
 
 /// File helpers over Glibc: directories, atomic writes, sections of files, threads.
 public enum FileSystem {
@@ -30,13 +31,27 @@ public enum FileSystem {
     }
 
     /// The same, with the content given piece by piece (straight from the caller's arrays).
-    /// Returns the number of bytes written.
+    /// Returns the number of bytes written. `direct`: bypass the page cache (O_DIRECT, through
+    /// a reused page-aligned staging buffer) for large files written once and read later, such
+    /// as job results: buffered, every such write takes fresh page-cache pages, and a first
+    /// touch of fresh memory is what costs most on a virtual machine (measured: 73 MB of
+    /// chunk files, 172 ms of CPU buffered, 4 ms direct). Falls back to buffered writes where
+    /// the file system refuses O_DIRECT.
     @discardableResult
-    public static func writeAtomically(to path: String,
+    public static func writeAtomically(to path: String, direct: Bool = false,
                                        _ content: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int {
         // A name of its own, so concurrent writers of one path cannot take each other's file.
         let temporary = path + ".tmp-\(UInt64.random(in: 0...UInt64.max))"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        var fd: Int32 = -1
+        var staging: DirectIOStaging.Buffer? = nil
+        if direct && O_DIRECT != 0 {
+            fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0o644)
+            if fd >= 0 { staging = DirectIOStaging.take() } else if errno != EINVAL {
+                throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))")
+            }
+        }
+        defer { if let staging { DirectIOStaging.give(staging) } }
+        if fd < 0 { fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644) }
         guard fd >= 0 else { throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         func abandon(_ what: String) -> Failure {
             let reason = String(cString: strerror(errno))
@@ -44,17 +59,42 @@ public enum FileSystem {
             unlink(temporary)
             return Failure(description: "cannot \(what) \(temporary): \(reason)")
         }
+        func put(_ base: UnsafeRawPointer, _ count: Int) throws {
+            var offset = 0
+            while offset < count {
+                let n = write(fd, base + offset, count - offset)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw abandon("write") }
+                offset += n
+            }
+        }
         var total = 0
         do {
-            try content { piece in
-                var offset = 0
-                while offset < piece.count {
-                    let n = write(fd, piece.baseAddress! + offset, piece.count - offset)
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { throw abandon("write") }
-                    offset += n
+            if let staging {
+                // Whole staging buffers (page multiples) at page-aligned offsets; the tail is
+                // padded to a page and the file cut back to its size.
+                var filled = 0
+                try content { piece in
+                    var offset = 0
+                    while offset < piece.count {
+                        let n = min(staging.size - filled, piece.count - offset)
+                        (staging.base + filled).copyMemory(from: piece.baseAddress! + offset, byteCount: n)
+                        (filled, offset) = (filled + n, offset + n)
+                        if filled == staging.size { try put(staging.base, filled); filled = 0 }
+                    }
+                    total += piece.count
                 }
-                total += piece.count
+                if filled > 0 {
+                    let padded = (filled + DirectIOStaging.alignment - 1) / DirectIOStaging.alignment * DirectIOStaging.alignment
+                    (staging.base + filled).initializeMemory(as: UInt8.self, repeating: 0, count: padded - filled)
+                    try put(staging.base, padded)
+                }
+                guard ftruncate(fd, off_t(total)) == 0 else { throw abandon("truncate") }
+            } else {
+                try content { piece in
+                    try put(piece.baseAddress!, piece.count)
+                    total += piece.count
+                }
             }
         } catch let failure as Failure {
             throw failure   // abandon() closed and removed the file
@@ -146,5 +186,40 @@ public enum FileSystem {
             return nil
         }, box)
         if rc == 0 { pthread_detach(thread) } else { Unmanaged<Box>.fromOpaque(box).release() }
+    }
+}
+
+/// Glibc hides O_DIRECT behind _GNU_SOURCE; its value is per architecture.
+#if arch(x86_64) || arch(i386)
+let O_DIRECT: Int32 = 0o40000
+#elseif arch(arm64) || arch(arm)
+let O_DIRECT: Int32 = 0o200000
+#else
+let O_DIRECT: Int32 = 0   // unknown here: buffered writes
+#endif
+
+/// Page-aligned buffers for O_DIRECT writes, kept for reuse: their pages are touched once.
+enum DirectIOStaging {
+    struct Buffer: @unchecked Sendable {
+        let base: UnsafeMutableRawPointer
+        let size: Int
+    }
+    static let alignment = 4096
+    static let size = 4 << 20
+    private static let pool = Mutex<[Buffer]>([])
+
+    static func take() -> Buffer {
+        if let buffer = pool.withLock({ $0.popLast() }) { return buffer }
+        return Buffer(base: UnsafeMutableRawPointer.allocate(byteCount: size, alignment: alignment), size: size)
+    }
+
+    /// Keeps a few for the next writers (one per job worker, usually); frees the rest.
+    static func give(_ buffer: Buffer) {
+        let kept = pool.withLock { buffers -> Bool in
+            guard buffers.count < 8 else { return false }
+            buffers.append(buffer)
+            return true
+        }
+        if !kept { buffer.base.deallocate() }
     }
 }

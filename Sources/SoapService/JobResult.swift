@@ -43,7 +43,7 @@ enum JobChunkFile {
         var head = magic
         withUnsafeBytes(of: UInt64(w.bytes.count).littleEndian) { head += $0 }
         head += w.bytes
-        return try FileSystem.writeAtomically(to: path) { put in
+        return try FileSystem.writeAtomically(to: path, direct: true) { put in
             try head.withUnsafeBytes(put)
             guard let m else { return }
             // The structure column is the matrix's own index; the job's is stored.

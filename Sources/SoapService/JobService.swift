@@ -12,7 +12,8 @@ import Synchronization
 /// Settings of the batch-job runner (Config keys `job_*`).
 public struct JobSettings: Sendable {
     /// Threads that compute job chunks, each one chunk at a time at a lower scheduling
-    /// priority than interactive requests.
+    /// priority than interactive requests (writing and committing are left to one other
+    /// thread, so these only compute: as many as cores).
     public var workers = 2
     /// Atoms per chunk: the unit of progress, of commit and of resumption.
     public var chunkAtoms = 2048
@@ -38,6 +39,11 @@ public final class JobService: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let exited = DispatchSemaphore(value: 0)
     private var started = 0
+    /// Writes and commits computed chunks in the order they come, so that the compute
+    /// workers never wait on the disk; at most `workers` results wait for it (memory stays
+    /// bounded, and a slow disk slows the computing down instead of piling results up).
+    private let persister = DispatchQueue(label: "soapd.jobs.persist")
+    private let persistSlots: DispatchSemaphore
 
     struct RunnerState {
         var current: Execution?
@@ -56,6 +62,7 @@ public final class JobService: @unchecked Sendable {
         self.features = features
         self.settings = settings
         self.datasetStructures = datasetStructures
+        persistSlots = DispatchSemaphore(value: max(1, settings.workers))
     }
 
     // MARK: runner
@@ -79,6 +86,7 @@ public final class JobService: @unchecked Sendable {
         state.withLock { $0.stopping = true }
         for _ in 0..<started { wake.signal() }
         for _ in 0..<started { _ = exited.wait(timeout: .now() + timeout) }
+        persister.sync {}   // the last computed chunks are written and committed
         started = 0
     }
 
@@ -149,7 +157,7 @@ public final class JobService: @unchecked Sendable {
         return execution
     }
 
-    /// Computes one chunk, writes it and commits it; finishes the job after its last chunk.
+    /// Computes one chunk and hands it to the persister.
     func run(_ execution: Execution, chunk: Int) {
         let outcome: ChunkComputation.Result
         do {
@@ -161,6 +169,16 @@ public final class JobService: @unchecked Sendable {
             abandon(execution, failure: "\(error)")
             return
         }
+        persistSlots.wait()
+        persister.async { [self] in
+            defer { persistSlots.signal() }
+            persist(execution, chunk: chunk, outcome)
+        }
+    }
+
+    /// Writes a computed chunk and commits it; finishes the job after its last chunk.
+    func persist(_ execution: Execution, chunk: Int, _ outcome: ChunkComputation.Result) {
+        guard !execution.isAbandoned else { return }
         let bytes: Int
         do {
             bytes = try execution.write(outcome, chunk: chunk)
@@ -590,6 +608,8 @@ final class Execution: @unchecked Sendable {
     }
 
     func abandon() { lock.withLock { $0.abandoned = true } }
+
+    var isAbandoned: Bool { lock.withLock { $0.abandoned } }
 
     func errorsJSON() -> String { JobErrorList.encode(lock.withLock { $0.errors }) }
 

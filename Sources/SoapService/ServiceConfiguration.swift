@@ -179,7 +179,7 @@ public struct ServiceConfiguration: Sendable {
         var s = JobSettings()
         // One more than the cores: a worker waiting for its chunk to reach the disk leaves
         // its core to another.
-        s.workers = jobWorkers > 0 ? jobWorkers : effectiveThreads + 1
+        s.workers = jobWorkers > 0 ? jobWorkers : effectiveThreads
         s.chunkAtoms = jobChunkAtoms
         s.retentionSeconds = jobRetentionHours * 3600
         s.maxStructures = jobMaxStructures
