@@ -66,6 +66,8 @@ public struct Featurizer: Sendable {
     /// Bytes reserved per byte of output, covering what callers build from it later (a JSON
     /// text is several times the size of its doubles).
     public var reserveFactor = 1.0
+    /// Threads for the parallel loops (nil: Dispatch's pool).
+    public var executor: (any ForkJoinExecutor)? = nil
 
     public init(threads: Int = Featurizer.defaultThreads, limits: FeaturizationLimits = .init()) {
         self.threads = max(1, threads); self.limits = limits
@@ -113,7 +115,7 @@ public struct Featurizer: Sendable {
             var counts = [Int](repeating: 0, count: rows)
             counts.withUnsafeMutableBufferPointer { counts in
                 let counts = counts
-                Parallel.run(chunks: structures.count, threads: threads) { _, next in
+                Parallel.run(chunks: structures.count, threads: threads, executor: executor) { _, next in
                     var seen: [Int32] = []
                     while let s = next() {
                         let list = neighborLists[s]
@@ -159,7 +161,7 @@ public struct Featurizer: Sendable {
             let valuesBase = valuesOut.baseAddress, gradBase = gradOut.baseAddress, labelBase = labelOut.baseAddress
             progress?.begin(values: UnsafePointer(valuesBase), rows: rows, columns: columns, properties: properties,
                             chunkRowEnds: chunks.map { rowStart[$0.structure] + $0.end })
-            Parallel.run(chunks: chunks.count, threads: threads) { _, next in
+            Parallel.run(chunks: chunks.count, threads: threads, executor: executor) { _, next in
                 let expansion = SphericalExpansion(basis: basis)
                 let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns, gradients: gradients,
                                               plan: plan)
@@ -274,7 +276,7 @@ public struct Featurizer: Sendable {
         var lists = [NeighborList?](repeating: nil, count: structures.count)
         lists.withUnsafeMutableBufferPointer { out in
             let out = out
-            Parallel.run(chunks: structures.count, threads: threads) { _, next in
+            Parallel.run(chunks: structures.count, threads: threads, executor: executor) { _, next in
                 while let s = next() { out[s] = NeighborList.build(structures[s], cutoff: cutoff, maxPairs: maxPairs) }
             }
         }

@@ -5,8 +5,9 @@ import Synchronization
 /// chunk from a shared counter, so uneven chunks balance themselves. Each
 /// worker gets its index, to own scratch memory for all of its chunks.
 enum Parallel {
-    static func run(chunks: Int, threads: Int, _ body: (_ worker: Int, _ next: () -> Int?) -> Void) {
-        let workers = max(1, min(threads, chunks))
+    static func run(chunks: Int, threads: Int, executor: (any ForkJoinExecutor)? = nil,
+                    _ body: (_ worker: Int, _ next: () -> Int?) -> Void) {
+        let workers = max(1, min(threads, executor?.width ?? threads, chunks))
         if workers == 1 {
             var i = 0
             body(0) { () -> Int? in
@@ -16,6 +17,15 @@ enum Parallel {
             return
         }
         let counter = ChunkCounter()
+        if let executor {
+            executor.forkJoin(workers) { worker in
+                body(worker) { () -> Int? in
+                    let i = counter.next()
+                    return i < chunks ? i : nil
+                }
+            }
+            return
+        }
         DispatchQueue.concurrentPerform(iterations: workers) { worker in
             body(worker) { () -> Int? in
                 let i = counter.next()
@@ -23,6 +33,17 @@ enum Parallel {
             }
         }
     }
+}
+
+/// Threads to run parallel loops on instead of Dispatch's shared pool: a caller that wants
+/// the work on threads of its own (the batch-job runner's, at a lower scheduling priority)
+/// passes one to the Featurizer.
+public protocol ForkJoinExecutor: Sendable {
+    /// Bodies it can run at once (the calling thread included).
+    var width: Int { get }
+    /// Runs body(0) … body(count − 1) concurrently, count ≤ width, one on the calling
+    /// thread, and returns when all have returned.
+    func forkJoin(_ count: Int, _ body: (Int) -> Void)
 }
 
 final class ChunkCounter: Sendable {

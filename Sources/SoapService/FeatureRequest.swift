@@ -199,6 +199,8 @@ public struct FeatureRequestDecoder: Sendable {
 }
 
 /// Typed access to JSON fields with errors that point at them.
+/// (Pointers are autoclosures: built only for an error, not for each of a request's
+/// numbers.)
 enum Field {
     static func describe(_ v: JSONValue) -> String {
         switch v {
@@ -211,35 +213,35 @@ enum Field {
         }
     }
 
-    static func object(_ v: JSONValue, _ p: String) throws(ServiceError) -> JSONObject {
-        guard case .object(let o) = v else { throw ServiceError(.invalid, pointer: p, "expected an object, got \(describe(v))") }
+    static func object(_ v: JSONValue, _ p: @autoclosure () -> String) throws(ServiceError) -> JSONObject {
+        guard case .object(let o) = v else { throw ServiceError(.invalid, pointer: p(), "expected an object, got \(describe(v))") }
         return o
     }
 
-    static func array(_ v: JSONValue, _ p: String) throws(ServiceError) -> [JSONValue] {
-        guard case .array(let a) = v else { throw ServiceError(.invalid, pointer: p, "expected an array, got \(describe(v))") }
+    static func array(_ v: JSONValue, _ p: @autoclosure () -> String) throws(ServiceError) -> [JSONValue] {
+        guard case .array(let a) = v else { throw ServiceError(.invalid, pointer: p(), "expected an array, got \(describe(v))") }
         return a
     }
 
-    static func string(_ v: JSONValue, _ p: String) throws(ServiceError) -> String {
-        guard case .string(let s) = v else { throw ServiceError(.invalid, pointer: p, "expected a string, got \(describe(v))") }
+    static func string(_ v: JSONValue, _ p: @autoclosure () -> String) throws(ServiceError) -> String {
+        guard case .string(let s) = v else { throw ServiceError(.invalid, pointer: p(), "expected a string, got \(describe(v))") }
         return s
     }
 
-    static func bool(_ v: JSONValue, _ p: String) throws(ServiceError) -> Bool {
-        guard case .bool(let b) = v else { throw ServiceError(.invalid, pointer: p, "expected true or false, got \(describe(v))") }
+    static func bool(_ v: JSONValue, _ p: @autoclosure () -> String) throws(ServiceError) -> Bool {
+        guard case .bool(let b) = v else { throw ServiceError(.invalid, pointer: p(), "expected true or false, got \(describe(v))") }
         return b
     }
 
-    static func number(_ v: JSONValue, _ p: String) throws(ServiceError) -> Double {
-        guard case .number(let x) = v else { throw ServiceError(.invalid, pointer: p, "expected a number, got \(describe(v))") }
-        guard x.isFinite else { throw ServiceError(.invalid, pointer: p, "must be finite") }
+    static func number(_ v: JSONValue, _ p: @autoclosure () -> String) throws(ServiceError) -> Double {
+        guard case .number(let x) = v else { throw ServiceError(.invalid, pointer: p(), "expected a number, got \(describe(v))") }
+        guard x.isFinite else { throw ServiceError(.invalid, pointer: p(), "must be finite") }
         return x
     }
 
-    static func integer(_ v: JSONValue, _ p: String) throws(ServiceError) -> Int {
-        let x = try number(v, p)
-        guard x == x.rounded(), abs(x) < 1e15 else { throw ServiceError(.invalid, pointer: p, "expected an integer, got \(x)") }
+    static func integer(_ v: JSONValue, _ p: @autoclosure () -> String) throws(ServiceError) -> Int {
+        let x = try number(v, p())
+        guard x == x.rounded(), abs(x) < 1e15 else { throw ServiceError(.invalid, pointer: p(), "expected an integer, got \(x)") }
         return Int(x)
     }
 
@@ -256,13 +258,14 @@ enum Field {
         }
     }
 
-    static func vector3(_ v: JSONValue, _ p: String, into out: inout [Double], at offset: Int) throws(ServiceError) {
+    static func vector3(_ v: JSONValue, _ p: @autoclosure () -> String, into out: inout [Double],
+                        at offset: Int) throws(ServiceError) {
         guard case .array(let a) = v, a.count == 3 else {
-            throw ServiceError(.invalid, pointer: p, "expected 3 numbers")
+            throw ServiceError(.invalid, pointer: p(), "expected 3 numbers")
         }
         for k in 0..<3 {
-            guard case .number(let x) = a[k] else { throw ServiceError(.invalid, pointer: "\(p)/\(k)", "expected a number, got \(describe(a[k]))") }
-            guard x.isFinite else { throw ServiceError(.invalid, pointer: "\(p)/\(k)", "must be finite") }
+            guard case .number(let x) = a[k] else { throw ServiceError(.invalid, pointer: "\(p())/\(k)", "expected a number, got \(describe(a[k]))") }
+            guard x.isFinite else { throw ServiceError(.invalid, pointer: "\(p())/\(k)", "must be finite") }
             out[offset + k] = x
         }
     }

@@ -11,7 +11,7 @@ import Synchronization
 
 /// Settings of the batch-job runner (Config keys `job_*`).
 public struct JobSettings: Sendable {
-    /// Threads that compute job chunks, each one chunk at a time at a lower scheduling
+    /// Threads that compute job chunks together, one chunk at a time, at a lower scheduling
     /// priority than interactive requests (writing and committing are left to one other
     /// thread, so these only compute: as many as cores).
     public var workers = 2
@@ -39,14 +39,16 @@ public final class JobService: @unchecked Sendable {
     private let wake = DispatchSemaphore(value: 0)
     private let exited = DispatchSemaphore(value: 0)
     private var started = 0
-    /// Writes and commits computed chunks in the order they come, so that the compute
-    /// workers never wait on the disk; at most `workers` results wait for it (memory stays
+    /// Writes and commits computed chunks in the order they come, so that the computing
+    /// threads never wait on the disk; at most two results wait for it (memory stays
     /// bounded, and a slow disk slows the computing down instead of piling results up).
     private let persister = DispatchQueue(label: "soapd.jobs.persist")
     private let persistSlots: DispatchSemaphore
 
     struct RunnerState {
         var current: Execution?
+        /// The threads computing chunks with the runner thread.
+        var team: ThreadTeam?
         var stopping = false
         var lastSweep = 0.0
         /// A worker is loading the next job.
@@ -62,23 +64,29 @@ public final class JobService: @unchecked Sendable {
         self.features = features
         self.settings = settings
         self.datasetStructures = datasetStructures
-        persistSlots = DispatchSemaphore(value: max(1, settings.workers))
+        persistSlots = DispatchSemaphore(value: 2)
     }
 
     // MARK: runner
 
-    /// Starts the worker threads; jobs left queued or running by an earlier process resume.
+    /// Starts the runner: one thread that takes chunks and computes each with a team of
+    /// `workers` threads (itself included), all at a lower priority than requests; jobs left
+    /// queued or running by an earlier process resume.
     public func start() {
-        for _ in 0..<max(1, settings.workers) {
-            started += 1
-            FileSystem.startThread { [self] in
-                // Interactive requests first: job threads yield the cores to them (Linux
-                // applies a nice value to the calling thread when given its thread id).
-                if let tid = Self.threadID() { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), 10) }
-                workerLoop()
-                exited.signal()
-            }
+        let team = ThreadTeam(width: max(1, settings.workers), setUp: Self.yieldToRequests)
+        state.withLock { $0.team = team }
+        started += 1
+        FileSystem.startThread { [self] in
+            Self.yieldToRequests()
+            workerLoop()
+            exited.signal()
         }
+    }
+
+    /// Interactive requests first: job threads yield the cores to them (Linux applies a nice
+    /// value to the calling thread when given its thread id).
+    @Sendable static func yieldToRequests() {
+        if let tid = threadID() { _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), id_t(tid), 10) }
     }
 
     /// Stops taking chunks; a chunk being computed finishes (and is committed) first.
@@ -87,6 +95,7 @@ public final class JobService: @unchecked Sendable {
         for _ in 0..<started { wake.signal() }
         for _ in 0..<started { _ = exited.wait(timeout: .now() + timeout) }
         persister.sync {}   // the last computed chunks are written and committed
+        state.withLock { $0.team }?.stop(timeout: timeout)
         started = 0
     }
 
@@ -134,8 +143,6 @@ public final class JobService: @unchecked Sendable {
             guard let current = s.current, let chunk = current.takeChunk() else { return nil }
             return (current, chunk)
         }
-        // A new job: wake the other workers so they share its chunks at once.
-        for _ in 1..<max(1, started) { wake.signal() }
         return work
     }
 
@@ -153,7 +160,13 @@ public final class JobService: @unchecked Sendable {
         }
         let execution = Execution(id: id, job: job, directory: directory, chunkAtoms: settings.chunkAtoms,
                                   committed: committed, errors: errors)
-        try execution.writeLabels(features: features)
+        // Written by the persister, ahead of every chunk (its queue is in order), so the
+        // computing starts at once.
+        persister.async { [self] in
+            do { try execution.writeLabels(features: features) } catch {
+                abandon(execution, failure: "could not write the results: \(error)")
+            }
+        }
         return execution
     }
 
@@ -161,7 +174,9 @@ public final class JobService: @unchecked Sendable {
     func run(_ execution: Execution, chunk: Int) {
         let outcome: ChunkComputation.Result
         do {
-            outcome = try execution.compute(chunk: chunk, features: features)
+            var featurizer = features.featurizer(threads: max(1, settings.workers))
+            featurizer.executor = state.withLock { $0.team }
+            outcome = try execution.compute(chunk: chunk, featurizer: featurizer)
         } catch let error as ServiceError {
             abandon(execution, failure: error.message)
             return
@@ -622,13 +637,13 @@ final class Execution: @unchecked Sendable {
         }
     }
 
-    /// Featurizes the chunk's valid structures on this thread; a structure the featurizer
-    /// refuses is isolated, reported and skipped (or fails the job with fail_fast).
-    func compute(chunk: Int, features: FeatureService) throws -> ChunkComputation.Result {
+    /// Featurizes the chunk's valid structures; a structure the featurizer refuses is
+    /// isolated, reported and skipped (or fails the job with fail_fast).
+    func compute(chunk: Int, featurizer: Featurizer) throws -> ChunkComputation.Result {
         let range = chunks[chunk]
         let members = range.compactMap { s in job.structures[s].map { (s, $0) } }
         let computed = try ChunkComputation.run(members, prepared: job.prepared,
-                                                featurizer: features.featurizer(threads: 1), failFast: job.failFast)
+                                                featurizer: featurizer, failFast: job.failFast)
         lock.withLock { p in
             for failure in computed.errors where !p.errors.contains(where: { $0.structure == failure.structure }) {
                 p.errors.append(failure)

@@ -11,7 +11,7 @@ public final class JobStore: Sendable {
 
     private static let summaryColumns = """
         id, created_at, updated_at, state, idempotency_key, structures_total, structures_done, chunks_done, \
-        error, result_path, errors_json, length(request) AS request_bytes
+        error, result_path, errors_json, request_bytes
         """
 
     /// Creates a queued job, or returns the existing job if `idempotencyKey` (or, when
@@ -24,7 +24,8 @@ public final class JobStore: Sendable {
         return try database.transaction { db in
             // Under BEGIN IMMEDIATE, so two requests with one key cannot both insert.
             if let key, let existing = try db.queryRow(
-                "SELECT \(Self.summaryColumns), request FROM jobs WHERE idempotency_key = ?", [.text(key)]
+                "SELECT \(Self.summaryColumns), request FROM jobs JOIN job_requests ON job_id = id WHERE idempotency_key = ?",
+                [.text(key)]
             ) {
                 return (try Self.decode(existing), false)
             }
@@ -33,20 +34,21 @@ public final class JobStore: Sendable {
                 id: job.id, request: job.request, structuresTotal: job.structuresTotal, idempotencyKey: key,
                 createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now))
             try db.execute("""
-                INSERT INTO jobs (id, created_at, updated_at, state, request, idempotency_key,
+                INSERT INTO jobs (id, created_at, updated_at, state, request_bytes, idempotency_key,
                     structures_total, structures_done, chunks_done, error, result_path, errors_json)
                 VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, NULL, NULL, ?)
                 """, [
                     .text(stored.id), .integer(now), .integer(now), .text(stored.state.rawValue),
-                    .blob(stored.request), SQLValue(key), SQLValue(stored.structuresTotal), .text(stored.errorsJSON),
+                    SQLValue(stored.request.count), SQLValue(key), SQLValue(stored.structuresTotal), .text(stored.errorsJSON),
                 ])
+            try db.execute("INSERT INTO job_requests (job_id, request) VALUES (?, ?)", [.text(stored.id), .blob(stored.request)])
             return (stored, true)
         }
     }
 
     public func get(_ id: String) throws -> JobRecord? {
-        try database.queryRow("SELECT \(Self.summaryColumns), request FROM jobs WHERE id = ?", [.text(id)])
-            .map(Self.decode)
+        try database.queryRow("SELECT \(Self.summaryColumns), request FROM jobs JOIN job_requests ON job_id = id WHERE id = ?",
+                              [.text(id)]).map(Self.decode)
     }
 
     /// Newest first, optionally only jobs in `state`; without request bodies.

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SoapStorage
+import CSQLite
 
 final class DatabaseTests: StorageTestCase {
     // MARK: Opening and migrations
@@ -8,14 +9,45 @@ final class DatabaseTests: StorageTestCase {
     func testMigratesAnEmptyFile() throws {
         let db = try openDatabase()
         XCTAssertEqual(try db.schemaVersion(), Migrations.latestVersion)
-        XCTAssertEqual(Migrations.latestVersion, 2)
+        XCTAssertEqual(Migrations.latestVersion, 3)
         let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .map { try $0.string("name") }
-        XCTAssertEqual(tables, ["bases", "dataset_batches", "dataset_structures", "datasets", "job_chunks", "jobs"])
+        XCTAssertEqual(tables, ["bases", "dataset_batches", "dataset_structures", "datasets", "job_chunks", "job_requests", "jobs"])
         let indices = try db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
             .map { try $0.string("name") }
         XCTAssertEqual(Set(indices), ["datasets_by_created", "bases_by_created", "bases_by_dataset",
                                       "jobs_by_state", "jobs_by_created"])
+    }
+
+    /// A version-2 database (requests inside `jobs`) migrates to version 3 keeping every
+    /// job's request, now in `job_requests`, with its size.
+    func testMigratesJobRequestsOutOfTheJobsTable() throws {
+        var handle: OpaquePointer?
+        XCTAssertEqual(sqlite3_open(path(), &handle), SQLITE_OK)
+        for script in [Migrations.version1, Migrations.version2,
+                       "PRAGMA user_version = 2;",
+                       """
+                       INSERT INTO jobs (id, created_at, updated_at, state, request, idempotency_key, structures_total,
+                           structures_done, chunks_done, error, result_path, errors_json)
+                       VALUES ('old-job', 1, 1, 'running', x'7b2261223a317d', 'key-1', 3, 1, 1, NULL, NULL, '[]');
+                       """] {
+            XCTAssertEqual(sqlite3_exec(handle, script, nil, nil, nil), SQLITE_OK, String(cString: sqlite3_errmsg(handle)))
+        }
+        sqlite3_close(handle)
+
+        let db = try openDatabase()
+        XCTAssertEqual(try db.schemaVersion(), 3)
+        let store = JobStore(database: db)
+        let job = try XCTUnwrap(try store.get("old-job"))
+        XCTAssertEqual(job.request, Array(#"{"a":1}"#.utf8))
+        XCTAssertEqual([job.state, .running], [.running, .running])
+        XCTAssertEqual(job.structuresDone, 1)
+        XCTAssertEqual(try store.summary("old-job")?.requestBytes, 7)
+        XCTAssertEqual(try store.create(JobRecord(request: [1], structuresTotal: 1), idempotencyKey: "key-1").created, false)
+        XCTAssertEqual(try db.integrityCheck(), "ok")
+        // Deleting the job deletes its request.
+        try store.delete("old-job")
+        XCTAssertEqual(try db.queryRow("SELECT count(*) AS n FROM job_requests")?.int("n"), 0)
     }
 
     func testReopenKeepsDataAndSchemaVersion() throws {
@@ -97,7 +129,7 @@ final class DatabaseTests: StorageTestCase {
         let record = try store.create(DatasetRecord(id: hostile[0], hypersJSON: hypers, speciesJSON: #"["O'Neil"]"#))
         XCTAssertEqual(try store.get(hostile[0]), record)
         XCTAssertEqual(try store.get(hostile[0])?.hypersJSON, hypers)
-        XCTAssertEqual(try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").count, 7)
+        XCTAssertEqual(try db.query("SELECT name FROM sqlite_master WHERE type = 'table'").count, 8)
     }
 
     func testRefusesMoreThanOneStatement() throws {
@@ -211,8 +243,9 @@ final class DatabaseTests: StorageTestCase {
         let store = DatasetStore(database: db)
         XCTAssertThrowsError(try db.transaction { db in
             try store.create(DatasetRecord(id: "gone", hypersJSON: "{}"))
-            try db.execute("INSERT INTO jobs (id, created_at, updated_at, state, request, structures_total, "
-                + "structures_done, chunks_done, errors_json) VALUES ('j', 0, 0, 'queued', x'00', 1, 0, 0, '[]')")
+            try db.execute("INSERT INTO jobs (id, created_at, updated_at, state, request_bytes, structures_total, "
+                + "structures_done, chunks_done, errors_json) VALUES ('j', 0, 0, 'queued', 1, 1, 0, 0, '[]')")
+            try db.execute("INSERT INTO job_requests (job_id, request) VALUES ('j', x'00')")
             throw Boom()
         }) { XCTAssertTrue($0 is Boom) }
         XCTAssertFalse(db.isInTransaction)
