@@ -1,4 +1,5 @@
 import CZlib
+import CFastCRC
 import Dispatch
 #if canImport(Glibc)
 import Glibc
@@ -73,15 +74,8 @@ public struct NumpyArchive {
     }
 
     static func serialCRC(_ start: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        var c = UInt(start)
-        guard var p = bytes.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return start }
-        var left = bytes.count
-        while left > 0 {   // zlib's crc32 takes a 32-bit length
-            let n = min(left, 1 << 30)
-            c = crc32(c, p, UInt32(n))
-            p += n; left -= n
-        }
-        return UInt32(c)
+        guard let p = bytes.baseAddress else { return start }
+        return soapd_crc32(start, p, bytes.count)
     }
 
     static func withData(_ element: Element, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
