@@ -1,7 +1,7 @@
 # Build stage: the Swift toolchain and the -dev packages soapd links.
 FROM swift:6.0-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libsqlite3-dev zlib1g-dev liblapack-dev libblas-dev \
+        libsqlite3-dev zlib1g-dev liblapack-dev libblas-dev libopenblas0-pthread \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Package.swift ./
@@ -13,7 +13,7 @@ RUN swift build -c release --product soapd --static-swift-stdlib \
 # Runtime stage: only the shared libraries soapd needs.
 FROM debian:bookworm-slim
 RUN apt-get update && apt-get install -y --no-install-recommends \
-        libsqlite3-0 zlib1g liblapack3 libblas3 libgcc-s1 libstdc++6 curl ca-certificates \
+        libsqlite3-0 zlib1g liblapack3 libblas3 libopenblas0-pthread libgcc-s1 libstdc++6 curl ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --home-dir /data soapd \
     && mkdir -p /data && chown soapd /data

@@ -185,6 +185,7 @@ extension Featurizer {
             var m = Int32(d), k = Int32(structures.count), ld = Int32(d), one = 1.0, zero = 0.0
             var transA = Int8(UInt8(ascii: "N")), transB = Int8(UInt8(ascii: "T"))
             if !structures.isEmpty {
+                _ = BLAS.ready
                 dgemm_(&transA, &transB, &m, &m, &k, &one, x, &ld, x, &ld, &zero, &total.targetGram, &ld)
             }
             for s in structures.indices {

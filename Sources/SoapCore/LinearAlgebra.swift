@@ -5,6 +5,29 @@ import Glibc
 import Darwin
 #endif
 
+/// The system BLAS as soapd uses it. soapd parallelises above BLAS (its own threads call it
+/// concurrently), so a threaded BLAS — OpenBLAS's pthread build, which Debian's alternatives
+/// give `libblas.so.3` when it is installed — must run each call on the calling thread, or
+/// its pool and ours oversubscribe the cores. Reference BLAS has no threads to limit.
+public enum BLAS {
+    /// Touched before BLAS calls; the first touch limits OpenBLAS to the calling thread.
+    static let ready: Bool = {
+        guard let symbol = dlsym(nil, "openblas_set_num_threads") else { return false }
+        unsafeBitCast(symbol, to: (@convention(c) (Int32) -> Void).self)(1)
+        return true
+    }()
+
+    /// What the process runs on, for the start-up log: OpenBLAS's configuration or "reference".
+    public static var description: String {
+        _ = ready
+        guard let symbol = dlsym(nil, "openblas_get_config"),
+              let text = unsafeBitCast(symbol, to: (@convention(c) () -> UnsafePointer<CChar>?).self)() else {
+            return "reference BLAS/LAPACK"
+        }
+        return String(cString: text)
+    }
+}
+
 /// Dense symmetric eigen-decomposition through LAPACK's divide-and-conquer `dsyevd`.
 public enum SymmetricEigen {
     public enum Failure: Error, Equatable { case lapack(info: Int32), notSquare, notPositiveDefinite }
@@ -12,6 +35,7 @@ public enum SymmetricEigen {
     /// Eigenvalues in ascending order and the eigenvectors as the columns of a
     /// row-major n×n matrix: `vectors[i * n + k]` is component i of vector k.
     public static func decompose(_ matrix: [Double], n: Int) throws -> (values: [Double], vectors: [Double]) {
+        _ = BLAS.ready
         guard matrix.count == n * n else { throw Failure.notSquare }
         if n == 0 { return ([], []) }
         // Row-major symmetric == column-major symmetric; the output columns
@@ -77,6 +101,7 @@ public enum QRDecomposition {
     /// are independent. Rank-deficient A still gives an orthonormal Q.
     public static func orthonormalColumns(_ matrix: [Double], rows n: Int, columns k: Int) throws -> [Double] {
         precondition(matrix.count == n * k && k <= n)
+        _ = BLAS.ready
         if k == 0 { return [] }
         // Column-major copy for Fortran.
         var a = [Double](repeating: 0, count: n * k)
@@ -114,6 +139,7 @@ public enum FeatureReconstruction {
     public static func residualVariance(target: [Double], targetColumns t: Int, basis: [Double], basisColumns b: Int,
                                         rows n: Int, centered: Bool = true, tolerance: Double = 1e-10) throws -> Double {
         precondition(target.count == n * t && basis.count == n * b)
+        _ = BLAS.ready
         var x = target, y = basis
         if centered {
             center(&x, rows: n, columns: t)

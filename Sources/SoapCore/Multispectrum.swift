@@ -435,6 +435,7 @@ final class MultispectrumEngine {
                          into out: UnsafeMutablePointer<Double>) {
         guard count > 0 else { return }
         guard rawCount > 0 else { out.update(repeating: 0, count: rows * count); return }
+        _ = BLAS.ready
         // Column-major view: out is count × rows = Uᵀᵀ… i.e. C = Aᵀ B with A = Uᵀ (rawCount × count), B = rawᵀ.
         var transA = Int8(UInt8(ascii: "T")), transB = Int8(UInt8(ascii: "N"))
         var m = Int32(count), n = Int32(rows), k = Int32(rawCount)
@@ -761,6 +762,7 @@ extension MultispectrumEngine {
     /// G += Xᵀ X for X of `rows` × `columns` (row-major); G is symmetric, so its layout does not matter.
     static func addGram(_ x: UnsafePointer<Double>, rows: Int, columns n: Int, into g: UnsafeMutablePointer<Double>) {
         guard n > 0 else { return }
+        _ = BLAS.ready
         // Column-major, X row-major is Xᵀ (n × rows): G += (Xᵀ)(Xᵀ)ᵀ.
         var transA = Int8(UInt8(ascii: "N")), transB = Int8(UInt8(ascii: "T"))
         var m = Int32(n), k = Int32(rows), ld = Int32(n), one = 1.0

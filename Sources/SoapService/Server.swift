@@ -58,7 +58,7 @@ public final class SoapdServer: @unchecked Sendable {
         if !["127.0.0.1", "::1", "localhost"].contains(c.host) && !application.authorization.requiresWriteTokens {
             Log.message("warning", "listening on a non-loopback address (\(c.host)); no write tokens are configured")
         }
-        Log.message("info", "soapd \(Application.version) listening on \(c.host):\(http.boundPort), database \(c.resolvedDatabasePath), \(c.effectiveThreads) threads")
+        Log.message("info", "soapd \(Application.version) listening on \(c.host):\(http.boundPort), database \(c.resolvedDatabasePath), \(c.effectiveThreads) threads, \(BLAS.description)")
     }
 
     /// Blocks until SIGTERM or SIGINT, then drains in-flight requests and returns.
