@@ -1,4 +1,5 @@
 import XCTest
+import Synchronization
 import Foundation
 import SoapStorage
 
@@ -19,13 +20,16 @@ final class BinaryTests: XCTestCase {
         process.standardError = err
         try process.run()
         // Read stderr on another thread so neither pipe can fill up and block the child.
-        var errData = Data()
+        let errData = Mutex<Data>(Data())
         let reading = DispatchGroup()
-        DispatchQueue.global().async(group: reading) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: reading) {
+            let data = err.fileHandleForReading.readDataToEndOfFile()
+            errData.withLock { $0 = data }
+        }
         let output = out.fileHandleForReading.readDataToEndOfFile()
         reading.wait()
         process.waitUntilExit()
-        return (process.terminationStatus, output, String(decoding: errData, as: UTF8.self))
+        return (process.terminationStatus, output, String(decoding: errData.withLock { $0 }, as: UTF8.self))
     }
 
     /// Starts `soapd serve` on an ephemeral port; returns the process and its port.
