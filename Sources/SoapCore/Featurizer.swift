@@ -68,6 +68,8 @@ public struct Featurizer: Sendable {
     public var reserveFactor = 1.0
     /// Threads for the parallel loops (nil: Dispatch's pool).
     public var executor: (any ForkJoinExecutor)? = nil
+    /// Where per-row values arrays come from (nil: fresh ones).
+    public var valuesPool: ValueArrayPool? = nil
 
     public init(threads: Int = Featurizer.defaultThreads, limits: FeaturizationLimits = .init()) {
         self.threads = max(1, threads); self.limits = limits
@@ -150,7 +152,7 @@ public struct Featurizer: Sendable {
             reservation = r
         }
         // Every element is written by the kernels below.
-        var values = LargeBuffers.uninitialized(Double.self, count: rows * columns)
+        var values = valuesPool?.take(count: rows * columns) ?? LargeBuffers.uninitialized(Double.self, count: rows * columns)
         var gradientValues = LargeBuffers.uninitialized(Double.self, count: gradients ? entries * 3 * columns : 0)
         var gradientLabels = LargeBuffers.uninitialized(Int32.self, count: gradients ? entries * 3 : 0)
 

@@ -44,6 +44,8 @@ public final class JobService: @unchecked Sendable {
     /// bounded, and a slow disk slows the computing down instead of piling results up).
     private let persister = DispatchQueue(label: "soapd.jobs.persist")
     private let persistSlots: DispatchSemaphore
+    /// Chunk value arrays, reused from one chunk to the next while a job runs.
+    private let valuesPool = ValueArrayPool(keep: 4)
 
     struct RunnerState {
         var current: Execution?
@@ -103,6 +105,7 @@ public final class JobService: @unchecked Sendable {
         while true {
             if state.withLock({ $0.stopping }) { return }
             guard let (execution, chunk) = takeWork() else {
+                valuesPool.drain()
                 sweepIfDue()
                 _ = wake.wait(timeout: .now() + 1)
                 continue
@@ -176,6 +179,7 @@ public final class JobService: @unchecked Sendable {
         do {
             var featurizer = features.featurizer(threads: max(1, settings.workers))
             featurizer.executor = state.withLock { $0.team }
+            featurizer.valuesPool = valuesPool
             outcome = try execution.compute(chunk: chunk, featurizer: featurizer)
         } catch let error as ServiceError {
             abandon(execution, failure: error.message)
@@ -185,10 +189,28 @@ public final class JobService: @unchecked Sendable {
             return
         }
         persistSlots.wait()
+        let handoff = Handoff(outcome)
         persister.async { [self] in
             defer { persistSlots.signal() }
+            guard var outcome = handoff.take() else { return }
             persist(execution, chunk: chunk, outcome)
+            // The values array goes back to the pool with no other reference left, so the
+            // next chunk writes into its pages instead of faulting in fresh ones.
+            if var matrix = outcome.matrix {
+                outcome.matrix = nil
+                let values = matrix.values
+                matrix.values = []
+                valuesPool.give(values)
+            }
         }
+    }
+
+    /// A computed chunk on its way to the persister, taken out once (so that the closure
+    /// that carried it holds no reference to its arrays afterwards).
+    final class Handoff: @unchecked Sendable {
+        private var outcome: ChunkComputation.Result?
+        init(_ outcome: ChunkComputation.Result) { self.outcome = outcome }
+        func take() -> ChunkComputation.Result? { defer { outcome = nil }; return outcome }
     }
 
     /// Writes a computed chunk and commits it; finishes the job after its last chunk.
