@@ -44,6 +44,8 @@ public final class JobService: @unchecked Sendable {
     /// bounded, and a slow disk slows the computing down instead of piling results up).
     private let persister = DispatchQueue(label: "soapd.jobs.persist")
     private let persistSlots: DispatchSemaphore
+    /// Long-polling status requests, woken when a job ends.
+    private let ends = JobEnds()
     /// Chunk value arrays, reused from one chunk to the next while a job runs.
     private let valuesPool = ValueArrayPool(keep: 4)
 
@@ -102,14 +104,18 @@ public final class JobService: @unchecked Sendable {
     }
 
     func workerLoop() {
+        var idleSince: Double? = nil
         while true {
             if state.withLock({ $0.stopping }) { return }
             guard let (execution, chunk) = takeWork() else {
-                valuesPool.drain()
+                // The arrays wait a few seconds for the next job, then go back to the system.
+                let now = SystemClock.monotonic()
+                if let since = idleSince, now - since > 5 { valuesPool.drain() } else if idleSince == nil { idleSince = now }
                 sweepIfDue()
                 _ = wake.wait(timeout: .now() + 1)
                 continue
             }
+            idleSince = nil
             run(execution, chunk: chunk)
         }
     }
@@ -139,6 +145,7 @@ public final class JobService: @unchecked Sendable {
             execution = try load(next.id)
         } catch {
             _ = try? store.fail(next.id, error: "could not start: \(error)")
+            ends.announce()
             return nil
         }
         let work = state.withLock { s -> (Execution, Int)? in
@@ -238,6 +245,7 @@ public final class JobService: @unchecked Sendable {
                 _ = try? store.fail(execution.id, error: "could not record completion: \(error)")
             }
             state.withLock { if $0.current === execution { $0.current = nil } }
+            ends.announce()
             wake.signal()
         }
     }
@@ -249,6 +257,7 @@ public final class JobService: @unchecked Sendable {
         if let failure { _ = try? store.fail(execution.id, error: failure, errorsJSON: execution.errorsJSON()) }
         if let job = try? store.get(execution.id), job.state == .cancelled { removeFiles(execution.id) }
         state.withLock { if $0.current === execution { $0.current = nil } }
+        ends.announce()
         wake.signal()
     }
 
@@ -320,10 +329,17 @@ public final class JobService: @unchecked Sendable {
             throw ServiceError(.notFound, "no job \(id.prefix(80))")
         }
         let deadline = SystemClock.monotonic() + waitSeconds
-        while (job.state == .queued || job.state == .running) && SystemClock.monotonic() < deadline {
-            usleep(2000)   // a SQLite read every 2 ms costs far less than a client's polling
-            guard let next = try storage({ try store.summary(id) }) else { break }
+        while job.state == .queued || job.state == .running {
+            let left = deadline - SystemClock.monotonic()
+            guard left > 0 else { break }
+            // Registered before the re-read, so an end between the two still wakes us; the
+            // bounded wait re-reads anyway, whatever ended the job.
+            let waiter = ends.register()
+            guard let next = try storage({ try store.summary(id) }) else { ends.unregister(waiter); break }
             job = next
+            if job.state == .queued || job.state == .running { ends.wait(waiter, seconds: min(left, 0.25)) } else {
+                ends.unregister(waiter)
+            }
         }
         var w = JSONWriter(capacity: 512)
         write(job, to: &w)
@@ -358,6 +374,7 @@ public final class JobService: @unchecked Sendable {
                 if let current = s.current, current.id == id { current.abandon(); s.current = nil }
             }
             removeFiles(id)
+            ends.announce()
             wake.signal()
             return try status(id)
         }
@@ -833,4 +850,33 @@ public final class StreamingFeaturizer {
 
     /// Removes the scratch directory.
     public func cleanUp() { FileSystem.removeTree(directory) }
+}
+
+/// Wakes the long-polling status requests when any job ends; each then re-reads its job.
+final class JobEnds: @unchecked Sendable {
+    private let waiters = Mutex<[ObjectIdentifier: DispatchSemaphore]>([:])
+
+    final class Waiter {
+        let semaphore = DispatchSemaphore(value: 0)
+    }
+
+    func register() -> Waiter {
+        let waiter = Waiter()
+        waiters.withLock { $0[ObjectIdentifier(waiter)] = waiter.semaphore }
+        return waiter
+    }
+
+    func unregister(_ waiter: Waiter) { _ = waiters.withLock { $0.removeValue(forKey: ObjectIdentifier(waiter)) } }
+
+    /// Until a job ends or `seconds` pass; the waiter is unregistered either way.
+    func wait(_ waiter: Waiter, seconds: Double) {
+        _ = waiter.semaphore.wait(timeout: .now() + seconds)
+        unregister(waiter)
+    }
+
+    func announce() {
+        for semaphore in waiters.withLock({ w -> [DispatchSemaphore] in defer { w.removeAll() }; return Array(w.values) }) {
+            semaphore.signal()
+        }
+    }
 }
