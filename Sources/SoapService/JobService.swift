@@ -232,7 +232,7 @@ public final class JobService: @unchecked Sendable {
         }
         do {
             try store.commitChunk(jobID: execution.id, chunk: chunk, structures: execution.chunks[chunk].count,
-                                  bytes: bytes, errorsJSON: execution.errorsJSON())
+                                  bytes: bytes, atoms: outcome.atoms, errorsJSON: execution.errorsJSON())
         } catch {
             // Cancelled meanwhile (or the database failed): stop this job.
             abandon(execution, failure: nil)
@@ -517,16 +517,27 @@ public final class JobService: @unchecked Sendable {
         w.key("state"); w.string(job.state.rawValue)
         w.key("created_at"); w.string(SystemClock.iso8601(job.createdAt.timeIntervalSince1970))
         w.key("updated_at"); w.string(SystemClock.iso8601(job.updatedAt.timeIntervalSince1970))
+        if let started = job.startedAt {
+            w.key("started_at"); w.string(SystemClock.iso8601(started.timeIntervalSince1970, milliseconds: true))
+        }
+        if let finished = job.finishedAt {
+            w.key("finished_at"); w.string(SystemClock.iso8601(finished.timeIntervalSince1970, milliseconds: true))
+        }
         w.key("progress"); w.beginObject()
         w.key("structures_done"); w.integer(job.structuresDone)
         w.key("structures_total"); w.integer(job.structuresTotal)
         w.key("chunks_done"); w.integer(job.chunksDone)
+        w.key("atoms_done"); w.integer(job.atomsDone)
         if let (rate, eta) = state.withLock({ s -> (Double, Double?)? in
             guard let c = s.current, c.id == job.id else { return nil }
             return c.rates(done: job.structuresDone, total: job.structuresTotal)
         }) {
             w.key("atoms_per_second"); w.number(rate)
             if let eta { w.key("eta_seconds"); w.number(eta) }
+        } else if job.state == .succeeded, let started = job.startedAt, let finished = job.finishedAt,
+                  finished > started {
+            // Over its whole running time (a resumed job's includes the time it was down).
+            w.key("atoms_per_second"); w.number(Double(job.atomsDone) / finished.timeIntervalSince(started))
         }
         w.endObject()
         w.key("errors"); w.raw(Array(job.errorsJSON.utf8))

@@ -11,7 +11,7 @@ public final class JobStore: Sendable {
 
     private static let summaryColumns = """
         id, created_at, updated_at, state, idempotency_key, structures_total, structures_done, chunks_done, \
-        error, result_path, errors_json, request_bytes
+        error, result_path, errors_json, request_bytes, started_at, finished_at, atoms_done
         """
 
     /// Creates a queued job, or returns the existing job if `idempotencyKey` (or, when
@@ -111,11 +111,16 @@ public final class JobStore: Sendable {
             job.error = error ?? job.error
             job.resultPath = resultPath ?? job.resultPath
             job.errorsJSON = errorsJSON ?? job.errorsJSON
+            // Started: the first time it ran (a resumed job keeps it); finished: its end.
+            if next == .running, job.startedAt == nil { job.startedAt = Timestamp.date(now) }
+            if next.isTerminal { job.finishedAt = Timestamp.date(now) }
             try db.execute("""
-                UPDATE jobs SET state = ?, updated_at = ?, error = ?, result_path = ?, errors_json = ? WHERE id = ?
+                UPDATE jobs SET state = ?, updated_at = ?, error = ?, result_path = ?, errors_json = ?,
+                started_at = COALESCE(started_at, ?), finished_at = ? WHERE id = ?
                 """, [
                     .text(next.rawValue), .integer(now), SQLValue(job.error), SQLValue(job.resultPath),
-                    .text(job.errorsJSON), .text(id),
+                    .text(job.errorsJSON), next == .running ? .integer(now) : .null,
+                    next.isTerminal ? .integer(now) : .null, .text(id),
                 ])
             return job
         }
@@ -150,9 +155,10 @@ public final class JobStore: Sendable {
     /// `.jobNotRunning` for a job that is not running (e.g. cancelled meanwhile), and a
     /// constraint error if the total would pass `structuresTotal`.
     @discardableResult
-    public func commitChunk(jobID: String, chunk: Int, structures: Int, bytes: Int, errorsJSON: String? = nil) throws -> Bool {
-        guard chunk >= 0, structures >= 0, bytes >= 0 else {
-            throw StoreError.invalidArgument("chunk, structures and bytes must be non-negative")
+    public func commitChunk(jobID: String, chunk: Int, structures: Int, bytes: Int, atoms: Int = 0,
+                            errorsJSON: String? = nil) throws -> Bool {
+        guard chunk >= 0, structures >= 0, bytes >= 0, atoms >= 0 else {
+            throw StoreError.invalidArgument("chunk, structures, bytes and atoms must be non-negative")
         }
         return try database.transaction { db in
             guard let row = try db.queryRow("SELECT state FROM jobs WHERE id = ?", [.text(jobID)]) else {
@@ -168,8 +174,8 @@ public final class JobStore: Sendable {
             guard inserted > 0 else { return false }
             try db.execute("""
                 UPDATE jobs SET structures_done = structures_done + ?, chunks_done = chunks_done + 1, updated_at = ?,
-                errors_json = COALESCE(?, errors_json) WHERE id = ?
-                """, [SQLValue(structures), .integer(now), SQLValue(errorsJSON), .text(jobID)])
+                atoms_done = atoms_done + ?, errors_json = COALESCE(?, errors_json) WHERE id = ?
+                """, [SQLValue(structures), .integer(now), SQLValue(atoms), SQLValue(errorsJSON), .text(jobID)])
             return true
         }
     }
@@ -200,7 +206,10 @@ public final class JobStore: Sendable {
             structuresTotal: row.int("structures_total"), structuresDone: row.int("structures_done"),
             chunksDone: row.int("chunks_done"), error: row.optionalString("error"),
             resultPath: row.optionalString("result_path"), errorsJSON: row.string("errors_json"),
-            requestBytes: row.int("request_bytes"))
+            requestBytes: row.int("request_bytes"),
+            startedAt: row.optionalInt("started_at").map { Timestamp.date(Int64($0)) },
+            finishedAt: row.optionalInt("finished_at").map { Timestamp.date(Int64($0)) },
+            atomsDone: row.int("atoms_done"))
     }
 
     private static func decode(_ row: Row) throws(StorageError) -> JobRecord {

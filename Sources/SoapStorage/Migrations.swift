@@ -125,7 +125,8 @@ enum Migrations {
 
     /// Job requests in a table of their own: SQLite rewrites a whole row on UPDATE, so with
     /// the request (megabytes for a large job) in `jobs` every chunk commit copied it into
-    /// the WAL again (10 ms per commit, and checkpoints, for a 1.3 MB request).
+    /// the WAL again (10 ms per commit, and checkpoints, for a 1.3 MB request). And when a
+    /// job started and ended, and the atoms it has done: its throughput once finished.
     static let version3 = """
         CREATE TABLE job_requests (
             job_id  TEXT NOT NULL PRIMARY KEY REFERENCES jobs (id) ON DELETE CASCADE,
@@ -135,5 +136,8 @@ enum Migrations {
         ALTER TABLE jobs ADD COLUMN request_bytes INTEGER NOT NULL DEFAULT 0 CHECK (request_bytes >= 0);
         UPDATE jobs SET request_bytes = length(request);
         ALTER TABLE jobs DROP COLUMN request;
+        ALTER TABLE jobs ADD COLUMN started_at INTEGER;
+        ALTER TABLE jobs ADD COLUMN finished_at INTEGER;
+        ALTER TABLE jobs ADD COLUMN atoms_done INTEGER NOT NULL DEFAULT 0 CHECK (atoms_done >= 0);
         """
 }

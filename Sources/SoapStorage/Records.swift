@@ -222,6 +222,10 @@ public struct JobSummary: Sendable, Equatable {
     public var resultPath: String?
     public var errorsJSON: String
     public var requestBytes: Int
+    /// When it first ran and when it ended (nil until then); atoms in committed chunks.
+    public var startedAt: Date?
+    public var finishedAt: Date?
+    public var atomsDone: Int
 }
 
 /// A committed chunk of a job's output.

@@ -54,6 +54,13 @@ final class JobRoutesTests: XCTestCase {
         let progress = try XCTUnwrap(done["progress"] as? [String: Any])
         XCTAssertEqual(progress["structures_done"] as? Int, 5)
         XCTAssertGreaterThan(progress["chunks_done"] as? Int ?? 0, 1, "several chunks (8 atoms each)")
+        // When it ran, and its throughput over that time.
+        let atoms = BasisRoutesTests.molecules.reduce(0) { $0 + ((($1 as? [String: Any])?["numbers"] as? [Any])?.count ?? 0) }
+        XCTAssertEqual(progress["atoms_done"] as? Int, atoms)
+        let started = try XCTUnwrap(done["started_at"] as? String), finished = try XCTUnwrap(done["finished_at"] as? String)
+        XCTAssertLessThanOrEqual(started, finished, "ISO 8601 of one format sorts as time")
+        XCTAssertTrue(started.contains(".") && started.hasSuffix("Z"), started)
+        XCTAssertGreaterThan(progress["atoms_per_second"] as? Double ?? 0, 0)
 
         let npz = try client.request("GET", "/v1/jobs/\(id)/result", headers: ["Accept": "application/x-npz"])
         let direct = try client.request("POST", "/v1/features", headers: json.merging(["Accept": "application/x-npz"]) { $1 }, body: body(request))

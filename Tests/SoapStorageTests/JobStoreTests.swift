@@ -77,6 +77,27 @@ final class JobStoreTests: StorageTestCase {
         assertStoreError(.notFound(id: "ghost"), try store.start("ghost"))
     }
 
+    /// started_at is set when a job first runs and kept when it is resumed; finished_at when it
+    /// ends; committed chunks add their atoms.
+    func testStartFinishAndAtoms() throws {
+        let store = try makeStore()
+        let (job, _) = try store.create(JobRecord(request: [1], structuresTotal: 3))
+        XCTAssertNil(try store.summary(job.id)?.startedAt)
+        let started = try XCTUnwrap(try store.start(job.id).startedAt)
+        XCTAssertEqual(try store.summary(job.id)?.startedAt, started)
+        XCTAssertTrue(try store.commitChunk(jobID: job.id, chunk: 0, structures: 2, bytes: 10, atoms: 17))
+        XCTAssertTrue(try store.commitChunk(jobID: job.id, chunk: 1, structures: 1, bytes: 10, atoms: 5))
+        XCTAssertFalse(try store.commitChunk(jobID: job.id, chunk: 1, structures: 1, bytes: 10, atoms: 5), "once")
+        XCTAssertEqual(try store.summary(job.id)?.atomsDone, 22)
+        XCTAssertNil(try store.summary(job.id)?.finishedAt)
+        let ended = try store.succeed(job.id, resultPath: "/r")
+        XCTAssertEqual(ended.startedAt, started, "kept")
+        let finished = try XCTUnwrap(ended.finishedAt)
+        XCTAssertGreaterThanOrEqual(finished, started)
+        XCTAssertEqual(try store.summary(job.id)?.finishedAt, finished)
+        XCTAssertThrowsError(try store.commitChunk(jobID: job.id, chunk: 2, structures: 1, bytes: 1, atoms: -1))
+    }
+
     func testTerminalStatesCarryTheirDetails() throws {
         let store = try makeStore()
         let ok = try runningJob(store)
@@ -119,7 +140,7 @@ final class JobStoreTests: StorageTestCase {
         XCTAssertEqual(chunks.map(\.bytes), [4096, 4000, 10])
         XCTAssertEqual(try store.get(job.id)?.structuresDone, 10)
 
-        assertStoreError(.invalidArgument("chunk, structures and bytes must be non-negative"),
+        assertStoreError(.invalidArgument("chunk, structures, bytes and atoms must be non-negative"),
                          try store.commitChunk(jobID: job.id, chunk: -1, structures: 0, bytes: 0))
         assertStoreError(.notFound(id: "ghost"), try store.commitChunk(jobID: "ghost", chunk: 0, structures: 0, bytes: 0))
     }
