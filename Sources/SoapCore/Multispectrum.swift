@@ -582,6 +582,8 @@ public struct MultispectrumFitter {
     public private(set) var centers = 0
     var plan: MultispectrumPlan
     var grams: [[Double]] = []
+    /// The featurizer's time limit, over the whole fit (every pass).
+    let clock: Deadline
 
     public init(featurizer: Featurizer, basis: ExpansionBasis, correlationOrder nu: Int, maxFeatures: Int,
                 maxCovarianceValues: Int = 100_000_000) throws(MultispectrumFitError) {
@@ -593,6 +595,7 @@ public struct MultispectrumFitter {
         }
         (self.featurizer, self.basis, self.correlationOrder, self.maxFeatures) = (featurizer, basis, max(2, nu), maxFeatures)
         self.maxCovarianceValues = maxCovarianceValues
+        clock = Deadline(seconds: featurizer.timeLimit)
         plan = try Self.plan(basis: basis, order: 2, nu: max(2, nu), maxFeatures: maxFeatures, fitted: [])
         try startOrder()
     }
@@ -640,7 +643,7 @@ public struct MultispectrumFitter {
         do { prepared = try featurizer.prepareStructures(structures, basis: basis) } catch { throw .featurization(error) }
         let chunks = Featurizer.centerChunks(structures, size: 8)
         guard !chunks.isEmpty else { return }
-        let (k, basis, plan) = (order, basis, plan)
+        let (k, basis, plan, clock) = (order, basis, plan, clock)
         let L = basis.maxAngular, ch = basis.channelCount
         let blocks = plan.orders[k - 1]
         let sizes = blocks.map(\.raw), dims = blocks.map { 2 * $0.lambda + 1 }
@@ -672,7 +675,7 @@ public struct MultispectrumFitter {
                     }
                     filled = 0
                 }
-                while let c = next() {
+                while !clock.expired(), let c = next() {
                     let (s, begin, end) = chunks[c]
                     prepared.slots[s].withUnsafeBufferPointer { slotOfAtom in
                         for i in begin..<end {
@@ -694,6 +697,7 @@ public struct MultispectrumFitter {
                 out[worker] = local
             }
         }
+        do { try clock.check() } catch { throw .featurization(error) }
         for w in partial where !w.isEmpty {
             for b in grams.indices { for e in grams[b].indices { grams[b][e] += w[b][e] } }
         }

@@ -264,8 +264,10 @@ public final class BasisService: Sendable {
         func fitting<T>(_ body: () throws(MultispectrumFitError) -> T) throws(ServiceError) -> T {
             do { return try body() } catch { throw Self.serviceError(error) }
         }
+        var featurizer = features.featurizer()
+        featurizer.timeLimit = features.settings.computeTimeoutSeconds
         var fitter = try fitting { () throws(MultispectrumFitError) in
-            try MultispectrumFitter(featurizer: features.featurizer(), basis: basis, correlationOrder: request.correlationOrder,
+            try MultispectrumFitter(featurizer: featurizer, basis: basis, correlationOrder: request.correlationOrder,
                                     maxFeatures: request.maxFeatures, maxCovarianceValues: multispectrumLimits.maxCovarianceValues)
         }
         var structures = 0
@@ -289,6 +291,10 @@ public final class BasisService: Sendable {
     static func serviceError(_ error: MultispectrumFitError) -> ServiceError {
         let pointer = "/multispectrum/structures"
         switch error {
+        case .featurization(.deadlineExceeded(let seconds)):
+            return ServiceError(.timeout, "fitting the multispectrum contraction took longer than the limit of \(seconds) s "
+                                + "(compute_timeout_seconds) and was stopped; fit it on fewer structures, or with a lower "
+                                + "correlation_order or max_features_per_order")
         case .featurization(let e):
             let mapped = ServiceError(e)
             return ServiceError(mapped.kind, pointer: mapped.pointer.replacingOccurrences("/structures", pointer), mapped.message)

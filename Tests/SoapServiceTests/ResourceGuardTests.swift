@@ -63,6 +63,14 @@ final class ResourceGuardTests: XCTestCase {
         XCTAssertThrowsError(try featurizer.statistics([s], basis: basis)) {
             XCTAssertEqual($0 as? FeaturizationError, .deadlineExceeded(seconds: 0))
         }
+        // The multispectrum contraction fit shares the limit over all its passes.
+        var fitter = try MultispectrumFitter(featurizer: featurizer, basis: basis, correlationOrder: 3, maxFeatures: 4)
+        XCTAssertThrowsError(try fitter.add([s])) {
+            XCTAssertEqual($0 as? MultispectrumFitError, .featurization(.deadlineExceeded(seconds: 0)))
+        }
+        let mapped = BasisService.serviceError(.featurization(.deadlineExceeded(seconds: 0)))
+        XCTAssertEqual(mapped.kind, .timeout)
+        XCTAssertTrue(mapped.message.contains("compute_timeout_seconds"), mapped.message)
         featurizer.timeLimit = 60
         XCTAssertNoThrow(try featurizer.compute([s], type: .powerSpectrum, basis: basis))
     }
