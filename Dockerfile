@@ -1,5 +1,6 @@
 # Build stage: the Swift toolchain and the -dev packages soapd links.
-FROM swift:6.0-bookworm AS build
+# The toolchain CI builds and tests with (Swift 6.3 on Debian bookworm).
+FROM swift:6.3-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends \
         libsqlite3-dev zlib1g-dev liblapack-dev libblas-dev libopenblas0-pthread \
     && rm -rf /var/lib/apt/lists/*
