@@ -196,7 +196,7 @@ public final class JobService: @unchecked Sendable {
             return
         }
         persistSlots.wait()
-        let handoff = Handoff(outcome)
+        let handoff = Handoff(consume outcome)
         persister.async { [self] in
             defer { persistSlots.signal() }
             guard var outcome = handoff.take() else { return }
