@@ -29,7 +29,7 @@ let package = Package(
         .target(name: "SoapCore", dependencies: ["CLapack"], swiftSettings: unsafeFlags),
         .target(name: "FastJSON", swiftSettings: unsafeFlags),
         .target(name: "SoapHTTP", dependencies: ["CZlib"]),
-        .target(name: "SoapService", dependencies: ["SoapCore", "FastJSON", "SoapHTTP", "SoapStorage", "CZlib", "CFastCRC"]),
+        .target(name: "SoapService", dependencies: ["SoapCore", "FastJSON", "SoapHTTP", "SoapStorage", "CFastCRC"]),
         .executableTarget(name: "soapd", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP"]),
         .testTarget(name: "SoapCoreTests", dependencies: ["SoapCore"], exclude: []),
         .testTarget(name: "SoapServiceTests", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP", "CFastCRC"]),

@@ -188,16 +188,7 @@ public struct Featurizer: Sendable {
         }}}
 
         try clock.check()
-        var samples = Labels(names: ["structure", "atom"])
-        samples.values.reserveCapacity(2 * rows)
-        var centerTypes = [Int32]()
-        centerTypes.reserveCapacity(rows)
-        for (s, structure) in structures.enumerated() {
-            for i in 0..<structure.count {
-                samples.values.append(Int32(s)); samples.values.append(Int32(i))
-                centerTypes.append(Int32(structure.numbers[i]))
-            }
-        }
+        let (samples, centerTypes) = Labels.atoms(of: structures)
         var result = FeatureMatrix(samples: samples, centerTypes: centerTypes, properties: properties, values: values,
                                    gradientSamples: gradients ? Labels(names: ["sample", "structure", "atom"], values: gradientLabels) : nil,
                                    gradientValues: gradients ? gradientValues : nil)

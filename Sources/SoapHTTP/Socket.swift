@@ -154,9 +154,10 @@ func describeAddress(_ storage: sockaddr_storage) -> String {
     }
 }
 
-/// Starts a detached pthread with an explicit stack size. Returns false if the system
-/// refuses (thread limits), so callers can shed load instead of crashing.
-func spawnThread(stackSize: Int, _ body: @escaping () -> Void) -> Bool {
+/// Starts a detached pthread with an explicit stack size (by default glibc's usual 8 MiB).
+/// Returns false if the system refuses (thread limits), so callers can shed load instead of
+/// crashing.
+public func spawnThread(stackSize: Int = 8 << 20, _ body: @escaping () -> Void) -> Bool {
     final class Box {
         let body: () -> Void
         init(_ body: @escaping () -> Void) { self.body = body }

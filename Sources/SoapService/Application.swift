@@ -287,13 +287,14 @@ public final class Application: Sendable {
         }
         do {
             let prepared = try features.prepare(request.body)
-            if format != .json && !request.acceptsGzip && prepared.request.level == .atom && !prepared.request.gradients {
+            let gzip = request.acceptsGzip
+            if format != .json && !gzip && prepared.request.level == .atom && !prepared.request.gradients {
                 return try streamFeatures(prepared, format: format)
             }
             let matrix = try features.compute(prepared, textOutput: format == .json)
             metrics.recordFeaturized(atoms: prepared.atomCount, structures: prepared.request.structures.count)
             // Binary answers go out straight from the arrays unless the client wants them gzipped.
-            if !request.acceptsGzip,
+            if !gzip,
                let binary = FeatureResponseEncoder.binaryWriter(matrix, format: format, basisID: prepared.basisID) {
                 return HTTPResponse(contentType: format.rawValue, body: .sized(length: binary.size) { writer in
                     // The budget's share is returned once the bytes are sent.

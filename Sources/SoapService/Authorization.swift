@@ -32,9 +32,8 @@ public struct Authorization: Sendable {
         if template == "/health" || template == "/metrics" { return .open }
         let changesState = method == "DELETE" || (method == "POST" && template != "/v1/features")
         if changesState && !writeDigests.isEmpty { return .write }
+        // With only read tokens set, writes need a token too.
         if !readDigests.isEmpty { return .read }
-        // Writes with only read tokens set still need a token.
-        if changesState && !readDigests.isEmpty { return .read }
         return .open
     }
 

@@ -44,12 +44,11 @@ public final class BasisService: Sendable {
         let (structures, targets, structuresJSON) = try Self.decodeBatch(try features.parse(body), limits: features.settings.requestLimits)
         let basis = try features.primitiveBasis(hypers: hypers, species: species)
         let batch: DatasetStatistics
-        var featurizer = features.featurizer()
-        featurizer.timeLimit = features.settings.computeTimeoutSeconds
+        let featurizer = features.interactiveFeaturizer()
         do { batch = try featurizer.statistics(structures, basis: basis, targets: targets) } catch { throw ServiceError(error) }
         let outcome = try storage {
             try datasets.addBatch(datasetID: datasetID, idempotencyKey: idempotencyKey, structures: structures.count,
-                                  structuresBlob: current.keepStructures ? Self.serialized(structuresJSON) : nil) { record in
+                                  structuresBlob: current.keepStructures ? structuresJSON.map(JSON.serialize) : nil) { record in
                 guard var total = Self.statistics(record, hypers: hypers, species: species) else {
                     throw ServiceError(.internal, "stored statistics of \(datasetID) are damaged")
                 }
@@ -89,13 +88,6 @@ public final class BasisService: Sendable {
         return (items, pinned)
     }
 
-    static func serialized(_ value: JSONValue?) -> [UInt8]? {
-        guard let value else { return nil }
-        var w = JSONWriter(capacity: 1024)
-        w.value(value)
-        return w.bytes
-    }
-
     public func dataset(_ id: String, matrices: Bool) throws(ServiceError) -> [UInt8] {
         guard let record = try storage({ try datasets.get(id) }) else { throw ServiceError(.notFound, "no dataset \(id.prefix(80))") }
         return datasetJSON(record, matrices: matrices)
@@ -107,11 +99,14 @@ public final class BasisService: Sendable {
     public func fit(_ body: [UInt8]) throws(ServiceError) -> (json: [UInt8], created: Bool, id: String) {
         let parsed = try features.parse(body)
         let request = try Self.decodeFit(parsed, limits: features.settings.requestLimits)
-        let (datasetID, fitMethod, contraction, centerSpecific, q, threshold) =
-            (request.datasetID, request.method, request.contraction, request.centerSpecific, request.q, request.threshold)
+        let datasetID = request.datasetID
         let multispectrum = try parsed["multispectrum"].map { v throws(ServiceError) in try decodeMultispectrumFit(v) }
         guard let record = try storage({ try datasets.get(datasetID) }) else {
             throw ServiceError(.invalid, pointer: "/dataset_id", "no dataset \(datasetID.prefix(80))")
+        }
+        if let multispectrum, multispectrum.structures == nil, !record.keepStructures {
+            throw ServiceError(.invalid, pointer: "/multispectrum/structures",
+                               "required: dataset \(datasetID) keeps only statistics (create it with \"keep_structures\": true to fit on its structures)")
         }
         let (hypers, species) = try Self.definition(record)
         guard let statistics = Self.statistics(record, hypers: hypers, species: species) else {
@@ -119,8 +114,9 @@ public final class BasisService: Sendable {
         }
         let fitted: OptimalBasis
         do {
-            fitted = try OptimalBasis.fit(statistics, hypers: hypers, contraction: contraction, centerSpecific: centerSpecific,
-                                          method: fitMethod, q: q, residualVariance: threshold)
+            fitted = try OptimalBasis.fit(statistics, hypers: hypers, contraction: request.contraction,
+                                          centerSpecific: request.centerSpecific, method: request.method, q: request.q,
+                                          residualVariance: request.threshold)
         } catch {
             switch error {
             case .emptyDataset: throw ServiceError(.invalid, pointer: "/dataset_id", "the dataset has no structures yet")
@@ -135,11 +131,11 @@ public final class BasisService: Sendable {
         // Identity: the primitive hypers, species, options and the statistics themselves.
         var hash = SHA256()
         hash.update(record.hypersJSON); hash.update(record.speciesJSON)
-        let options = Self.optionsJSON(method: fitMethod, contraction: contraction, centerSpecific: centerSpecific,
-                                       q: fitted.q, threshold: threshold)
+        let options = Self.optionsJSON(method: request.method, contraction: request.contraction,
+                                       centerSpecific: request.centerSpecific, q: fitted.q, threshold: request.threshold)
         hash.update(options)
         hash.update(record.statistics)
-        if case .pcovr = fitMethod, let targets = record.targets { hash.update(targets) }
+        if case .pcovr = request.method, let targets = record.targets { hash.update(targets) }
         hash.update("\(statistics.totalCenters)|\(statistics.neighbors)")
         if let multispectrum {
             // The contraction depends on its options and on every number of its structures
@@ -148,10 +144,6 @@ public final class BasisService: Sendable {
             if let structures = multispectrum.structures {
                 for s in structures { hash.update(Self.structureBytes(s)) }
             } else {
-                guard record.keepStructures else {
-                    throw ServiceError(.invalid, pointer: "/multispectrum/structures",
-                                       "required: dataset \(datasetID) keeps only statistics (create it with \"keep_structures\": true to fit on its structures)")
-                }
                 hash.update("|dataset-structures|\(record.id)|\(record.version)")
             }
         }
@@ -264,8 +256,7 @@ public final class BasisService: Sendable {
         func fitting<T>(_ body: () throws(MultispectrumFitError) -> T) throws(ServiceError) -> T {
             do { return try body() } catch { throw Self.serviceError(error) }
         }
-        var featurizer = features.featurizer()
-        featurizer.timeLimit = features.settings.computeTimeoutSeconds
+        let featurizer = features.interactiveFeaturizer()
         var fitter = try fitting { () throws(MultispectrumFitError) in
             try MultispectrumFitter(featurizer: featurizer, basis: basis, correlationOrder: request.correlationOrder,
                                     maxFeatures: request.maxFeatures, maxCovarianceValues: multispectrumLimits.maxCovarianceValues)
@@ -296,8 +287,7 @@ public final class BasisService: Sendable {
                                 + "(compute_timeout_seconds) and was stopped; fit it on fewer structures, or with a lower "
                                 + "correlation_order or max_features_per_order")
         case .featurization(let e):
-            let mapped = ServiceError(e)
-            return ServiceError(mapped.kind, pointer: mapped.pointer.replacingOccurrences("/structures", pointer), mapped.message)
+            return ServiceError(e, structures: pointer)
         case .noCenters: return ServiceError(.invalid, pointer: pointer, error.description)
         case .invalidBudget: return ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order", error.description)
         case .covarianceTooLarge: return ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order", error.description)
@@ -353,14 +343,6 @@ public final class BasisService: Sendable {
     // MARK: helpers
 
     /// Storage failures are the service's (5xx), with disk-full as 507.
-    func storage<T>(_ body: () throws -> T) throws(ServiceError) -> T {
-        do { return try body() } catch let error as ServiceError { throw error } catch let error as StorageError {
-            throw ServiceError(error.isFull ? .insufficientStorage : .internal, "storage: \(error)")
-        } catch {
-            throw ServiceError(.internal, "storage: \(error)")
-        }
-    }
-
     static func definition(_ record: DatasetRecord) throws(ServiceError) -> (SoapHypers, [Int]) {
         do {
             let hypers = try HypersDecoder(limits: RequestLimits()).decode(try JSON.parse(record.hypersJSON), radialOnly: false, at: "")
@@ -382,10 +364,7 @@ public final class BasisService: Sendable {
         if let blob = record.targets {
             // [structures, yᵀy, Xᵀy (D), XᵀX (D²)] as little-endian doubles.
             let d = s.targetFeatureCount
-            guard blob.count == 8 * (2 + d + d * d) else { return nil }
-            let v = blob.withUnsafeBytes { raw in
-                (0..<(blob.count / 8)).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
-            }
+            guard blob.count == 8 * (2 + d + d * d), let v = try? DoubleBlob.decode(blob) else { return nil }
             guard s.setTargets(structures: Int(v[0]), squares: v[1], cross: Array(v[2..<(2 + d)]),
                                gram: Array(v[(2 + d)...])) else { return nil }
         }
@@ -394,12 +373,7 @@ public final class BasisService: Sendable {
 
     static func targetsBlob(_ s: DatasetStatistics) -> [UInt8]? {
         guard s.targetStructures > 0 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(8 * (2 + s.targetCross.count + s.targetGram.count))
-        for x in [Double(s.targetStructures), s.targetSquares] + s.targetCross + s.targetGram {
-            withUnsafeBytes(of: x.bitPattern.littleEndian) { out += $0 }
-        }
-        return out
+        return DoubleBlob.encode([Double(s.targetStructures), s.targetSquares] + s.targetCross + s.targetGram)
     }
 
     // MARK: request decoding (pure: no storage, no computation; the fuzzers call these too)
@@ -500,7 +474,7 @@ public final class BasisService: Sendable {
     /// The first little-endian double of a blob (the count of a targets blob).
     static func firstDouble(_ blob: [UInt8]) -> Double {
         guard blob.count >= 8 else { return 0 }
-        return blob.withUnsafeBytes { Double(bitPattern: UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self))) }
+        return (try? DoubleBlob.decode(Array(blob.prefix(8))))?.first ?? 0
     }
 
     static func intArray(_ values: [Int]) -> String { "[" + values.map(String.init).joined(separator: ",") + "]" }
@@ -653,7 +627,7 @@ enum BasisCodec {
         out += header
         for t in tables { t.points.withUnsafeBytes { out += $0 } }
         for block in multispectrum?.blocks ?? [] {
-            for x in block.components { withUnsafeBytes(of: x.bitPattern.littleEndian) { out += $0 } }
+            out += DoubleBlob.encode(block.components)
         }
         return out
     }
@@ -688,9 +662,7 @@ enum BasisCodec {
             }
             guard segments.count == segmentsJSON.count,
                   segments.allSatisfy({ (s: RadialSplineTable.Segment) -> Bool in s.intervals > 0 && s.offset + s.size <= count }) else { return nil }
-            let points = payload[offset..<(offset + 8 * count)].withUnsafeBytes { raw in
-                (0..<count).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
-            }
+            guard let points = try? DoubleBlob.decode(Array(payload[offset..<(offset + 8 * count)])) else { return nil }
             offset += 8 * count
             tables.append(RadialSplineTable(cutoff: cutoff, segments: segments, data: points, maxValueError: 0))
         }
@@ -715,9 +687,7 @@ enum BasisCodec {
                       values.count == v[4], let residual = residuals[k].doubleValue else { return nil }
                 let n = v[3] * v[4]
                 guard offset + 8 * n <= payload.count else { return nil }
-                let components = payload[offset..<(offset + 8 * n)].withUnsafeBytes { raw in
-                    (0..<n).map { Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: 8 * $0, as: UInt64.self))) }
-                }
+                guard let components = try? DoubleBlob.decode(Array(payload[offset..<(offset + 8 * n)])) else { return nil }
                 offset += 8 * n
                 blocks.append(.init(order: v[0], lambda: v[1], sigma: v[2], inputCount: v[3], components: components,
                                     eigenvalues: values, residualVariance: residual))

@@ -61,15 +61,7 @@ public enum FeatureResponseEncoder {
             let entry = NumpyArchive.Entry(name: "values", shape: [rows, columns], element: values)
             return (NumpyArchive.npySize(entry), { try NumpyArchive.writeNPY(entry, to: $0) })
         case .npz:
-            var samples = Labels(names: ["structure", "atom"]), centers: [Int32] = []
-            samples.values.reserveCapacity(2 * rows)
-            centers.reserveCapacity(rows)
-            for (s, structure) in structures.enumerated() {
-                for i in 0..<structure.count {
-                    samples.values += [Int32(s), Int32(i)]
-                    centers.append(Int32(structure.numbers[i]))
-                }
-            }
+            let (samples, centers) = Labels.atoms(of: structures)
             let archive = archive(samples: samples, centerTypes: centers, properties: progress.properties,
                                   values: values, gradients: nil, basisID: basisID)
             return (archive.npzSize, { try archive.writeNPZ(to: $0) })

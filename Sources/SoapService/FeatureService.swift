@@ -13,6 +13,14 @@ public struct PreparedFeaturization: Sendable {
     public var atomCount: Int { request.structures.reduce(0) { $0 + $1.count } }
 }
 
+extension Featurizer {
+    /// `structures` featurized with a prepared request's descriptor, basis and options.
+    func compute(_ structures: [Structure], _ prepared: PreparedFeaturization) throws(FeaturizationError) -> FeatureMatrix {
+        try compute(structures, type: prepared.request.type, basis: prepared.basis, level: prepared.request.level,
+                    gradients: prepared.request.gradients, options: prepared.options)
+    }
+}
+
 /// A stored fit, ready to featurize with: the basis and, when it was fitted with one, the
 /// multispectrum's contractions.
 public struct FittedBasis: Sendable {
@@ -107,13 +115,20 @@ public final class FeatureService: Sendable {
         Featurizer(threads: threads ?? settings.threads, limits: settings.featurizationLimits)
     }
 
+    /// A featurizer for work a request waits on: bounded by `compute_timeout_seconds`
+    /// (jobs are bounded per chunk instead and use `featurizer`).
+    public func interactiveFeaturizer(threads: Int? = nil) -> Featurizer {
+        var featurizer = featurizer(threads: threads)
+        featurizer.timeLimit = settings.computeTimeoutSeconds
+        return featurizer
+    }
+
     /// `textOutput`: the answer will be JSON text (about 3 bytes of text per byte of double),
     /// so that much more is reserved in the memory budget.
     public func compute(_ prepared: PreparedFeaturization, threads: Int? = nil,
                         textOutput: Bool = false, progress: RowProgress? = nil) throws(ServiceError) -> FeatureMatrix {
         do {
-            var featurizer = featurizer(threads: threads)
-            featurizer.timeLimit = settings.computeTimeoutSeconds
+            var featurizer = interactiveFeaturizer(threads: threads)
             featurizer.memoryBudget = memoryBudget
             featurizer.reserveFactor = textOutput ? 4 : 1
             return try featurizer.compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,

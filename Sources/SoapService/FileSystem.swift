@@ -5,7 +5,7 @@ import Darwin
 #endif
 import Synchronization
 
-/// File helpers over Glibc: directories, atomic writes, sections of files, threads.
+/// File helpers over Glibc: directories, atomic writes, sections of files.
 public enum FileSystem {
     public struct Failure: Error, CustomStringConvertible { public var description: String }
 
@@ -23,15 +23,9 @@ public enum FileSystem {
     }
 
     /// Writes a file so that it is either absent, as before, or complete: a temporary file,
-    /// flushed to disk, renamed over `path`. Each call has its own temporary name: two
-    /// writers of the same path (two job workers loading the same job) used to share one,
-    /// and the second rename failed with ENOENT.
-    public static func writeAtomically(_ bytes: [UInt8], to path: String) throws {
-        try writeAtomically(to: path) { put in try bytes.withUnsafeBytes(put) }
-    }
-
-    /// The same, with the content given piece by piece (straight from the caller's arrays).
-    /// Returns the number of bytes written. `direct`: bypass the page cache (O_DIRECT, through
+    /// flushed to disk, renamed over `path`, with the content given piece by piece (straight
+    /// from the caller's arrays). Each call has its own temporary name, so concurrent writers
+    /// of one path cannot take each other's file. Returns the number of bytes written. `direct`: bypass the page cache (O_DIRECT, through
     /// a reused page-aligned staging buffer) for large files written once and read later, such
     /// as job results: buffered, every such write takes fresh page-cache pages, and a first
     /// touch of fresh memory is what costs most on a virtual machine (measured: 73 MB of
@@ -196,19 +190,6 @@ public enum FileSystem {
         rmdir(path)
     }
 
-    /// Runs `body` on a new thread of its own (not Dispatch's pool, so that its scheduling
-    /// priority can be set).
-    public static func startThread(_ body: @escaping @Sendable () -> Void) {
-        final class Box { let body: @Sendable () -> Void; init(_ b: @escaping @Sendable () -> Void) { body = b } }
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { raw in
-            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            box.body()
-            return nil
-        }, box)
-        if rc == 0 { pthread_detach(thread) } else { Unmanaged<Box>.fromOpaque(box).release() }
-    }
 }
 
 /// Glibc hides O_DIRECT behind _GNU_SOURCE; its value is per architecture.

@@ -61,6 +61,12 @@ enum JobChunkFile {
         }
     }
 
+    /// The labels file: column labels and sample names, written once per job so that a
+    /// result whose structures all failed still has them.
+    static func writeLabels(_ prepared: PreparedFeaturization, featurizer: Featurizer, directory: String) throws {
+        try write(try featurizer.compute([], prepared), globalIndex: [], to: labelsPath(directory))
+    }
+
     static func header(_ bytes: [UInt8]) throws -> (Header, Int) {
         struct Damaged: Error, CustomStringConvertible { var description: String { "damaged chunk file" } }
         guard bytes.count >= 16, Array(bytes[0..<8]) == magic else { throw Damaged() }

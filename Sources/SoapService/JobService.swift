@@ -7,6 +7,7 @@ import Dispatch
 import FastJSON
 import SoapCore
 import SoapStorage
+import SoapHTTP
 import Synchronization
 
 /// Settings of the batch-job runner (Config keys `job_*`).
@@ -55,8 +56,6 @@ public final class JobService: @unchecked Sendable {
         var team: ThreadTeam?
         var stopping = false
         var lastSweep = 0.0
-        /// A worker is loading the next job.
-        var loading = false
     }
 
     /// Structures kept by a dataset (jobs may name a dataset instead of sending structures).
@@ -79,11 +78,12 @@ public final class JobService: @unchecked Sendable {
     public func start() {
         let team = ThreadTeam(width: max(1, settings.workers), setUp: Self.yieldToRequests)
         state.withLock { $0.team = team }
-        started += 1
-        FileSystem.startThread { [self] in
+        if spawnThread({ [self] in
             Self.yieldToRequests()
             workerLoop()
             exited.signal()
+        }) {
+            started += 1
         }
     }
 
@@ -122,24 +122,15 @@ public final class JobService: @unchecked Sendable {
 
     /// The next chunk of the current job, loading the next job when there is none.
     func takeWork() -> (Execution, Int)? {
-        // Loading a job reads SQLite and decodes its request: done outside the lock, by
-        // whichever worker finds no work, and published only if still needed.
-        if let work = state.withLock({ s -> (Execution, Int)? in
-            guard !s.stopping, let current = s.current else { return nil }
-            guard let chunk = current.takeChunk() else { return nil }
-            return (current, chunk)
-        }) {
-            return work
+        // One runner thread takes work: the current job's next chunk, or (once the current
+        // job has ended) the next job, loaded outside the lock (it reads SQLite).
+        let (work, idle) = state.withLock { s -> ((Execution, Int)?, Bool) in
+            guard !s.stopping else { return (nil, false) }
+            guard let current = s.current else { return (nil, true) }
+            return (current.takeChunk().map { (current, $0) }, false)
         }
-        // One worker loads the next job; the others finish the last chunks or wait.
-        let loads = state.withLock { s -> Bool in
-            guard s.current == nil, !s.loading else { return false }
-            s.loading = true
-            return true
-        }
-        guard loads else { return nil }
-        defer { state.withLock { $0.loading = false } }
-        guard let next = try? store.resumable().first else { return nil }
+        if let work { return work }
+        guard idle, let next = try? store.resumable().first else { return nil }
         let execution: Execution
         do {
             execution = try load(next.id)
@@ -148,21 +139,26 @@ public final class JobService: @unchecked Sendable {
             ends.announce()
             return nil
         }
-        let work = state.withLock { s -> (Execution, Int)? in
-            if s.current == nil { s.current = execution }
-            guard let current = s.current, let chunk = current.takeChunk() else { return nil }
-            return (current, chunk)
+        return state.withLock { s -> (Execution, Int)? in
+            s.current = execution
+            return execution.takeChunk().map { (execution, $0) }
         }
-        return work
     }
 
     /// Builds the execution of a stored job (queued, or running before a restart).
     func load(_ id: String) throws -> Execution {
-        guard let record = try store.get(id) else { throw ServiceError(.notFound, "job \(id) vanished") }
+        // Taken out of the cache first, so that no path below leaves it there.
+        let cached = decoded.withLock { $0.removeValue(forKey: id) }
+        guard let record = try store.summary(id) else { throw ServiceError(.notFound, "job \(id) vanished") }
         if record.state == .queued { try store.start(id) }
-        let job = try decoded.withLock({ $0.removeValue(forKey: id) }) ?? decodeJob(record.request)
+        // The request (megabytes) is read only when the decoded job was not kept.
+        let job: DecodedJob
+        if let cached { job = cached } else {
+            guard let request = try store.get(id)?.request else { throw ServiceError(.notFound, "job \(id) vanished") }
+            job = try decodeJob(request)
+        }
         let directory = jobDirectory(id)
-        try FileSystem.createDirectories(forFile: directory + "/labels.json")
+        try FileSystem.createDirectories(forFile: JobChunkFile.labelsPath(directory))
         let committed = Set(try store.chunks(jobID: id).map(\.chunk))
         var errors = job.errors
         for e in JobErrorList.decode(record.errorsJSON) where !errors.contains(where: { $0.structure == e.structure }) {
@@ -232,7 +228,8 @@ public final class JobService: @unchecked Sendable {
         }
         do {
             try store.commitChunk(jobID: execution.id, chunk: chunk, structures: execution.chunks[chunk].count,
-                                  bytes: bytes, atoms: outcome.atoms, errorsJSON: execution.errorsJSON())
+                                  bytes: bytes, atoms: outcome.atoms,
+                                  errorsJSON: outcome.errors.isEmpty ? nil : execution.errorsJSON())
         } catch {
             // Cancelled meanwhile (or the database failed): stop this job.
             abandon(execution, failure: nil)
@@ -255,7 +252,7 @@ public final class JobService: @unchecked Sendable {
     func abandon(_ execution: Execution, failure: String?) {
         execution.abandon()
         if let failure { _ = try? store.fail(execution.id, error: failure, errorsJSON: execution.errorsJSON()) }
-        if let job = try? store.get(execution.id), job.state == .cancelled { removeFiles(execution.id) }
+        if let job = try? store.summary(execution.id), job.state == .cancelled { removeFiles(execution.id) }
         state.withLock { if $0.current === execution { $0.current = nil } }
         ends.announce()
         wake.signal()
@@ -305,18 +302,16 @@ public final class JobService: @unchecked Sendable {
         let record: JobRecord
         let created: Bool
         do {
+            // Known-bad structures are reported from the start.
             (record, created) = try store.create(JobRecord(request: body, structuresTotal: job.structures.count,
-                                                           idempotencyKey: idempotencyKey), idempotencyKey: idempotencyKey)
+                                                           idempotencyKey: idempotencyKey,
+                                                           errorsJSON: JobErrorList.encode(job.errors)),
+                                                 idempotencyKey: idempotencyKey)
             if created {
                 decoded.withLock { if $0.count < 4 { $0[record.id] = job } }
             }
-            if created, !job.errors.isEmpty {
-                // Known-bad structures are reported from the start.
-                try store.database.execute("UPDATE jobs SET errors_json = ? WHERE id = ?",
-                                           [.text(JobErrorList.encode(job.errors)), .text(record.id)])
-            }
         } catch {
-            throw Self.storageError(error)
+            throw ServiceError(storage: error)
         }
         wake.signal()
         return (try status(record.id), created, record.id)
@@ -364,12 +359,13 @@ public final class JobService: @unchecked Sendable {
     /// removes a finished one with its result. Returns the job after a cancel, nil after
     /// a removal.
     public func delete(_ id: String) throws(ServiceError) -> [UInt8]? {
-        guard let job = try storage({ try store.get(id) }) else { throw ServiceError(.notFound, "no job \(id.prefix(80))") }
+        guard let job = try storage({ try store.summary(id) }) else { throw ServiceError(.notFound, "no job \(id.prefix(80))") }
         if job.state == .queued || job.state == .running {
             do { try store.cancel(id) } catch {
                 // It finished in between: remove it as a finished job.
                 return try delete(id)
             }
+            _ = decoded.withLock { $0.removeValue(forKey: id) }   // cancelled before it was loaded
             state.withLock { s in
                 if let current = s.current, current.id == id { current.abandon(); s.current = nil }
             }
@@ -385,7 +381,7 @@ public final class JobService: @unchecked Sendable {
 
     /// The parts of a finished job's result, for the encoders.
     public func result(_ id: String) throws(ServiceError) -> JobResult {
-        guard let job = try storage({ try store.get(id) }) else { throw ServiceError(.notFound, "no job \(id.prefix(80))") }
+        guard let job = try storage({ try store.summary(id) }) else { throw ServiceError(.notFound, "no job \(id.prefix(80))") }
         guard job.state == .succeeded else {
             throw ServiceError(.conflict, "job \(id) is \(job.state.rawValue); its result exists once it has succeeded")
         }
@@ -544,15 +540,6 @@ public final class JobService: @unchecked Sendable {
         if let error = job.error { w.key("error"); w.string(error) }
         if job.state == .succeeded { w.key("result"); w.string("/v1/jobs/\(job.id)/result") }
         w.endObject()
-    }
-
-    func storage<T>(_ body: () throws -> T) throws(ServiceError) -> T {
-        do { return try body() } catch let error as ServiceError { throw error } catch { throw Self.storageError(error) }
-    }
-
-    static func storageError(_ error: Error) -> ServiceError {
-        if let e = error as? StorageError { return ServiceError(e.isFull ? .insufficientStorage : .internal, "storage: \(e)") }
-        return ServiceError(.internal, "storage: \(error)")
     }
 
     /// The calling thread's kernel id, from /proc/thread-self (Glibc's gettid is not
@@ -721,11 +708,7 @@ final class Execution: @unchecked Sendable {
     /// Column labels and sample names, written once per job so that a result whose
     /// structures all failed still has them.
     func writeLabels(features: FeatureService) throws {
-        let request = job.prepared.request
-        let empty = try features.featurizer(threads: 1).compute([], type: request.type, basis: job.prepared.basis,
-                                                                 level: request.level, gradients: request.gradients,
-                                                                 options: request.options)
-        try JobChunkFile.write(empty, globalIndex: [], to: JobChunkFile.labelsPath(directory))
+        try JobChunkFile.writeLabels(job.prepared, featurizer: features.featurizer(threads: 1), directory: directory)
     }
 }
 
@@ -742,10 +725,8 @@ enum ChunkComputation {
 
     static func run(_ members: [(Int, Structure)], prepared: PreparedFeaturization, featurizer: Featurizer,
                     failFast: Bool) throws(ServiceError) -> Result {
-        let request = prepared.request
         func compute(_ chunk: [(Int, Structure)]) throws(FeaturizationError) -> FeatureMatrix {
-            try featurizer.compute(chunk.map(\.1), type: request.type, basis: prepared.basis,
-                                   level: request.level, gradients: request.gradients, options: request.options)
+            try featurizer.compute(chunk.map(\.1), prepared)
         }
         var good = members
         var errors: [JobError] = []
@@ -830,11 +811,7 @@ public final class StreamingFeaturizer {
     /// Featurizes what is waiting, then writes the .npz through `sink`.
     public func finish(_ sink: (UnsafeRawBufferPointer) throws -> Void) throws {
         try flush()
-        let request = prepared.request
-        let empty = try features.featurizer().compute([], type: request.type, basis: prepared.basis,
-                                                      level: request.level, gradients: request.gradients,
-                                                      options: request.options)
-        try JobChunkFile.write(empty, globalIndex: [], to: JobChunkFile.labelsPath(directory))
+        try JobChunkFile.writeLabels(prepared, featurizer: features.featurizer(), directory: directory)
         try JobResult(directory: directory, chunks: Array(0..<chunks)).archive().writeNPZ(to: sink)
     }
 

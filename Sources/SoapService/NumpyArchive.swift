@@ -1,4 +1,3 @@
-import CZlib
 import CFastCRC
 import Dispatch
 #if canImport(Glibc)

@@ -8,7 +8,6 @@ import FastJSON
 import SoapCore
 import SoapHTTP
 import SoapStorage
-import Synchronization
 
 /// The running service: the HTTP server bound to the application, with
 /// one structured log line per request and graceful shutdown on signals.

@@ -55,9 +55,9 @@ public struct ServiceConfiguration: Sendable {
     public var jobRetentionHours = 168.0
     public var jobMaxStructures = 1_000_000
     public var jobDirectory = ""
-    /// Bearer tokens, comma-separated (empty: none required); never logged.
     /// Bytes that interactive outputs (values, gradients, their JSON text) may hold at once.
     public var memoryBudgetBytes = 8 << 30
+    /// Bearer tokens, comma-separated (empty: none required); never logged.
     public var writeTokens = ""
     public var readTokens = ""
 
@@ -177,8 +177,7 @@ public struct ServiceConfiguration: Sendable {
 
     public var jobSettings: JobSettings {
         var s = JobSettings()
-        // One more than the cores: a worker waiting for its chunk to reach the disk leaves
-        // its core to another.
+        // One per core: they compute each chunk together; another thread writes chunks.
         s.workers = jobWorkers > 0 ? jobWorkers : effectiveThreads
         s.chunkAtoms = jobChunkAtoms
         s.retentionSeconds = jobRetentionHours * 3600

@@ -1,3 +1,4 @@
+import SoapStorage
 import SoapCore
 
 /// Everything a request can fail with, as values; the HTTP edge maps them to
@@ -56,19 +57,20 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
 
     public var description: String { pointer.isEmpty ? message : "\(pointer): \(message)" }
 
-    /// Maps the core's typed errors onto request fields.
-    public init(_ error: FeaturizationError) {
+    /// Maps the core's typed errors onto request fields; `structures` is where the
+    /// structures sit in the request.
+    public init(_ error: FeaturizationError, structures: String = "/structures") {
         switch error {
         case .structure(let e):
-            self.init(.invalid, pointer: "/structures/\(e.structure)/\(e.field)", e.message)
+            self.init(.invalid, pointer: "\(structures)/\(e.structure)/\(e.field)", e.message)
         case .unknownSpecies(let s, let a, let z):
             let symbol = Elements.isKnown(z) ? " (\(Elements.symbols[z - 1]))" : ""
-            self.init(.invalid, pointer: "/structures/\(s)/numbers/\(a)",
+            self.init(.invalid, pointer: "\(structures)/\(s)/numbers/\(a)",
                       "atomic number \(z)\(symbol) is not in descriptor.species")
         case .invalidSpecies(let m):
             self.init(.invalid, pointer: "/descriptor/species", m)
         case .tooManyPairs(let s, let estimate, let limit):
-            self.init(.tooLarge, pointer: "/structures/\(s)",
+            self.init(.tooLarge, pointer: "\(structures)/\(s)",
                       "about \(estimate) neighbour pairs within the cutoff, above the limit of \(limit)")
         case .outputTooLarge(let values, let limit):
             self.init(.tooLarge, "the output would hold \(values) numbers, above the limit of \(limit); split the request")
@@ -92,4 +94,20 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
             }
         }
     }
+}
+
+extension ServiceError {
+    /// A storage failure: 507 when the disk is full, 500 otherwise.
+    init(storage error: Error) {
+        if let e = error as? StorageError {
+            self.init(e.isFull ? .insufficientStorage : .internal, "storage: \(e)")
+        } else {
+            self.init(.internal, "storage: \(error)")
+        }
+    }
+}
+
+/// Runs a storage call: service errors pass through, the rest become storage errors.
+func storage<T>(_ body: () throws -> T) throws(ServiceError) -> T {
+    do { return try body() } catch let error as ServiceError { throw error } catch { throw ServiceError(storage: error) }
 }

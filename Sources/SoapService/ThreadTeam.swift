@@ -5,6 +5,7 @@ import Darwin
 #endif
 import Dispatch
 import SoapCore
+import SoapHTTP
 import Synchronization
 
 /// A calling thread plus `width − 1` helper threads of its own that run the featurizer's
@@ -13,7 +14,8 @@ import Synchronization
 /// lower scheduling priority, so interactive requests still come first. One fork-join at a
 /// time: a team belongs to one calling thread.
 final class ThreadTeam: ForkJoinExecutor, @unchecked Sendable {
-    let width: Int
+    /// The calling thread and the helpers that started (set once, in init).
+    private(set) var width = 1
     private let go = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let exited = DispatchSemaphore(value: 0)
@@ -26,15 +28,13 @@ final class ThreadTeam: ForkJoinExecutor, @unchecked Sendable {
     }
 
     /// `setUp` runs first on each helper thread (to lower its priority, for one).
+    /// The width is what actually started: a helper the system refuses is not waited for.
     init(width: Int, setUp: @escaping @Sendable () -> Void = {}) {
-        self.width = max(1, width)
-        for _ in 1..<self.width {
-            FileSystem.startThread { [self] in
-                setUp()
-                helperLoop()
-                exited.signal()
-            }
+        var started = 0
+        for _ in 1..<max(1, width) {
+            if spawnThread({ [self] in setUp(); helperLoop(); exited.signal() }) { started += 1 }
         }
+        self.width = 1 + started
     }
 
     private func helperLoop() {

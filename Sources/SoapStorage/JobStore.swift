@@ -17,7 +17,8 @@ public final class JobStore: Sendable {
     /// Creates a queued job, or returns the existing job if `idempotencyKey` (or, when
     /// that is nil, `job.idempotencyKey`) was used before; `created` tells which. Comparing
     /// the existing request with the new one is the caller's call. Only `id`, `request`,
-    /// `structuresTotal` and the key are taken from `job`; the rest start fresh.
+    /// `structuresTotal`, `errorsJSON` (errors known at submission) and the key are taken
+    /// from `job`; the rest start fresh.
     @discardableResult
     public func create(_ job: JobRecord, idempotencyKey: String? = nil) throws -> (record: JobRecord, created: Bool) {
         let key = idempotencyKey ?? job.idempotencyKey
@@ -32,7 +33,7 @@ public final class JobStore: Sendable {
             let now = Timestamp.now()
             let stored = JobRecord(
                 id: job.id, request: job.request, structuresTotal: job.structuresTotal, idempotencyKey: key,
-                createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now))
+                errorsJSON: job.errorsJSON, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now))
             try db.execute("""
                 INSERT INTO jobs (id, created_at, updated_at, state, request_bytes, idempotency_key,
                     structures_total, structures_done, chunks_done, error, result_path, errors_json)
@@ -68,13 +69,13 @@ public final class JobStore: Sendable {
         return try rows.map(Self.decodeSummary)
     }
 
-    /// Jobs to pick up again after a restart (queued or running), oldest first. A
-    /// running job resumes after its last committed chunk (see `chunks`).
     /// One job without its request body.
     public func summary(_ id: String) throws -> JobSummary? {
         try database.queryRow("SELECT \(Self.summaryColumns) FROM jobs WHERE id = ?", [.text(id)]).map(Self.decodeSummary)
     }
 
+    /// Jobs to pick up again after a restart (queued or running), oldest first. A
+    /// running job resumes after its last committed chunk (see `chunks`).
     public func resumable() throws -> [JobSummary] {
         try database.query("""
             SELECT \(Self.summaryColumns) FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id
@@ -116,11 +117,11 @@ public final class JobStore: Sendable {
             if next.isTerminal { job.finishedAt = Timestamp.date(now) }
             try db.execute("""
                 UPDATE jobs SET state = ?, updated_at = ?, error = ?, result_path = ?, errors_json = ?,
-                started_at = COALESCE(started_at, ?), finished_at = ? WHERE id = ?
+                started_at = ?, finished_at = ? WHERE id = ?
                 """, [
                     .text(next.rawValue), .integer(now), SQLValue(job.error), SQLValue(job.resultPath),
-                    .text(job.errorsJSON), next == .running ? .integer(now) : .null,
-                    next.isTerminal ? .integer(now) : .null, .text(id),
+                    .text(job.errorsJSON), job.startedAt.map { .integer(Timestamp.milliseconds($0)) } ?? .null,
+                    job.finishedAt.map { .integer(Timestamp.milliseconds($0)) } ?? .null, .text(id),
                 ])
             return job
         }

@@ -106,7 +106,7 @@ enum CommandLineTool {
         var settings = FeatureServiceSettings()
         if let t = options.int("threads") { settings.threads = t }
         let service = service(settings, database: options.string("database"))
-        let scratch = (output == "-" ? "/tmp" : output) + ".soapd-chunks-\(getpid())"
+        let scratch = output == "-" ? "/tmp/soapd-chunks-\(getpid())" : output + ".soapd-chunks-\(getpid())"
         let failFast = options.string("fail-fast").map { $0 == "true" } ?? false
         let streaming: StreamingFeaturizer
         do {
