@@ -67,12 +67,21 @@ enum JobChunkFile {
         try write(try featurizer.compute([], prepared), globalIndex: [], to: labelsPath(directory))
     }
 
-    static func header(_ bytes: [UInt8]) throws -> (Header, Int) {
-        struct Damaged: Error, CustomStringConvertible { var description: String { "damaged chunk file" } }
+    struct Damaged: Error, CustomStringConvertible { var description: String { "damaged chunk file" } }
+
+    /// Where the header of a file starting with `bytes` ends (magic, length, JSON).
+    static func headerEnd(_ bytes: [UInt8]) throws -> Int {
         guard bytes.count >= 16, Array(bytes[0..<8]) == magic else { throw Damaged() }
         var length = 0
         for k in 0..<8 { length |= Int(bytes[8 + k]) << (8 * k) }
-        guard length > 0, 16 + length <= bytes.count,
+        guard length > 0, length < 1 << 40 else { throw Damaged() }
+        return 16 + length
+    }
+
+    static func header(_ bytes: [UInt8]) throws -> (Header, Int) {
+        let end = try headerEnd(bytes)
+        let length = end - 16
+        guard end <= bytes.count,
               case .object(let o) = try JSON.parse(Array(bytes[16..<(16 + length)])),
               let rows = o["rows"]?.doubleValue, let columns = o["columns"]?.doubleValue else { throw Damaged() }
         let names = { (key: String) -> [String] in o[key]?.arrayValue?.compactMap(\.stringValue) ?? [] }
@@ -111,7 +120,11 @@ enum JobChunkFile {
     }
 
     static func read(_ path: String) throws -> Data {
-        let (header, start) = try header(try FileSystem.readPrefix(path, upTo: 1 << 16))
+        // Most headers fit in 64 KB; a labels file's (every column label) may not.
+        var prefix = try FileSystem.readPrefix(path, upTo: 1 << 16)
+        let end = try headerEnd(prefix)
+        if end > prefix.count { prefix = try FileSystem.readPrefix(path, upTo: end) }
+        let (header, start) = try header(prefix)
         return Data(header: header, path: path, start: start)
     }
 }

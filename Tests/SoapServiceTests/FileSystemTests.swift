@@ -1,5 +1,6 @@
 import XCTest
 import Foundation
+@testable import SoapCore
 @testable import SoapService
 
 /// Atomic writes, buffered and direct (O_DIRECT through the page-aligned staging buffer):
@@ -52,5 +53,27 @@ final class FileSystemTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
         try FileSystem.writeAtomically(to: path, direct: true) { put in try [UInt8]([1, 2, 3]).withUnsafeBytes(put) }
         XCTAssertEqual(Array(try Data(contentsOf: URL(fileURLWithPath: path))), [1, 2, 3])
+    }
+}
+
+/// Chunk files read back whatever the size of their header: a labels file holds every
+/// column label, which for wide descriptors is well above the first read's 64 KB.
+final class JobChunkFileTests: XCTestCase {
+    func testLabelsHeaderAbove64KBReadsBack() throws {
+        let directory = NSTemporaryDirectory() + "soapd-chunkfile-\(getpid())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let columns = 12_000
+        var properties = Labels(names: ["l", "neighbor_1_type", "n_1", "neighbor_2_type", "n_2"])
+        for c in 0..<columns { properties.values += [Int32(c % 9), 1, Int32(c % 11), 8, Int32(c % 13)] }
+        let empty = FeatureMatrix(samples: Labels(names: ["structure", "atom"]), centerTypes: [], properties: properties,
+                                  values: [])
+        let path = JobChunkFile.labelsPath(directory)
+        try JobChunkFile.write(empty, globalIndex: [], to: path)
+        XCTAssertGreaterThan(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0, 1 << 16)
+        let read = try JobChunkFile.read(path)
+        XCTAssertEqual(read.header.properties, properties)
+        XCTAssertEqual(read.header.rows, 0)
+        XCTAssertEqual(read.header.sampleNames, ["structure", "atom"])
     }
 }
