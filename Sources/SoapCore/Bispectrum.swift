@@ -323,11 +323,7 @@ final class BispectrumContraction {
                        to out: UnsafeMutablePointer<Double>) {
         let ch = channels
         let dCT = gradientTransposed
-        for l in 0...L {
-            let m2 = 2 * l + 1
-            let src = dC + K * l * l, dst = dCT + K * l * l
-            for k in 0..<K { for m in 0..<m2 { dst[m * K + k] = src[k * m2 + m] } }
-        }
+        SphericalExpansion.transposePerL(dC, maxAngular: L, channels: K, into: dCT)
         out.update(repeating: 0, count: columns)
         var tOffset = 0
         for t in 0..<tables.triples.count {

@@ -119,7 +119,7 @@ extension Featurizer {
         partial.withUnsafeMutableBufferPointer { out in
         atomL0.withUnsafeMutableBufferPointer { l0 in
             let out = out, l0 = l0
-            Parallel.run(chunks: chunks.count, threads: workers) { worker, next in
+            Parallel.run(chunks: chunks.count, threads: workers, executor: executor) { worker, next in
                 let expansion = SphericalExpansion(basis: basis)
                 var local = DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K)
                 let block = ch * ch
@@ -181,12 +181,13 @@ extension Featurizer {
             }
             total.targetGram = [Double](repeating: 0, count: d * d)
             total.targetCross = [Double](repeating: 0, count: d)
-            // Row-major X (n×D) is column-major Xᵀ (D×n): XᵀX = (Xᵀ)(Xᵀ)ᵀ.
-            var m = Int32(d), k = Int32(structures.count), ld = Int32(d), one = 1.0, zero = 0.0
-            var transA = Int8(UInt8(ascii: "N")), transB = Int8(UInt8(ascii: "T"))
+            // XᵀX, added onto the zeros just filled in.
             if !structures.isEmpty {
-                _ = BLAS.ready
-                dgemm_(&transA, &transB, &m, &m, &k, &one, x, &ld, x, &ld, &zero, &total.targetGram, &ld)
+                x.withUnsafeBufferPointer { x in
+                    total.targetGram.withUnsafeMutableBufferPointer { g in
+                        Gram.add(x.baseAddress!, rows: structures.count, columns: d, into: g.baseAddress!)
+                    }
+                }
             }
             for s in structures.indices {
                 for p in 0..<d { total.targetCross[p] += x[s * d + p] * targets[s] }

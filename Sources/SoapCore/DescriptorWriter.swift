@@ -48,8 +48,7 @@ final class DescriptorWriter {
         bispectrum = type == .bispectrum
             ? BispectrumContraction(maxAngular: L, radialCount: K, channels: channels) : nil
         precondition(bispectrum.map { $0.columns == columns } ?? true)
-        let radialCount = expansion.K
-        multispectrum = plan.map { MultispectrumEngine(plan: $0, radialCount: radialCount) }
+        if let plan { multispectrum = MultispectrumEngine(plan: plan, radialCount: K) } else { multispectrum = nil }
         precondition(plan.map { $0.columns == columns } ?? true)
     }
 
@@ -301,13 +300,6 @@ final class DescriptorWriter {
 
     /// Cᵀ per l-block ((2l+1) × channels), for the gradient products.
     private func transposeCoefficients() {
-        let C = expansion.coefficients
-        for l in 0...L {
-            let m2 = 2 * l + 1
-            let src = C + channels * l * l, dst = transposed + channels * l * l
-            for q in 0..<channels {
-                for m in 0..<m2 { dst[m * channels + q] = src[q * m2 + m] }
-            }
-        }
+        SphericalExpansion.transposePerL(expansion.coefficients, maxAngular: L, channels: channels, into: transposed)
     }
 }

@@ -411,7 +411,6 @@ public final class RowProgress: @unchecked Sendable {
         var nextChunk = 0
         var readyRows = 0
         var failure: Error?
-        var finished = false
     }
     private let state = Mutex<State>(State())
     private let signal = DispatchSemaphore(value: 0)
@@ -451,12 +450,12 @@ public final class RowProgress: @unchecked Sendable {
     /// The computation's end: its matrix (which keeps the values alive) or its error.
     public func finish(_ matrix: FeatureMatrix) {
         result = matrix
-        state.withLock { s in s.finished = true; s.readyRows = max(s.readyRows, rows) }
+        state.withLock { s in s.readyRows = max(s.readyRows, rows) }
         signal.signal()
     }
 
     public func fail(_ error: Error) {
-        state.withLock { s in s.failure = error; s.finished = true }
+        state.withLock { s in s.failure = error }
         signal.signal()
     }
 

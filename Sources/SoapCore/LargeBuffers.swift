@@ -46,11 +46,8 @@ public final class ValueArrayPool: @unchecked Sendable {
             return array
         }
         let room = count + count / 4
-        var array = [Double](unsafeUninitializedCapacity: room) { buffer, initialized in
-            LargeBuffers.adviseHugePages(UnsafeMutableRawBufferPointer(buffer))
-            initialized = room
-        }
-        array.removeLast(room - count)
+        var array = LargeBuffers.uninitialized(Double.self, count: room)
+        array.removeLast(room - count)  // keeps the capacity of `room`
         return array
     }
 

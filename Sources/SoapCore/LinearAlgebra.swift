@@ -94,6 +94,19 @@ public enum SymmetricEigen {
 }
 
 
+/// Gram matrices through BLAS.
+enum Gram {
+    /// G += Xᵀ X for X of `rows` × `columns` (row-major); G is symmetric, so its layout does not matter.
+    static func add(_ x: UnsafePointer<Double>, rows: Int, columns n: Int, into g: UnsafeMutablePointer<Double>) {
+        guard n > 0 else { return }
+        _ = BLAS.ready
+        // Column-major, X row-major is Xᵀ (n × rows): G += (Xᵀ)(Xᵀ)ᵀ.
+        var transA = Int8(UInt8(ascii: "N")), transB = Int8(UInt8(ascii: "T"))
+        var m = Int32(n), k = Int32(rows), ld = Int32(n), one = 1.0
+        dgemm_(&transA, &transB, &m, &m, &k, &one, x, &ld, x, &ld, &one, g, &ld)
+    }
+}
+
 /// Orthonormalisation through LAPACK's Householder QR (dgeqrf + dorgqr).
 public enum QRDecomposition {
     /// Q of A = QR for a row-major n×k matrix A (k ≤ n), as a row-major n×k matrix: its
@@ -153,8 +166,8 @@ public enum FeatureReconstruction {
         var cross = [Double](repeating: 0, count: b * t)
         var tn = Int8(UInt8(ascii: "N")), tt = Int8(UInt8(ascii: "T"))
         var bb = Int32(b), tc = Int32(t), rows = Int32(n), one = 1.0, zero = 0.0
-        // Row-major Y (n × b) is column-major Yᵀ (b × n): BᵀB = Yᵀ (Yᵀ)ᵀ.
-        dgemm_(&tn, &tt, &bb, &bb, &rows, &one, y, &bb, y, &bb, &zero, &gram, &bb)
+        // BᵀB, added onto the zeros of `gram`.
+        Gram.add(y, rows: n, columns: b, into: &gram)
         // Column-major (t × b) result = Xᵀ... we want BᵀT as b × t row-major = column-major t × b = Tᵀ B.
         dgemm_(&tn, &tt, &tc, &bb, &rows, &one, x, &tc, y, &bb, &zero, &cross, &tc)
         let (values, vectors) = try SymmetricEigen.decompose(gram, n: b)

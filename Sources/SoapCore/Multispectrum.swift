@@ -302,10 +302,8 @@ final class MultispectrumEngine {
         var projections: [UnsafeMutablePointer<Double>?] = []
         var orderStart: [Int] = []
         var size = 0, global = 0
-        var firstOfOrder: [Int] = []
         for (k, blocks) in plan.orders.enumerated() {
             orderStart.append(global)
-            firstOfOrder.append(global)
             for block in blocks {
                 lambdas.append(block.lambda); counts.append(block.count); raws.append(block.raw)
                 if k == 0 {
@@ -315,7 +313,7 @@ final class MultispectrumEngine {
                     size += block.count * block.dimension
                 }
                 for piece in block.pieces {
-                    inputs.append(firstOfOrder[k - 1] + piece.input)
+                    inputs.append(orderStart[k - 1] + piece.input)
                     ls.append(piece.l)
                     pieceOffsets.append(piece.offset)
                     let input = plan.orders[k - 1][piece.input]
@@ -344,19 +342,14 @@ final class MultispectrumEngine {
         blockOffset = copy(offsets); blockLambda = copy(lambdas); blockCountOf = copy(counts); blockRaw = copy(raws)
         pieceStart = copy(starts); pieceInput = copy(inputs); pieceL = copy(ls); pieceOffset = copy(pieceOffsets)
         pieceCG = copy(ranges)
-        let n = cg.values.count
-        let m1 = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
-        let m2 = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
-        let mu = UnsafeMutablePointer<Int32>.allocate(capacity: max(1, n))
-        // Signed m of each entry; the loops shift by the piece's l to component indices.
-        for e in 0..<n { m1[e] = cg.m1[e]; m2[e] = cg.m2[e]; mu[e] = cg.mL[e] }
         self.projections = projections
         values = .allocate(capacity: max(1, size))
         derivatives = .allocate(capacity: max(1, size))
         raw = .allocate(capacity: max(1, plan.rawScratchSize))
         densityDerivative = .allocate(capacity: max(1, (L + 1) * (L + 1) * radialCount))
         cgValue = copy(cg.values)
-        self.cgM1 = m1; self.cgM2 = m2; self.cgMu = mu
+        // Signed m of each entry; the loops shift by the piece's l to component indices.
+        cgM1 = copy(cg.m1); cgM2 = copy(cg.m2); cgMu = copy(cg.mL)
     }
 
     deinit {
@@ -375,11 +368,12 @@ final class MultispectrumEngine {
         return UnsafePointer(values + offset)
     }
 
-    /// All orders for one centre, from its transposed expansion CT ([l]: (2l+1) × channels).
-    /// With `upTo` < ν, stops after building order `upTo`'s raw blocks, handing each to `rawBlock`.
-    func computeValues(density CT: UnsafePointer<Double>, upTo last: Int? = nil,
+    /// All orders for one centre, from its transposed expansion CT ([l]: (2l+1) × channels),
+    /// handing each raw block of the plan's last order to `rawBlock` (the fitter's plans end
+    /// at the order being fitted).
+    func computeValues(density CT: UnsafePointer<Double>,
                        rawBlock: ((_ block: Int, _ raw: UnsafePointer<Double>) -> Void)? = nil) {
-        let final = last ?? plan.order
+        let final = plan.order
         guard final >= 2 else { return }
         for b in orderStart[1]..<orderStart[final] {
             let d = 2 * blockLambda[b] + 1
@@ -448,11 +442,7 @@ final class MultispectrumEngine {
     /// q0, from dC ([l]: K × (2l+1)); needs the values of this centre.
     func computeDerivatives(density CT: UnsafePointer<Double>, dC: UnsafePointer<Double>, q0: Int) {
         let dCT = densityDerivative
-        for l in 0...L {
-            let m2 = 2 * l + 1
-            let src = dC + K * l * l, dst = dCT + K * l * l
-            for k in 0..<K { for m in 0..<m2 { dst[m * K + k] = src[k * m2 + m] } }
-        }
+        SphericalExpansion.transposePerL(dC, maxAngular: L, channels: K, into: dCT)
         guard plan.order >= 2 else { return }
         for b in orderStart[1]..<orderStart[plan.order] {
             let lambda = blockLambda[b]
@@ -468,9 +458,10 @@ final class MultispectrumEngine {
                 let out = target + pieceOffset[p]
                 // The previous order's derivative with the density.
                 if blockOffset[input] < 0 {
-                    // Order 1: dx is dc, non-zero on rows q0 ..< q0 + K only.
-                    coupleDensityDerivativeFirst(dCT + K * l1 * l1, l1: l1, c: CT + channels * l * l, l: l, q0: q0,
-                                                 lambda: lambda, entries: entries, into: out, stride: rawCount)
+                    // Order 1: dx is dc ((2l1+1) × K), non-zero on rows f1 = q0 ..< q0 + K only: its
+                    // K rows start q0 rows (q0·channels) into the piece.
+                    couple(x: dCT + K * l1 * l1, n1: K, l1: l1, c: CT + channels * l * l, l: l, cWidth: channels,
+                           qFirst: q0 * channels, lambda: lambda, entries: entries, into: out, stride: rawCount)
                 } else {
                     couple(x: derivatives + blockOffset[input], n1: n1, l1: l1, c: CT + channels * l * l, l: l,
                            cWidth: channels, qFirst: 0, lambda: lambda, entries: entries, into: out, stride: rawCount)
@@ -481,25 +472,6 @@ final class MultispectrumEngine {
             }
             if let projection {
                 project(raw, rows: d, rawCount: rawCount, projection, count: blockCountOf[b], into: derivatives + blockOffset[b])
-            }
-        }
-    }
-
-    /// C(dc ⊗ c) with dc of u's K channels ((2l1+1) × K): rows f1 = q0 + k of the piece.
-    @inline(__always)
-    private func coupleDensityDerivativeFirst(_ dx: UnsafePointer<Double>, l1: Int, c: UnsafePointer<Double>, l: Int,
-                                              q0: Int, lambda: Int, entries: Range<Int>,
-                                              into out: UnsafeMutablePointer<Double>, stride: Int) {
-        let ch = channels
-        for e in entries {
-            let coefficient = cgValue[e]
-            let xRow = dx + (Int(cgM1[e]) + l1) * K
-            let cRow = c + (Int(cgM2[e]) + l) * ch
-            let oRow = out + (Int(cgMu[e]) + lambda) * stride
-            for k in 0..<K {
-                let a = coefficient * xRow[k]
-                if a == 0 { continue }
-                Self.axpy(a, cRow, oRow + (q0 + k) * ch, ch)
             }
         }
     }
@@ -651,7 +623,7 @@ public struct MultispectrumFitter {
         var partial = [[[Double]]](repeating: [], count: workers)
         partial.withUnsafeMutableBufferPointer { out in
             let out = out
-            Parallel.run(chunks: chunks.count, threads: workers) { worker, next in
+            Parallel.run(chunks: chunks.count, threads: workers, executor: featurizer.executor) { worker, next in
                 let expansion = SphericalExpansion(basis: basis)
                 let engine = MultispectrumEngine(plan: plan, radialCount: basis.radialCount)
                 let transposed = UnsafeMutablePointer<Double>.allocate(capacity: max(1, expansion.size))
@@ -668,8 +640,7 @@ public struct MultispectrumFitter {
                     for b in blocks.indices {
                         rows[b].withUnsafeBufferPointer { x in
                             local[b].withUnsafeMutableBufferPointer { g in
-                                MultispectrumEngine.addGram(x.baseAddress!, rows: filled * dims[b], columns: sizes[b],
-                                                            into: g.baseAddress!)
+                                Gram.add(x.baseAddress!, rows: filled * dims[b], columns: sizes[b], into: g.baseAddress!)
                             }
                         }
                     }
@@ -681,8 +652,8 @@ public struct MultispectrumFitter {
                         for i in begin..<end {
                             expansion.compute(center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
                                               list: prepared.lists[s], gradients: .none)
-                            MultispectrumEngine.transpose(expansion.coefficients, maxAngular: L, channels: ch, into: transposed)
-                            engine.computeValues(density: transposed, upTo: k) { b, raw in
+                            SphericalExpansion.transposePerL(expansion.coefficients, maxAngular: L, channels: ch, into: transposed)
+                            engine.computeValues(density: transposed) { b, raw in
                                 let n = sizes[b - first] * dims[b - first]
                                 rows[b - first].withUnsafeMutableBufferPointer { x in
                                     (x.baseAddress! + filled * n).update(from: raw, count: n)
@@ -728,48 +699,18 @@ extension Featurizer {
             return .init(order: order, lambda: block.lambda, sigma: block.sigma, inputCount: 0, components: [],
                          eigenvalues: [], residualVariance: 0)
         }
-        let values: [Double], vectors: [Double]
-        do { (values, vectors) = try SymmetricEigen.decompose(gram, n: n) } catch { throw .decomposition("\(error)") }
-        let top = max(values.last ?? 0, 0)
+        // The PCA of the optimal radial basis: rows by descending eigenvalue (clamped at 0, which
+        // changes none that is kept: those are above 1e-12 × the largest, itself ≥ 0), with
+        // each row's largest component positive.
+        let all: [Double], lambdas: [Double]
+        do { (all, lambdas) = try OptimalBasis.pcaRows(gram, n: n) } catch { throw .decomposition("\(error)") }
+        let top = lambdas[0]
         let trace = (0..<n).reduce(0.0) { $0 + gram[$1 * n + $1] }
         var keep = 0
-        while keep < min(maxFeatures, n) && values[n - 1 - keep] > 1e-12 * top { keep += 1 }
-        var rows = [Double](repeating: 0, count: keep * n)
-        var kept: [Double] = []
-        for r in 0..<keep {
-            let col = n - 1 - r
-            kept.append(values[col])
-            for i in 0..<n { rows[r * n + i] = vectors[i * n + col] }
-        }
-        // Deterministic signs: each row's largest component positive.
-        for r in 0..<keep {
-            var big = 0.0
-            for i in 0..<n where abs(rows[r * n + i]) > abs(big) { big = rows[r * n + i] }
-            if big < 0 { for i in 0..<n { rows[r * n + i] = -rows[r * n + i] } }
-        }
+        while keep < min(maxFeatures, n) && lambdas[keep] > 1e-12 * top { keep += 1 }
+        let rows = Array(all.prefix(keep * n)), kept = Array(lambdas.prefix(keep))
         let captured = kept.reduce(0, +)
         return .init(order: order, lambda: block.lambda, sigma: block.sigma, inputCount: n, components: rows,
                      eigenvalues: kept, residualVariance: trace > 0 ? min(1, max(0, 1 - captured / trace)) : 0)
-    }
-}
-
-extension MultispectrumEngine {
-    /// Cᵀ per l-block ((2l+1) × channels) of an expansion laid out [l]: channels × (2l+1).
-    static func transpose(_ C: UnsafePointer<Double>, maxAngular L: Int, channels: Int, into out: UnsafeMutablePointer<Double>) {
-        for l in 0...L {
-            let m2 = 2 * l + 1
-            let src = C + channels * l * l, dst = out + channels * l * l
-            for q in 0..<channels { for m in 0..<m2 { dst[m * channels + q] = src[q * m2 + m] } }
-        }
-    }
-
-    /// G += Xᵀ X for X of `rows` × `columns` (row-major); G is symmetric, so its layout does not matter.
-    static func addGram(_ x: UnsafePointer<Double>, rows: Int, columns n: Int, into g: UnsafeMutablePointer<Double>) {
-        guard n > 0 else { return }
-        _ = BLAS.ready
-        // Column-major, X row-major is Xᵀ (n × rows): G += (Xᵀ)(Xᵀ)ᵀ.
-        var transA = Int8(UInt8(ascii: "N")), transB = Int8(UInt8(ascii: "T"))
-        var m = Int32(n), k = Int32(rows), ld = Int32(n), one = 1.0
-        dgemm_(&transA, &transB, &m, &m, &k, &one, x, &ld, x, &ld, &one, g, &ld)
     }
 }

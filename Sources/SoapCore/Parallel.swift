@@ -17,20 +17,16 @@ enum Parallel {
             return
         }
         let counter = ChunkCounter()
-        if let executor {
-            executor.forkJoin(workers) { worker in
-                body(worker) { () -> Int? in
-                    let i = counter.next()
-                    return i < chunks ? i : nil
-                }
-            }
-            return
-        }
-        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+        func work(_ worker: Int) {
             body(worker) { () -> Int? in
                 let i = counter.next()
                 return i < chunks ? i : nil
             }
+        }
+        if let executor {
+            executor.forkJoin(workers, work)
+        } else {
+            DispatchQueue.concurrentPerform(iterations: workers, execute: work)
         }
     }
 }

@@ -246,4 +246,15 @@ final class SphericalExpansion {
     }
 
     static let y00 = 0.28209479177387814  // 1/√(4π)
+
+    /// Cᵀ per l-block ((2l+1) × channels) of an expansion (or of its gradient for `channels`
+    /// rows) laid out [l]: channels × (2l+1), both blocks at channels·l².
+    static func transposePerL(_ C: UnsafePointer<Double>, maxAngular L: Int, channels: Int,
+                              into out: UnsafeMutablePointer<Double>) {
+        for l in 0...L {
+            let m2 = 2 * l + 1
+            let src = C + channels * l * l, dst = out + channels * l * l
+            for q in 0..<channels { for m in 0..<m2 { dst[m * channels + q] = src[q * m2 + m] } }
+        }
+    }
 }
