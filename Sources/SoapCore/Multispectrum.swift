@@ -702,13 +702,15 @@ extension Featurizer {
         // The PCA of the optimal radial basis: rows by descending eigenvalue (clamped at 0, which
         // changes none that is kept: those are above 1e-12 × the largest, itself ≥ 0), with
         // each row's largest component positive.
-        let all: [Double], lambdas: [Double]
-        do { (all, lambdas) = try OptimalBasis.pcaRows(gram, n: n) } catch { throw .decomposition("\(error)") }
-        let top = lambdas[0]
+        func keepCount(_ lambdas: [Double]) -> Int {
+            var keep = 0
+            while keep < min(maxFeatures, n) && lambdas[keep] > 1e-12 * lambdas[0] { keep += 1 }
+            return keep
+        }
+        let rows: [Double], lambdas: [Double]
+        do { (rows, lambdas) = try OptimalBasis.pcaRows(gram, n: n, keep: keepCount) } catch { throw .decomposition("\(error)") }
         let trace = (0..<n).reduce(0.0) { $0 + gram[$1 * n + $1] }
-        var keep = 0
-        while keep < min(maxFeatures, n) && lambdas[keep] > 1e-12 * top { keep += 1 }
-        let rows = Array(all.prefix(keep * n)), kept = Array(lambdas.prefix(keep))
+        let kept = Array(lambdas.prefix(rows.count / n))
         let captured = kept.reduce(0, +)
         return .init(order: order, lambda: block.lambda, sigma: block.sigma, inputCount: n, components: rows,
                      eigenvalues: kept, residualVariance: trace > 0 ? min(1, max(0, 1 - captured / trace)) : 0)

@@ -135,13 +135,15 @@ public struct OptimalBasis: Sendable {
     }
 
     /// Eigenvectors of a covariance block as rows, by descending eigenvalue.
-    static func pcaRows(_ matrix: [Double], n: Int) throws -> ([Double], [Double]) {
+    /// `keep`, given the descending eigenvalues, says how many leading rows to build (all
+    /// by default): a truncation of a large block need not copy every eigenvector.
+    static func pcaRows(_ matrix: [Double], n: Int, keep: ([Double]) -> Int = { $0.count }) throws -> ([Double], [Double]) {
         let (ascending, vectors) = try SymmetricEigen.decompose(matrix, n: n)
-        var rows = [Double](repeating: 0, count: n * n)
-        var lambdas = [Double](repeating: 0, count: n)
-        for r in 0..<n {
-            let k = n - 1 - r   // descending
-            lambdas[r] = max(ascending[k], 0)
+        let lambdas = (0..<n).map { max(ascending[n - 1 - $0], 0) }   // descending
+        let count = min(max(keep(lambdas), 0), n)
+        var rows = [Double](repeating: 0, count: count * n)
+        for r in 0..<count {
+            let k = n - 1 - r
             for i in 0..<n { rows[r * n + i] = vectors[i * n + k] }
         }
         fixSigns(&rows, n: n)
@@ -188,7 +190,7 @@ public struct OptimalBasis: Sendable {
 
     /// Deterministic signs: each row's largest component positive.
     static func fixSigns(_ rows: inout [Double], n: Int) {
-        for r in 0..<n {
+        for r in 0..<(rows.count / max(n, 1)) {
             var big = 0.0
             for i in 0..<n where abs(rows[r * n + i]) > abs(big) { big = rows[r * n + i] }
             if big < 0 { for i in 0..<n { rows[r * n + i] = -rows[r * n + i] } }
