@@ -191,19 +191,31 @@ public enum FeatureResponseEncoder {
                        values: .float64(m.values), gradients: gradients, basisID: basisID)
     }
 
-    /// The arrays of a features .npz, in their order; `values` in memory or streamed.
+    /// The arrays of a features .npz from labels in memory; `values` in memory or streamed.
     static func archive(samples: Labels, centerTypes: [Int32]?, properties: Labels, values: NumpyArchive.Element,
                         gradients: (samples: Labels, values: [Double])?, basisID: String?) -> NumpyArchive {
+        archive(rows: samples.count, sampleNames: samples.names, samples: .int32(samples.values),
+                centerTypes: centerTypes.map { .int32($0) }, properties: properties, values: values,
+                gradients: gradients.map { (count: $0.samples.count, samples: .int32($0.samples.values), values: .float64($0.values)) },
+                basisID: basisID)
+    }
+
+    /// The arrays of a features .npz, in their order, each in memory or streamed (a job's
+    /// result streams them all from its chunk files).
+    static func archive(rows: Int, sampleNames: [String], samples: NumpyArchive.Element, centerTypes: NumpyArchive.Element?,
+                        properties: Labels, values: NumpyArchive.Element,
+                        gradients: (count: Int, samples: NumpyArchive.Element, values: NumpyArchive.Element)?,
+                        basisID: String?) -> NumpyArchive {
         var archive = NumpyArchive()
-        archive.add("samples", shape: [samples.count, samples.names.count], .int32(samples.values))
-        archive.add("sample_names", shape: [samples.names.count], .strings(samples.names))
+        archive.add("samples", shape: [rows, sampleNames.count], samples)
+        archive.add("sample_names", shape: [sampleNames.count], .strings(sampleNames))
         archive.add("properties", shape: [properties.count, properties.names.count], .int32(properties.values))
         archive.add("property_names", shape: [properties.names.count], .strings(properties.names))
-        archive.add("values", shape: [samples.count, properties.count], values)
-        if let centerTypes { archive.add("center_types", shape: [centerTypes.count], .int32(centerTypes)) }
-        if let (gradientSamples, gradientValues) = gradients {
-            archive.add("gradient_samples", shape: [gradientSamples.count, 3], .int32(gradientSamples.values))
-            archive.add("gradient_values", shape: [gradientSamples.count, 3, properties.count], .float64(gradientValues))
+        archive.add("values", shape: [rows, properties.count], values)
+        if let centerTypes { archive.add("center_types", shape: [rows], centerTypes) }
+        if let gradients {
+            archive.add("gradient_samples", shape: [gradients.count, 3], gradients.samples)
+            archive.add("gradient_values", shape: [gradients.count, 3, properties.count], gradients.values)
         }
         if let basisID { archive.add("basis_id", shape: [1], .strings([basisID])) }
         return archive

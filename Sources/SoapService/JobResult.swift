@@ -156,38 +156,33 @@ public struct JobResult: Sendable {
 
     /// The same archive as POST /v1/features answers, written from the chunk files.
     public func archive() -> NumpyArchive {
-        var archive = NumpyArchive()
         let width = labels.sampleNames.count, columns = self.columns
         let rows = totalRows, gradients = totalGradients
         let result = self
-        archive.add("samples", shape: [rows, width], .streamed(descr: "<i4", byteCount: 4 * rows * width) { sink in
+        let samples = NumpyArchive.Element.streamed(descr: "<i4", byteCount: 4 * rows * width) { sink in
             try result.forEachChunk { d, _ in try (try d.samples).withUnsafeBytes(sink) }
-        })
-        archive.add("sample_names", shape: [width], .strings(labels.sampleNames))
-        archive.add("properties", shape: [columns, labels.properties.names.count], .int32(labels.properties.values))
-        archive.add("property_names", shape: [labels.properties.names.count], .strings(labels.properties.names))
-        archive.add("values", shape: [rows, columns], .streamed(descr: "<f8", byteCount: 8 * rows * columns) { sink in
-            try result.forEachChunk { d, _ in try (try d.values).withUnsafeBytes(sink) }
-        })
-        if labels.centers {
-            archive.add("center_types", shape: [rows], .streamed(descr: "<i4", byteCount: 4 * rows) { sink in
-                try result.forEachChunk { d, _ in try (try d.centers).withUnsafeBytes(sink) }
-            })
         }
-        if hasGradients {
-            archive.add("gradient_samples", shape: [gradients, 3], .streamed(descr: "<i4", byteCount: 12 * gradients) { sink in
+        let values = NumpyArchive.Element.streamed(descr: "<f8", byteCount: 8 * rows * columns) { sink in
+            try result.forEachChunk { d, _ in try (try d.values).withUnsafeBytes(sink) }
+        }
+        let centers = labels.centers ? NumpyArchive.Element.streamed(descr: "<i4", byteCount: 4 * rows) { sink in
+            try result.forEachChunk { d, _ in try (try d.centers).withUnsafeBytes(sink) }
+        } : nil
+        let gradientArrays = hasGradients ? (
+            count: gradients,
+            samples: NumpyArchive.Element.streamed(descr: "<i4", byteCount: 12 * gradients) { sink in
                 try result.forEachChunk { d, offset in
                     var g = try d.gradientSamples   // row indices are the chunk's own
                     for e in 0..<(g.count / 3) { g[3 * e] += Int32(offset) }
                     try g.withUnsafeBytes(sink)
                 }
-            })
-            archive.add("gradient_values", shape: [gradients, 3, columns],
-                        .streamed(descr: "<f8", byteCount: 24 * gradients * columns) { sink in
+            },
+            values: NumpyArchive.Element.streamed(descr: "<f8", byteCount: 24 * gradients * columns) { sink in
                 try result.forEachChunk { d, _ in try (try d.gradientValues).withUnsafeBytes(sink) }
-            })
-        }
-        return archive
+            }) : nil
+        return FeatureResponseEncoder.archive(rows: rows, sampleNames: labels.sampleNames, samples: samples,
+                                              centerTypes: centers, properties: labels.properties, values: values,
+                                              gradients: gradientArrays, basisID: nil)
     }
 
     /// The POST /v1/features JSON document, written piece by piece (one chunk in memory).
