@@ -160,12 +160,8 @@ public final class JobService: @unchecked Sendable {
         let directory = jobDirectory(id)
         try FileSystem.createDirectories(forFile: JobChunkFile.labelsPath(directory))
         let committed = Set(try store.chunks(jobID: id).map(\.chunk))
-        var errors = job.errors
-        for e in JobErrorList.decode(record.errorsJSON) where !errors.contains(where: { $0.structure == e.structure }) {
-            errors.append(e)
-        }
         let execution = Execution(id: id, job: job, directory: directory, chunkAtoms: settings.chunkAtoms,
-                                  committed: committed, errors: errors)
+                                  committed: committed, errors: job.errors + JobErrorList.decode(record.errorsJSON))
         // Written by the persister, ahead of every chunk (its queue is in order), so the
         // computing starts at once.
         persister.async { [self] in
@@ -272,16 +268,8 @@ public final class JobService: @unchecked Sendable {
 
     /// Removes finished jobs that ended before `cutoff` (seconds since 1970).
     public func sweep(olderThan cutoff: Double) {
-        for state in [JobState.succeeded, .failed, .cancelled] {
-            // Pages run newest first: collect every expired id, then delete.
-            var expired: [String] = []
-            var offset = 0
-            while let page = try? store.list(limit: 1000, offset: offset, state: state), !page.isEmpty {
-                expired += page.filter { $0.updatedAt.timeIntervalSince1970 < cutoff }.map(\.id)
-                offset += page.count
-            }
-            for id in expired where (try? store.delete(id)) == true { removeFiles(id) }
-        }
+        let expired = (try? store.ended(before: cutoff)) ?? []
+        for id in expired where (try? store.delete(id)) == true { removeFiles(id) }
     }
 
     // MARK: routes
@@ -614,8 +602,14 @@ final class Execution: @unchecked Sendable {
         var running = 0
         var abandoned = false
         var errors: [JobError] = []
+        /// The structures in `errors`: each is reported once.
+        var reported: Set<Int> = []
         var atoms = 0
         var started = 0.0
+
+        mutating func report(_ new: [JobError]) {
+            for e in new where reported.insert(e.structure).inserted { errors.append(e) }
+        }
     }
 
     init(id: String, job: DecodedJob, directory: String, chunkAtoms: Int, committed: Set<Int>, errors: [JobError]) {
@@ -636,7 +630,7 @@ final class Execution: @unchecked Sendable {
         chunks = ranges
         lock.withLock { p in
             p.pending = ranges.indices.filter { !committed.contains($0) }
-            p.errors = errors
+            p.report(errors)
             p.started = SystemClock.monotonic()
         }
     }
@@ -681,11 +675,7 @@ final class Execution: @unchecked Sendable {
         let members = range.compactMap { s in job.structures[s].map { (s, $0) } }
         let computed = try ChunkComputation.run(members, prepared: job.prepared,
                                                 featurizer: featurizer, failFast: job.failFast)
-        lock.withLock { p in
-            for failure in computed.errors where !p.errors.contains(where: { $0.structure == failure.structure }) {
-                p.errors.append(failure)
-            }
-        }
+        lock.withLock { $0.report(computed.errors) }
         return computed
     }
 

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Featurization jobs, their state machine and their committed output chunks.
 ///
 /// Every method is one transaction. Errors are `StorageError` or `StoreError`
@@ -80,6 +82,14 @@ public final class JobStore: Sendable {
         try database.query("""
             SELECT \(Self.summaryColumns) FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id
             """).map(Self.decodeSummary)
+    }
+
+    /// Ids of the jobs that ended (succeeded, failed or cancelled) before `cutoff`
+    /// (seconds since 1970).
+    public func ended(before cutoff: Double) throws -> [String] {
+        try database.query("""
+            SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') AND updated_at < ?
+            """, [.integer(Timestamp.milliseconds(Date(timeIntervalSince1970: cutoff)))]).map { row throws(StorageError) in try row.string("id") }
     }
 
     /// False if there was no such job. Its chunk rows go with it (cascade); result files
