@@ -217,17 +217,32 @@ enum CommandLineTool {
                 let batch = try bases.addStructures(datasetID: id, body: try FileIO.read(String(file)), idempotencyKey: String(file))
                 fputs("soapd fit: added \(file): " + String(decoding: batch.prefix(200), as: UTF8.self) + "\n", stderr)
             }
-            var request = "{\"dataset_id\":\"\(id)\",\"contraction\":\"\(options.string("contraction") ?? "separate")\""
-            if let q = options.int("q-max") { request += ",\"q_max\":\(q)" }
-            if let rv = options.string("residual-variance") { request += ",\"residual_variance\":\(rv)" }
-            if let method = options.string("method") { request += ",\"method\":\"\(method)\"" }
-            if let gamma = options.string("gamma") { request += ",\"gamma\":\(gamma)" }
-            if let specific = options.string("center-specific") { request += ",\"center_specific\":\(specific)" }
-            if let order, let budget {
-                request += ",\"multispectrum\":{\"correlation_order\":\(order),\"max_features_per_order\":\(budget)}"
+            // The POST /v1/bases body, written (not spliced) so every flag value is JSON-escaped.
+            func number(_ flag: String) -> Double? {
+                guard let text = options.string(flag) else { return nil }
+                guard let x = Double(text) else { fail("--\(flag) must be a number, not \(text)", code: 2) }
+                return x
             }
-            request += "}"
-            let (summary, _, _) = try bases.fit(Array(request.utf8))
+            var w = JSONWriter(capacity: 256)
+            w.beginObject()
+            w.key("dataset_id"); w.string(id)
+            w.key("contraction"); w.string(options.string("contraction") ?? "separate")
+            if let q = options.int("q-max") { w.key("q_max"); w.integer(q) }
+            if let rv = number("residual-variance") { w.key("residual_variance"); w.number(rv) }
+            if let method = options.string("method") { w.key("method"); w.string(method) }
+            if let gamma = number("gamma") { w.key("gamma"); w.number(gamma) }
+            if let specific = options.string("center-specific") {
+                guard specific == "true" || specific == "false" else { fail("--center-specific is true or false", code: 2) }
+                w.key("center_specific"); w.bool(specific == "true")
+            }
+            if let order, let budget {
+                w.key("multispectrum"); w.beginObject()
+                w.key("correlation_order"); w.integer(order)
+                w.key("max_features_per_order"); w.integer(budget)
+                w.endObject()
+            }
+            w.endObject()
+            let (summary, _, _) = try bases.fit(w.bytes)
             try FileIO.write([summary, [10]], to: "-")
         } catch let error as ServiceError {
             fail(error.description)
