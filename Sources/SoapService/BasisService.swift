@@ -98,9 +98,8 @@ public final class BasisService: Sendable {
     /// POST /v1/bases: fits, stores under a content hash, returns the summary (created or already there).
     public func fit(_ body: [UInt8]) throws(ServiceError) -> (json: [UInt8], created: Bool, id: String) {
         let parsed = try features.parse(body)
-        let request = try Self.decodeFit(parsed, limits: features.settings.requestLimits)
-        let datasetID = request.datasetID
-        let multispectrum = try parsed["multispectrum"].map { v throws(ServiceError) in try decodeMultispectrumFit(v) }
+        let request = try Self.decodeFit(parsed, limits: features.settings.requestLimits, multispectrumLimits: multispectrumLimits)
+        let (datasetID, multispectrum) = (request.datasetID, request.multispectrum)
         guard let record = try storage({ try datasets.get(datasetID) }) else {
             throw ServiceError(.invalid, pointer: "/dataset_id", "no dataset \(datasetID.prefix(80))")
         }
@@ -303,21 +302,15 @@ public final class BasisService: Sendable {
         var structures: [Structure]?
     }
 
-    func decodeMultispectrumFit(_ value: JSONValue) throws(ServiceError) -> MultispectrumFit {
+    static func decodeMultispectrumFit(_ value: JSONValue, limits: RequestLimits,
+                                       multispectrumLimits: MultispectrumFitLimits) throws(ServiceError) -> MultispectrumFit {
         let o = try Field.object(value, "/multispectrum")
         try Field.allowOnly(o, ["correlation_order", "max_features_per_order", "structures"], at: "/multispectrum")
-        let limits = features.settings.requestLimits
-        let nu = try Field.integer(try Field.required(o, "correlation_order", at: "/multispectrum"), "/multispectrum/correlation_order")
-        guard nu >= 2 && nu <= limits.maxCorrelationOrder else {
-            throw ServiceError(.invalid, pointer: "/multispectrum/correlation_order",
-                               "must be an integer from 2 to \(limits.maxCorrelationOrder), not \(nu)")
-        }
+        let nu = try Field.integer(try Field.required(o, "correlation_order", at: "/multispectrum"),
+                                   "/multispectrum/correlation_order", in: 2...max(2, limits.maxCorrelationOrder))
         let budget = try Field.integer(try Field.required(o, "max_features_per_order", at: "/multispectrum"),
-                                       "/multispectrum/max_features_per_order")
-        guard budget >= 1 && budget <= multispectrumLimits.maxFeaturesPerOrder else {
-            throw ServiceError(.invalid, pointer: "/multispectrum/max_features_per_order",
-                               "must be an integer from 1 to \(multispectrumLimits.maxFeaturesPerOrder), not \(budget)")
-        }
+                                       "/multispectrum/max_features_per_order",
+                                       in: 1...max(1, multispectrumLimits.maxFeaturesPerOrder))
         let structures = try o["structures"].map { v throws(ServiceError) in
             try FeatureRequestDecoder(limits: limits).decodeStructures(v, at: "/multispectrum/structures")
         }
@@ -411,10 +404,12 @@ public final class BasisService: Sendable {
         var centerSpecific: Bool
         var q: Int?
         var threshold: Double?
+        var multispectrum: MultispectrumFit?
     }
 
     /// The body of POST /v1/bases.
-    static func decodeFit(_ value: JSONValue, limits: RequestLimits) throws(ServiceError) -> FitOptions {
+    static func decodeFit(_ value: JSONValue, limits: RequestLimits,
+                          multispectrumLimits: MultispectrumFitLimits = .init()) throws(ServiceError) -> FitOptions {
         let root = try Field.object(value, "")
         try Field.allowOnly(root, ["dataset_id", "method", "contraction", "center_specific", "q_max", "residual_variance", "gamma",
                                    "multispectrum"], at: "")
@@ -450,8 +445,11 @@ public final class BasisService: Sendable {
             q = value
         case (nil, let v?): threshold = try Field.number(v, "/residual_variance")
         }
+        let multispectrum = try root["multispectrum"].map { v throws(ServiceError) in
+            try decodeMultispectrumFit(v, limits: limits, multispectrumLimits: multispectrumLimits)
+        }
         return FitOptions(datasetID: datasetID, method: fitMethod, contraction: contraction, centerSpecific: centerSpecific,
-                          q: q, threshold: threshold)
+                          q: q, threshold: threshold, multispectrum: multispectrum)
     }
 
     /// One finite number per structure.

@@ -65,12 +65,8 @@ public struct FeatureRequestDecoder: Sendable {
             guard type == .multispectrum else {
                 throw ServiceError(.invalid, pointer: "/descriptor/correlation_order", "applies to descriptor type multispectrum only")
             }
-            let nu = try Field.integer(order, "/descriptor/correlation_order")
-            guard nu >= 2 && nu <= limits.maxCorrelationOrder else {
-                throw ServiceError(.invalid, pointer: "/descriptor/correlation_order",
-                                   "must be an integer from 2 to \(limits.maxCorrelationOrder), not \(nu)")
-            }
-            options.correlationOrder = nu
+            options.correlationOrder = try Field.integer(order, "/descriptor/correlation_order",
+                                                         in: 2...max(2, limits.maxCorrelationOrder))
         }
         if let lambda = descriptor["o3_lambda"] {
             guard type == .powerSpectrum else {
@@ -243,6 +239,14 @@ enum Field {
         let x = try number(v, p())
         guard x == x.rounded(), abs(x) < 1e15 else { throw ServiceError(.invalid, pointer: p(), "expected an integer, got \(x)") }
         return Int(x)
+    }
+
+    static func integer(_ v: JSONValue, _ p: @autoclosure () -> String, in range: ClosedRange<Int>) throws(ServiceError) -> Int {
+        let x = try integer(v, p())
+        guard range.contains(x) else {
+            throw ServiceError(.invalid, pointer: p(), "must be an integer from \(range.lowerBound) to \(range.upperBound), not \(x)")
+        }
+        return x
     }
 
     static func required(_ o: JSONObject, _ key: String, at p: String) throws(ServiceError) -> JSONValue {
