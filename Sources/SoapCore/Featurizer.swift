@@ -199,6 +199,14 @@ public struct Featurizer: Sendable {
         return result
     }
 
+    /// Intermediate λ of a ν-body coupling reach min(k, ν−k)·L ≤ (ν/2)·L: refused before a
+    /// plan asks the Clebsch–Gordan tables for more than they hold.
+    static func checkCouplingReach(_ type: DescriptorType, maxAngular L: Int, order nu: Int) throws(FeaturizationError) {
+        guard max(L, (nu / 2) * L) <= ClebschGordan.supportedMaxAngular else {
+            throw .maxAngularTooLarge(type: type, maxAngular: L, limit: ClebschGordan.supportedMaxAngular / max(1, nu / 2))
+        }
+    }
+
     /// The NICE plan of a multispectrum (or of λ-SOAP), checked against the CG tables and
     /// the limits before anything is allocated; nil for the other descriptors.
     static func multispectrumPlan(_ type: DescriptorType, basis: ExpansionBasis, options: DescriptorOptions,
@@ -206,12 +214,8 @@ public struct Featurizer: Sendable {
         let equivariant = type == .powerSpectrum && options.lambda != nil
         guard type == .multispectrum || equivariant else { return nil }
         let L = basis.maxAngular
-        // Intermediate λ reach min(k, ν−k)·L: refuse before the plan asks the CG tables for more.
         let nu = equivariant ? 2 : options.correlationOrder
-        let reach = equivariant ? L : max(L, (nu / 2) * L)
-        guard reach <= ClebschGordan.supportedMaxAngular else {
-            throw .maxAngularTooLarge(type: type, maxAngular: L, limit: ClebschGordan.supportedMaxAngular / max(1, nu / 2))
-        }
+        try checkCouplingReach(type, maxAngular: L, order: nu)
         let plan: MultispectrumPlan
         do {
             plan = try MultispectrumPlan(maxAngular: L, channels: basis.channelCount, order: nu,

@@ -560,10 +560,8 @@ public struct MultispectrumFitter {
     public init(featurizer: Featurizer, basis: ExpansionBasis, correlationOrder nu: Int, maxFeatures: Int,
                 maxCovarianceValues: Int = 100_000_000) throws(MultispectrumFitError) {
         guard maxFeatures >= 1 else { throw .invalidBudget(maxFeatures) }
-        let L = basis.maxAngular
-        guard (nu / 2) * L <= ClebschGordan.supportedMaxAngular else {
-            throw .featurization(.maxAngularTooLarge(type: .multispectrum, maxAngular: L,
-                                                     limit: ClebschGordan.supportedMaxAngular / max(1, nu / 2)))
+        do { try Featurizer.checkCouplingReach(.multispectrum, maxAngular: basis.maxAngular, order: max(2, nu)) } catch {
+            throw .featurization(error)
         }
         (self.featurizer, self.basis, self.correlationOrder, self.maxFeatures) = (featurizer, basis, max(2, nu), maxFeatures)
         self.maxCovarianceValues = maxCovarianceValues
