@@ -37,7 +37,10 @@ public enum JSONNumberFormat {
     /// returns the number of bytes written.
     public static func write(_ x: Int, to p: UnsafeMutablePointer<UInt8>) -> Int {
         var i = 0
-        if x < 0 { p[0] = UInt8(ascii: "-"); i = 1 }
+        if x < 0 {
+            p[0] = UInt8(ascii: "-")
+            i = 1
+        }
         return i + writeDecimal(UInt64(x.magnitude), p + i)
     }
 
@@ -148,7 +151,8 @@ private func copyASCII(_ s: StaticString, _ p: UnsafeMutablePointer<UInt8>) -> I
 /// "00" "01" ... "99": two digits per division keeps the digit loop short.
 @inline(__always)
 private var digitPairs: UnsafePointer<UInt8> {
-    let pairs: StaticString = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
+    let pairs: StaticString =
+        "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
     return pairs.utf8Start
 }
 

@@ -1,5 +1,5 @@
 #if canImport(Foundation)
-import Foundation  // only for ContiguousBytes (Data); the parser itself does not use Foundation
+    import Foundation  // only for ContiguousBytes (Data); the parser itself does not use Foundation
 #endif
 
 /// Bounds on what the parser accepts; exceeding one is a `JSONParseError`
@@ -108,14 +108,14 @@ public enum JSON {
     }
 
     #if canImport(Foundation)
-    public static func parse<Bytes: ContiguousBytes>(_ bytes: Bytes, limits: JSONLimits = JSONLimits())
-        throws(JSONParseError) -> JSONValue
-    {
-        let result = bytes.withUnsafeBytes { buf in
-            Result { () throws(JSONParseError) in try parse(buf, limits: limits) }
+        public static func parse<Bytes: ContiguousBytes>(_ bytes: Bytes, limits: JSONLimits = JSONLimits())
+            throws(JSONParseError) -> JSONValue
+        {
+            let result = bytes.withUnsafeBytes { buf in
+                Result { () throws(JSONParseError) in try parse(buf, limits: limits) }
+            }
+            return try result.get()
         }
-        return try result.get()
-    }
     #endif
 
     /// Compact JSON text of `value`.

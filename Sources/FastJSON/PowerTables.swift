@@ -148,7 +148,10 @@ struct BigUInt {
             let offset = UInt64(bit & 31)
             return ((limb(index + 1) << 32 | limb(index)) >> offset) & 0xFFFF_FFFF
         }
-        let w0 = word32(shift), w1 = word32(shift + 32), w2 = word32(shift + 64), w3 = word32(shift + 96)
+        let w0 = word32(shift)
+        let w1 = word32(shift + 32)
+        let w2 = word32(shift + 64)
+        let w3 = word32(shift + 96)
         return (w3 << 32 | w2, w1 << 32 | w0)
     }
 }

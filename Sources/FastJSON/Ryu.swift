@@ -81,7 +81,9 @@ func ryuDecimal(_ ieeeMantissa: UInt64, _ ieeeExponent: Int, _ tables: PowerTabl
     // The lower neighbour is closer when the mantissa is a power of two.
     let mmShift: UInt64 = (ieeeMantissa != 0 || ieeeExponent <= 1) ? 1 : 0
 
-    var vr: UInt64, vp: UInt64, vm: UInt64
+    var vr: UInt64
+    var vp: UInt64
+    var vm: UInt64
     let e10: Int
     var vmIsTrailingZeros = false
     var vrIsTrailingZeros = false

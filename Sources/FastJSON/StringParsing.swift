@@ -1,6 +1,5 @@
 // JSON strings: escapes, surrogate pairs, strict UTF-8 validation, length limit.
 
-
 extension Parser {
     /// Parses the string starting at the opening quote at `pos`.
     mutating func parseString() throws(JSONParseError) -> String {
@@ -147,12 +146,20 @@ extension Parser {
         var hi: UInt8 = 0xBF
         switch c0 {
         case 0xC2...0xDF: length = 2
-        case 0xE0: length = 3; lo = 0xA0
+        case 0xE0:
+            length = 3
+            lo = 0xA0
         case 0xE1...0xEC, 0xEE...0xEF: length = 3
-        case 0xED: length = 3; hi = 0x9F
-        case 0xF0: length = 4; lo = 0x90
+        case 0xED:
+            length = 3
+            hi = 0x9F
+        case 0xF0:
+            length = 4
+            lo = 0x90
         case 0xF1...0xF3: length = 4
-        case 0xF4: length = 4; hi = 0x8F
+        case 0xF4:
+            length = 4
+            hi = 0x8F
         default: throw syntaxError("invalid UTF-8 in string", at: i)
         }
         guard i &+ length <= end else { throw syntaxError("invalid UTF-8 in string", at: i) }

@@ -44,9 +44,14 @@ final class BispectrumTables: Sendable {
         let cg = ClebschGordan.shared(maxAngular: L)
         triples = Self.triples(maxAngular: L)
         var start = [0]
-        var i1: [Int32] = [], i2: [Int32] = [], i3: [Int32] = [], coefficient: [Double] = []
+        var i1: [Int32] = []
+        var i2: [Int32] = []
+        var i3: [Int32] = []
+        var coefficient: [Double] = []
         for t in triples {
-            let d1 = 2 * t.l1 + 1, d2 = 2 * t.l2 + 1, d3 = 2 * t.l3 + 1
+            let d1 = 2 * t.l1 + 1
+            let d2 = 2 * t.l2 + 1
+            let d3 = 2 * t.l3 + 1
             // Coupling of (l3 μ) with (l3 m3) to (0 0), from the tables rather than
             // its closed form (−1)^l/√(2l+1) δ, so both factors share one convention.
             var zero = [Double](repeating: 0, count: d3 * d3)
@@ -55,14 +60,18 @@ final class BispectrumTables: Sendable {
             }
             var dense = [Double](repeating: 0, count: d1 * d2 * d3)
             for e in cg.range(t.l1, t.l2, t.l3) {
-                let a = Int(cg.m1[e]) + t.l1, b = Int(cg.m2[e]) + t.l2, mu = Int(cg.mL[e]) + t.l3
+                let a = Int(cg.m1[e]) + t.l1
+                let b = Int(cg.m2[e]) + t.l2
+                let mu = Int(cg.mL[e]) + t.l3
                 for c in 0..<d3 { dense[(c * d1 + a) * d2 + b] += cg.values[e] * zero[mu * d3 + c] }
             }
             // Ordered by m3, then m1, m2: the contraction accumulates per m3 row.
             for c in 0..<d3 {
                 for a in 0..<d1 {
                     for b in 0..<d2 where dense[(c * d1 + a) * d2 + b] != 0 {
-                        i1.append(Int32(a)); i2.append(Int32(b)); i3.append(Int32(c))
+                        i1.append(Int32(a))
+                        i2.append(Int32(b))
+                        i3.append(Int32(c))
                         coefficient.append(dense[(c * d1 + a) * d2 + b])
                     }
                 }
@@ -70,7 +79,10 @@ final class BispectrumTables: Sendable {
             start.append(coefficient.count)
         }
         entryStart = start
-        self.i1 = i1; self.i2 = i2; self.i3 = i3; self.coefficient = coefficient
+        self.i1 = i1
+        self.i2 = i2
+        self.i3 = i3
+        self.coefficient = coefficient
     }
 }
 
@@ -117,14 +129,22 @@ final class BispectrumContraction {
 
     init(maxAngular: Int, radialCount: Int, channels: Int) {
         tables = BispectrumTables.shared(maxAngular: maxAngular)
-        L = maxAngular; K = radialCount; self.channels = channels
+        L = maxAngular
+        K = radialCount
+        self.channels = channels
         let ch3 = channels * channels * channels
-        var starts: [Int] = [], runOffsets: [Int] = [], runs: [Int] = []
-        var col = 0, tSize = 0, maxEntries = 1
+        var starts: [Int] = []
+        var runOffsets: [Int] = []
+        var runs: [Int] = []
+        var col = 0
+        var tSize = 0
+        var maxEntries = 1
         for (k, t) in tables.triples.enumerated() {
-            starts.append(col); col += ch3
+            starts.append(col)
+            col += ch3
             tSize += channels * (2 * t.l3 + 1) * channels
-            let first = tables.entryStart[k], end = tables.entryStart[k + 1]
+            let first = tables.entryStart[k]
+            let end = tables.entryStart[k + 1]
             maxEntries = max(maxEntries, end - first)
             runOffsets.append(runs.count)
             var e = first
@@ -133,16 +153,26 @@ final class BispectrumContraction {
                 runs.append(e - first)
             }
         }
-        columnStart = starts; columns = col; runOffset = runOffsets
+        columnStart = starts
+        columns = col
+        runOffset = runOffsets
         let n = tables.coefficient.count
         entryStart = .allocate(capacity: tables.entryStart.count)
         entryStart.initialize(from: tables.entryStart, count: tables.entryStart.count)
-        e1 = .allocate(capacity: max(1, n)); e1.initialize(from: tables.i1, count: n)
-        e2 = .allocate(capacity: max(1, n)); e2.initialize(from: tables.i2, count: n)
-        coefficient = .allocate(capacity: max(1, n)); coefficient.initialize(from: tables.coefficient, count: n)
-        runStart = .allocate(capacity: max(1, runs.count)); runStart.initialize(from: runs, count: runs.count)
+        e1 = .allocate(capacity: max(1, n))
+        e1.initialize(from: tables.i1, count: n)
+        e2 = .allocate(capacity: max(1, n))
+        e2.initialize(from: tables.i2, count: n)
+        coefficient = .allocate(capacity: max(1, n))
+        coefficient.initialize(from: tables.coefficient, count: n)
+        runStart = .allocate(capacity: max(1, runs.count))
+        runStart.initialize(from: runs, count: runs.count)
         tripleL = .allocate(capacity: 3 * tables.triples.count)
-        for (k, t) in tables.triples.enumerated() { tripleL[3 * k] = t.l1; tripleL[3 * k + 1] = t.l2; tripleL[3 * k + 2] = t.l3 }
+        for (k, t) in tables.triples.enumerated() {
+            tripleL[3 * k] = t.l1
+            tripleL[3 * k + 1] = t.l2
+            tripleL[3 * k + 2] = t.l3
+        }
         tValues = .allocate(capacity: max(1, tSize))
         tScratch = .allocate(capacity: max(1, channels * (2 * maxAngular + 1) * channels))
         scaled = .allocate(capacity: maxEntries)
@@ -156,21 +186,38 @@ final class BispectrumContraction {
     }
 
     deinit {
-        entryStart.deallocate(); e1.deallocate(); e2.deallocate(); coefficient.deallocate(); runStart.deallocate()
-        tripleL.deallocate(); tValues.deallocate(); tScratch.deallocate(); scaled.deallocate()
-        gradientTransposed.deallocate(); activeChannel.deallocate(); compactIndex.deallocate()
-        compactC.deallocate(); compactCT.deallocate(); compactOut.deallocate()
+        entryStart.deallocate()
+        e1.deallocate()
+        e2.deallocate()
+        coefficient.deallocate()
+        runStart.deallocate()
+        tripleL.deallocate()
+        tValues.deallocate()
+        tScratch.deallocate()
+        scaled.deallocate()
+        gradientTransposed.deallocate()
+        activeChannel.deallocate()
+        compactIndex.deallocate()
+        compactC.deallocate()
+        compactCT.deallocate()
+        compactOut.deallocate()
     }
 
     /// Step 1: T[r1, m3, r2] = Σ_e coef_e · X1[r1, m1_e] · X2ᵀ[m2_e, r2], for n1 rows of X1
     /// (row stride d1) and the columns r2 of X2ᵀ (row stride n2); `fromDiagonal`: only r2 ≥ r1.
     /// Entries of one m3 form a run: its sum over 8 columns stays in registers.
     @inline(__always)
-    private func coupleFirstTwo(_ t: Int, x1: UnsafePointer<Double>, n1: Int, x2t: UnsafePointer<Double>, n2: Int,
-                                into T: UnsafeMutablePointer<Double>, fromDiagonal: Bool = false) {
-        let d1 = 2 * tripleL[3 * t] + 1, d3 = 2 * tripleL[3 * t + 2] + 1
-        let first = entryStart[t], count = entryStart[t + 1] - first
-        let coef = coefficient + first, i1 = e1 + first, i2 = e2 + first
+    private func coupleFirstTwo(
+        _ t: Int, x1: UnsafePointer<Double>, n1: Int, x2t: UnsafePointer<Double>, n2: Int,
+        into T: UnsafeMutablePointer<Double>, fromDiagonal: Bool = false
+    ) {
+        let d1 = 2 * tripleL[3 * t] + 1
+        let d3 = 2 * tripleL[3 * t + 2] + 1
+        let first = entryStart[t]
+        let count = entryStart[t + 1] - first
+        let coef = coefficient + first
+        let i1 = e1 + first
+        let i2 = e2 + first
         let runs = runStart + runOffset[t]
         let a = scaled
         for r1 in 0..<n1 {
@@ -187,8 +234,9 @@ final class BispectrumContraction {
             }
             let range = fromDiagonal ? r1..<n2 : 0..<n2
             for m in 0..<d3 {
-                BispectrumKernels.combineRows(weights: a, rows: i2, range: runs[m]..<runs[m + 1], x: x2t, stride: n2,
-                                    columns: range, into: tRow + m * n2)
+                BispectrumKernels.combineRows(
+                    weights: a, rows: i2, range: runs[m]..<runs[m + 1], x: x2t, stride: n2,
+                    columns: range, into: tRow + m * n2)
             }
         }
     }
@@ -197,21 +245,26 @@ final class BispectrumContraction {
     /// with `ch` the output's channel count. With `assign` the segments are
     /// overwritten: each is written once, with no zeroing pass over the row.
     @inline(__always)
-    private func coupleThird(_ t: Int, T: UnsafePointer<Double>, n1: Int, q1: Int, n2: Int, q2: Int,
-                             x3t: UnsafePointer<Double>, n3: Int, q3: Int, out: UnsafeMutablePointer<Double>,
-                             ch: Int, assign: Bool = false) {
+    private func coupleThird(
+        _ t: Int, T: UnsafePointer<Double>, n1: Int, q1: Int, n2: Int, q2: Int,
+        x3t: UnsafePointer<Double>, n3: Int, q3: Int, out: UnsafeMutablePointer<Double>,
+        ch: Int, assign: Bool = false
+    ) {
         let d3 = 2 * tripleL[3 * t + 2] + 1
         for r1 in 0..<n1 {
-            BispectrumKernels.transposedProduct(T + r1 * d3 * n2, stride: n2, rows: 0..<n2, depth: d3, x: x3t, width: n3,
-                                      into: out + ((q1 + r1) * ch + q2) * ch + q3, outStride: ch, assign: assign)
+            BispectrumKernels.transposedProduct(
+                T + r1 * d3 * n2, stride: n2, rows: 0..<n2, depth: d3, x: x3t, width: n3,
+                into: out + ((q1 + r1) * ch + q2) * ch + q3, outStride: ch, assign: assign)
         }
     }
 
     /// One centre's row. `C` is the expansion ([l]: channels × (2l+1)),
     /// `CT` its per-l transpose ([l]: (2l+1) × channels). With `keepT` the
     /// full T of every triple is kept for `writeGradient`.
-    func writeValues(C: UnsafePointer<Double>, CT: UnsafePointer<Double>, to out: UnsafeMutablePointer<Double>,
-                     keepT: Bool) {
+    func writeValues(
+        C: UnsafePointer<Double>, CT: UnsafePointer<Double>, to out: UnsafeMutablePointer<Double>,
+        keepT: Bool
+    ) {
         let ch = channels
         var active = 0
         if !keepT {
@@ -222,7 +275,10 @@ final class BispectrumContraction {
                     let row = C + ch * l * l + q * (2 * l + 1)
                     for m in 0..<(2 * l + 1) where row[m] != 0 { nonzero = true }
                 }
-                if nonzero { activeChannel[active] = q; active += 1 }
+                if nonzero {
+                    activeChannel[active] = q
+                    active += 1
+                }
             }
         }
         if keepT || active == ch {
@@ -273,32 +329,40 @@ final class BispectrumContraction {
 
     /// Every triple over `channels` channels into `out` (triple blocks of
     /// channels³), T into tValues.
-    private func contractAll(C: UnsafePointer<Double>, CT: UnsafePointer<Double>, channels ch: Int,
-                             out: UnsafeMutablePointer<Double>) {
+    private func contractAll(
+        C: UnsafePointer<Double>, CT: UnsafePointer<Double>, channels ch: Int,
+        out: UnsafeMutablePointer<Double>
+    ) {
         var tOffset = 0
         for t in 0..<tables.triples.count {
-            let l1 = tripleL[3 * t], l2 = tripleL[3 * t + 1], l3 = tripleL[3 * t + 2]
+            let l1 = tripleL[3 * t]
+            let l2 = tripleL[3 * t + 1]
+            let l3 = tripleL[3 * t + 2]
             let T = tValues + tOffset
             tOffset += ch * (2 * l3 + 1) * ch
             let block = out + t * ch * ch * ch
             if l1 == l2 {
-                writeSymmetricTriple(t, x: C + ch * l1 * l1, xt: CT + ch * l1 * l1, x3t: CT + ch * l3 * l3, T: T,
-                                     channels: ch, out: block)
+                writeSymmetricTriple(
+                    t, x: C + ch * l1 * l1, xt: CT + ch * l1 * l1, x3t: CT + ch * l3 * l3, T: T,
+                    channels: ch, out: block)
                 continue
             }
             coupleFirstTwo(t, x1: C + ch * l1 * l1, n1: ch, x2t: CT + ch * l2 * l2, n2: ch, into: T)
             // Full channel ranges: every column of the triple is assigned once.
-            coupleThird(t, T: T, n1: ch, q1: 0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: block,
-                        ch: ch, assign: true)
+            coupleThird(
+                t, T: T, n1: ch, q1: 0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: block,
+                ch: ch, assign: true)
         }
     }
 
     /// A triple with l1 = l2, half the work: its coefficients are symmetric in
     /// (m1, m2) (even l1+l2+l3), so T[q1, m3, q2] and B[q1, q2, q3] are
     /// symmetric in (q1, q2). Computes q2 ≥ q1 and mirrors.
-    private func writeSymmetricTriple(_ t: Int, x: UnsafePointer<Double>, xt: UnsafePointer<Double>,
-                                      x3t: UnsafePointer<Double>, T: UnsafeMutablePointer<Double>, channels ch: Int,
-                                      out: UnsafeMutablePointer<Double>) {
+    private func writeSymmetricTriple(
+        _ t: Int, x: UnsafePointer<Double>, xt: UnsafePointer<Double>,
+        x3t: UnsafePointer<Double>, T: UnsafeMutablePointer<Double>, channels ch: Int,
+        out: UnsafeMutablePointer<Double>
+    ) {
         let d3 = 2 * tripleL[3 * t + 2] + 1
         coupleFirstTwo(t, x1: x, n1: ch, x2t: xt, n2: ch, into: T, fromDiagonal: true)
         // The full T is kept for the gradients' third term.
@@ -310,8 +374,9 @@ final class BispectrumContraction {
         }
         for r1 in 0..<ch {
             let block = out + r1 * ch * ch
-            BispectrumKernels.transposedProduct(T + r1 * d3 * ch, stride: ch, rows: r1..<ch, depth: d3, x: x3t, width: ch,
-                                      into: block, outStride: ch, assign: true)
+            BispectrumKernels.transposedProduct(
+                T + r1 * d3 * ch, stride: ch, rows: r1..<ch, depth: d3, x: x3t, width: ch,
+                into: block, outStride: ch, assign: true)
             for r2 in (r1 + 1)..<ch { (out + (r2 * ch + r1) * ch).update(from: block + r2 * ch, count: ch) }
         }
     }
@@ -319,27 +384,34 @@ final class BispectrumContraction {
     /// ∂B/∂r_u (one direction) for a neighbour u whose K channels start at
     /// `q0`, given ∂c of those channels ([l]: K × (2l+1)). Needs the T of the
     /// last `writeValues(keepT: true)`. `out` (one row of columns) is overwritten.
-    func writeGradient(dC: UnsafePointer<Double>, q0: Int, C: UnsafePointer<Double>, CT: UnsafePointer<Double>,
-                       to out: UnsafeMutablePointer<Double>) {
+    func writeGradient(
+        dC: UnsafePointer<Double>, q0: Int, C: UnsafePointer<Double>, CT: UnsafePointer<Double>,
+        to out: UnsafeMutablePointer<Double>
+    ) {
         let ch = channels
         let dCT = gradientTransposed
         SphericalExpansion.transposePerL(dC, maxAngular: L, channels: K, into: dCT)
         out.update(repeating: 0, count: columns)
         var tOffset = 0
         for t in 0..<tables.triples.count {
-            let l1 = tripleL[3 * t], l2 = tripleL[3 * t + 1], l3 = tripleL[3 * t + 2]
+            let l1 = tripleL[3 * t]
+            let l2 = tripleL[3 * t + 1]
+            let l3 = tripleL[3 * t + 2]
             let base = out + columnStart[t]
             // ∂c in the first factor: rows q1 ∈ u's channels.
             coupleFirstTwo(t, x1: dC + K * l1 * l1, n1: K, x2t: CT + ch * l2 * l2, n2: ch, into: tScratch)
-            coupleThird(t, T: tScratch, n1: K, q1: q0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: base,
-                        ch: ch)
+            coupleThird(
+                t, T: tScratch, n1: K, q1: q0, n2: ch, q2: 0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: base,
+                ch: ch)
             // In the second: q2 ∈ u's channels.
             coupleFirstTwo(t, x1: C + ch * l1 * l1, n1: ch, x2t: dCT + K * l2 * l2, n2: K, into: tScratch)
-            coupleThird(t, T: tScratch, n1: ch, q1: 0, n2: K, q2: q0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: base,
-                        ch: ch)
+            coupleThird(
+                t, T: tScratch, n1: ch, q1: 0, n2: K, q2: q0, x3t: CT + ch * l3 * l3, n3: ch, q3: 0, out: base,
+                ch: ch)
             // In the third: the values' T against ∂cᵀ, q3 ∈ u's channels.
-            coupleThird(t, T: tValues + tOffset, n1: ch, q1: 0, n2: ch, q2: 0, x3t: dCT + K * l3 * l3, n3: K, q3: q0,
-                        out: base, ch: ch)
+            coupleThird(
+                t, T: tValues + tOffset, n1: ch, q1: 0, n2: ch, q2: 0, x3t: dCT + K * l3 * l3, n3: K, q3: q0,
+                out: base, ch: ch)
             tOffset += ch * (2 * l3 + 1) * ch
         }
     }
@@ -361,8 +433,10 @@ enum BispectrumKernels {
 
     /// dst[c] = Σ_{e ∈ range} w[e] · x[rows[e]·stride + c], for c ∈ columns.
     @inline(__always)
-    static func combineRows(weights w: UnsafePointer<Double>, rows: UnsafePointer<Int32>, range: Range<Int>,
-                            x: UnsafePointer<Double>, stride: Int, columns: Range<Int>, into dst: UnsafeMutablePointer<Double>) {
+    static func combineRows(
+        weights w: UnsafePointer<Double>, rows: UnsafePointer<Int32>, range: Range<Int>,
+        x: UnsafePointer<Double>, stride: Int, columns: Range<Int>, into dst: UnsafeMutablePointer<Double>
+    ) {
         var c = columns.lowerBound
         let end = columns.upperBound
         while c + 8 <= end {
@@ -388,9 +462,11 @@ enum BispectrumKernels {
     /// out[r·outStride + c] (+)= Σ_{m < depth} t[m·stride + r] · x[m·width + c],
     /// for r ∈ rows and c < width: two rows × 8 columns of accumulators.
     @inline(__always)
-    static func transposedProduct(_ t: UnsafePointer<Double>, stride: Int, rows: Range<Int>, depth: Int,
-                                  x: UnsafePointer<Double>, width: Int, into out: UnsafeMutablePointer<Double>,
-                                  outStride: Int, assign: Bool) {
+    static func transposedProduct(
+        _ t: UnsafePointer<Double>, stride: Int, rows: Range<Int>, depth: Int,
+        x: UnsafePointer<Double>, width: Int, into out: UnsafeMutablePointer<Double>,
+        outStride: Int, assign: Bool
+    ) {
         @inline(__always) func put8(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) {
             let raw = UnsafeMutableRawPointer(p)
             raw.storeBytes(of: assign ? v : v + load8(p), as: SIMD8<Double>.self)
@@ -402,36 +478,48 @@ enum BispectrumKernels {
         var r = rows.lowerBound
         let end = rows.upperBound
         while r + 2 <= end {
-            let o0 = out + r * outStride, o1 = o0 + outStride
+            let o0 = out + r * outStride
+            let o1 = o0 + outStride
             var c = 0
             while c + 8 <= width {
-                var a0 = SIMD8<Double>(repeating: 0), a1 = SIMD8<Double>(repeating: 0)
+                var a0 = SIMD8<Double>(repeating: 0)
+                var a1 = SIMD8<Double>(repeating: 0)
                 for m in 0..<depth {
                     let v = load8(x + m * width + c)
                     a0 += t[m * stride + r] * v
                     a1 += t[m * stride + r + 1] * v
                 }
-                put8(a0, o0 + c); put8(a1, o1 + c)
+                put8(a0, o0 + c)
+                put8(a1, o1 + c)
                 c += 8
             }
             if c + 4 <= width {
-                var a0 = SIMD4<Double>(repeating: 0), a1 = SIMD4<Double>(repeating: 0)
+                var a0 = SIMD4<Double>(repeating: 0)
+                var a1 = SIMD4<Double>(repeating: 0)
                 for m in 0..<depth {
                     let v = load4(x + m * width + c)
                     a0 += t[m * stride + r] * v
                     a1 += t[m * stride + r + 1] * v
                 }
-                put4(a0, o0 + c); put4(a1, o1 + c)
+                put4(a0, o0 + c)
+                put4(a1, o1 + c)
                 c += 4
             }
             while c < width {
-                var s0 = 0.0, s1 = 0.0
+                var s0 = 0.0
+                var s1 = 0.0
                 for m in 0..<depth {
                     let v = x[m * width + c]
                     s0 += t[m * stride + r] * v
                     s1 += t[m * stride + r + 1] * v
                 }
-                if assign { o0[c] = s0; o1[c] = s1 } else { o0[c] += s0; o1[c] += s1 }
+                if assign {
+                    o0[c] = s0
+                    o1[c] = s1
+                } else {
+                    o0[c] += s0
+                    o1[c] += s1
+                }
                 c += 1
             }
             r += 2

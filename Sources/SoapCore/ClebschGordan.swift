@@ -35,7 +35,10 @@ public final class ClebschGordan: Sendable {
         }
         self.maxAngular = maxAngular
         let L = maxAngular
-        var m1: [Int32] = [], m2: [Int32] = [], mL: [Int32] = [], values: [Double] = []
+        var m1: [Int32] = []
+        var m2: [Int32] = []
+        var mL: [Int32] = []
+        var values: [Double] = []
         var offsets = [0]
         offsets.reserveCapacity((L + 1) * (L + 1) * (2 * L + 1) + 1)
         for l1 in 0...L {
@@ -48,7 +51,11 @@ public final class ClebschGordan: Sendable {
                 }
             }
         }
-        self.m1 = m1; self.m2 = m2; self.mL = mL; self.values = values; self.offsets = offsets
+        self.m1 = m1
+        self.m2 = m2
+        self.mL = mL
+        self.values = values
+        self.offsets = offsets
     }
 
     /// Entries of (l1, l2, L); empty outside the triangle |l1−l2| ≤ L ≤ l1+l2.
@@ -98,13 +105,18 @@ public final class ClebschGordan: Sendable {
     /// lost to the cancellation that the factorial form suffers at large l.
     public static func complex(_ l1: Int, _ mu1: Int, _ l2: Int, _ mu2: Int, _ L: Int, _ M: Int) -> Double {
         guard mu1 + mu2 == M, abs(mu1) <= l1, abs(mu2) <= l2, abs(M) <= L,
-              L >= abs(l1 - l2), L <= l1 + l2 else { return 0 }
-        let n = l1 + l2 - L, p = L + l1 - l2, q = L - l1 + l2
-        let a = l1 - mu1, b = l2 + mu2
+            L >= abs(l1 - l2), L <= l1 + l2
+        else { return 0 }
+        let n = l1 + l2 - L
+        let p = L + l1 - l2
+        let q = L - l1 + l2
+        let a = l1 - mu1
+        let b = l2 + mu2
         var exact: Int64 = 0
         var overflow = false
         var approximate = 0.0
-        let kLow = max(0, a - p, b - q), kHigh = min(n, a, b)
+        let kLow = max(0, a - p, b - q)
+        let kHigh = min(n, a, b)
         if kLow <= kHigh {
             for k in kLow...kHigh {
                 let (t1, o1) = binomial(n, k).multipliedReportingOverflow(by: binomial(p, a - k))
@@ -113,7 +125,8 @@ public final class ClebschGordan: Sendable {
                 let (s, o3) = exact.addingReportingOverflow(signed)
                 overflow = overflow || o1 || o2 || o3
                 exact = s
-                approximate += (k % 2 == 0 ? 1.0 : -1.0) * Double(binomial(n, k)) * Double(binomial(p, a - k))
+                approximate +=
+                    (k % 2 == 0 ? 1.0 : -1.0) * Double(binomial(n, k)) * Double(binomial(p, a - k))
                     * Double(binomial(q, b - k))
             }
         }
@@ -121,7 +134,8 @@ public final class ClebschGordan: Sendable {
         if sum == 0 { return 0 }
         // sqrt((2L+1) (L+M)!(L−M)!(l1−m1)!(l1+m1)!(l2−m2)!(l2+m2)! / ((l1+l2+L+1)! N! P! Q!))
         let f = factorials
-        let ratio = Double(2 * L + 1) * (f[L + M] * f[L - M]) / f[l1 + l2 + L + 1]
+        let ratio =
+            Double(2 * L + 1) * (f[L + M] * f[L - M]) / f[l1 + l2 + L + 1]
             * (f[l1 - mu1] * f[l1 + mu1]) / (f[n] * f[p]) * (f[l2 - mu2] * f[l2 + mu2]) / f[q]
         return sum * ratio.squareRoot()
     }
@@ -160,8 +174,10 @@ public final class ClebschGordan: Sendable {
         return WRow(count: 1, m: (0, 0), re: (1, 0), im: (0, 0))
     }
 
-    private static func appendRealCoefficients(_ l1: Int, _ l2: Int, _ L: Int, m1: inout [Int32], m2: inout [Int32],
-                                               mL: inout [Int32], values: inout [Double]) {
+    private static func appendRealCoefficients(
+        _ l1: Int, _ l2: Int, _ L: Int, m1: inout [Int32], m2: inout [Int32],
+        mL: inout [Int32], values: inout [Double]
+    ) {
         let takeReal = (l1 + l2 + L) % 2 == 0
         let d2 = 2 * l2 + 1
         // Complex coefficients of this (l1, l2, L) once, indexed by (m1', m2'); M' = m1' + m2'.
@@ -175,7 +191,8 @@ public final class ClebschGordan: Sendable {
                 let w1 = realFromComplex(a)
                 for b in -l2...l2 {
                     let w2 = realFromComplex(b)
-                    var re = 0.0, im = 0.0
+                    var re = 0.0
+                    var im = 0.0
                     for i in 0..<w1.count {
                         let (p, r1, i1) = w1.term(i)
                         for j in 0..<w2.count {
@@ -196,7 +213,10 @@ public final class ClebschGordan: Sendable {
                     // The other part cancels exactly in exact arithmetic; rounding
                     // leaves ~1e-17 where a coefficient is structurally zero.
                     if abs(v) > 1e-13 {
-                        m1.append(Int32(a)); m2.append(Int32(b)); mL.append(Int32(M)); values.append(v)
+                        m1.append(Int32(a))
+                        m2.append(Int32(b))
+                        mL.append(Int32(M))
+                        values.append(v)
                     }
                 }
             }

@@ -31,17 +31,24 @@ public struct DatasetStatistics: Sendable, Equatable {
     public var targetFeatureCount: Int { species.count * species.count * radialCount }
 
     public init(species: [Int], maxAngular: Int, radialCount: Int) {
-        self.species = species; self.maxAngular = maxAngular; self.radialCount = radialCount
+        self.species = species
+        self.maxAngular = maxAngular
+        self.radialCount = radialCount
         centers = Array(repeating: 0, count: species.count)
         gram = [Double](repeating: 0, count: species.count * (maxAngular + 1) * Self.blockSize(species.count, radialCount))
     }
 
     /// Restores statistics from their stored parts; nil when the sizes disagree.
-    public init?(species: [Int], maxAngular: Int, radialCount: Int, structures: Int, neighbors: Int,
-                 centers: [Int], gram: [Double]) {
+    public init?(
+        species: [Int], maxAngular: Int, radialCount: Int, structures: Int, neighbors: Int,
+        centers: [Int], gram: [Double]
+    ) {
         self.init(species: species, maxAngular: maxAngular, radialCount: radialCount)
         guard centers.count == species.count, gram.count == self.gram.count else { return nil }
-        self.structures = structures; self.neighbors = neighbors; self.centers = centers; self.gram = gram
+        self.structures = structures
+        self.neighbors = neighbors
+        self.centers = centers
+        self.gram = gram
     }
 
     static func blockSize(_ s: Int, _ n: Int) -> Int { (s * n) * (s * n) }
@@ -81,7 +88,8 @@ public struct DatasetStatistics: Sendable, Equatable {
     /// The N² block of neighbour species slot a, one l.
     public func block(l: Int, species a: Int, centerSlots: [Int]? = nil) -> [Double] {
         let joint = joint(l: l, centerSlots: centerSlots)
-        let n = radialCount, ch = channels
+        let n = radialCount
+        let ch = channels
         var out = [Double](repeating: 0, count: n * n)
         for i in 0..<n { for j in 0..<n { out[i * n + j] = joint[(a * n + i) * ch + a * n + j] } }
         return out
@@ -93,7 +101,10 @@ public struct DatasetStatistics: Sendable, Equatable {
     public mutating func setTargets(structures: Int, squares: Double, cross: [Double], gram: [Double]) -> Bool {
         let d = targetFeatureCount
         guard structures >= 0, cross.count == d, gram.count == d * d else { return false }
-        targetStructures = structures; targetSquares = squares; targetCross = cross; targetGram = gram
+        targetStructures = structures
+        targetSquares = squares
+        targetCross = cross
+        targetGram = gram
         return true
     }
 }
@@ -101,8 +112,10 @@ public struct DatasetStatistics: Sendable, Equatable {
 extension Featurizer {
     /// Accumulates the expansion covariance of `structures` (primitive basis) and, when
     /// `targets` (one per structure) are given, the supervised sums for PCovR.
-    public func statistics(_ structures: [Structure], basis: ExpansionBasis,
-                           targets: [Double]? = nil) throws(FeaturizationError) -> DatasetStatistics {
+    public func statistics(
+        _ structures: [Structure], basis: ExpansionBasis,
+        targets: [Double]? = nil
+    ) throws(FeaturizationError) -> DatasetStatistics {
         precondition(targets == nil || targets!.count == structures.count)
         let clock = Deadline(seconds: timeLimit)
         let prepared = try prepareStructures(structures, basis: basis)
@@ -110,54 +123,60 @@ extension Featurizer {
         var atomBase = [Int](repeating: 0, count: structures.count + 1)
         for s in structures.indices { atomBase[s + 1] = atomBase[s] + structures[s].count }
         var atomL0 = [Double](repeating: 0, count: targets == nil ? 0 : atomBase[structures.count] * basis.channelCount)
-        let L = basis.maxAngular, K = basis.radialCount, S = basis.species.count
+        let L = basis.maxAngular
+        let K = basis.radialCount
+        let S = basis.species.count
         let ch = basis.channelCount
         let chunks = Self.centerChunks(structures, size: 16)
         let workers = max(1, min(threads, chunks.count))
-        var partial = [DatasetStatistics](repeating: DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K),
-                                          count: workers)
+        var partial = [DatasetStatistics](
+            repeating: DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K),
+            count: workers)
         partial.withUnsafeMutableBufferPointer { out in
-        atomL0.withUnsafeMutableBufferPointer { l0 in
-            let out = out, l0 = l0
-            Parallel.run(chunks: chunks.count, threads: workers, executor: executor) { worker, next in
-                let expansion = SphericalExpansion(basis: basis)
-                var local = DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K)
-                let block = ch * ch
-                local.gram.withUnsafeMutableBufferPointer { g in
-                    while !clock.expired(), let c = next() {
-                        let (s, first, end) = chunks[c]
-                        prepared.slots[s].withUnsafeBufferPointer { slotOfAtom in
-                            for i in first..<end {
-                                expansion.compute(center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
-                                                  list: prepared.lists[s], gradients: .none)
-                                let center = Int(slotOfAtom[i])
-                                local.centers[center] += 1
-                                local.neighbors += prepared.lists[s].start[i + 1] - prepared.lists[s].start[i]
-                                if !l0.isEmpty {
-                                    (l0.baseAddress! + (atomBase[s] + i) * ch).update(from: expansion.coefficients, count: ch)
-                                }
-                                // G_l += C_l C_lᵀ (symmetric: upper triangle, mirrored below).
-                                for l in 0...L {
-                                    let m2 = 2 * l + 1
-                                    let C = expansion.coefficients + ch * l * l
-                                    let G = g.baseAddress! + (center * (L + 1) + l) * block
-                                    for p in 0..<ch {
-                                        let a = C + p * m2
-                                        for q in p..<ch {
-                                            let b = C + q * m2
-                                            var dot = 0.0
-                                            for m in 0..<m2 { dot += a[m] * b[m] }
-                                            G[p * ch + q] += dot
+            atomL0.withUnsafeMutableBufferPointer { l0 in
+                let out = out
+                let l0 = l0
+                Parallel.run(chunks: chunks.count, threads: workers, executor: executor) { worker, next in
+                    let expansion = SphericalExpansion(basis: basis)
+                    var local = DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K)
+                    let block = ch * ch
+                    local.gram.withUnsafeMutableBufferPointer { g in
+                        while !clock.expired(), let c = next() {
+                            let (s, first, end) = chunks[c]
+                            prepared.slots[s].withUnsafeBufferPointer { slotOfAtom in
+                                for i in first..<end {
+                                    expansion.compute(
+                                        center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
+                                        list: prepared.lists[s], gradients: .none)
+                                    let center = Int(slotOfAtom[i])
+                                    local.centers[center] += 1
+                                    local.neighbors += prepared.lists[s].start[i + 1] - prepared.lists[s].start[i]
+                                    if !l0.isEmpty {
+                                        (l0.baseAddress! + (atomBase[s] + i) * ch).update(from: expansion.coefficients, count: ch)
+                                    }
+                                    // G_l += C_l C_lᵀ (symmetric: upper triangle, mirrored below).
+                                    for l in 0...L {
+                                        let m2 = 2 * l + 1
+                                        let C = expansion.coefficients + ch * l * l
+                                        let G = g.baseAddress! + (center * (L + 1) + l) * block
+                                        for p in 0..<ch {
+                                            let a = C + p * m2
+                                            for q in p..<ch {
+                                                let b = C + q * m2
+                                                var dot = 0.0
+                                                for m in 0..<m2 { dot += a[m] * b[m] }
+                                                G[p * ch + q] += dot
+                                            }
                                         }
                                     }
                                 }
                             }
                         }
                     }
+                    out[worker] = local
                 }
-                out[worker] = local
             }
-        }}
+        }
         try clock.check()
         var total = DatasetStatistics(species: basis.species, maxAngular: L, radialCount: K)
         for p in partial { total.add(p) }
@@ -174,7 +193,8 @@ extension Featurizer {
             for s in structures.indices {
                 prepared.slots[s].withUnsafeBufferPointer { slotOfAtom in
                     for i in 0..<structures[s].count {
-                        let row = s * d + Int(slotOfAtom[i]) * ch, atom = (atomBase[s] + i) * ch
+                        let row = s * d + Int(slotOfAtom[i]) * ch
+                        let atom = (atomBase[s] + i) * ch
                         for p in 0..<ch { x[row + p] += atomL0[atom + p] }
                     }
                 }

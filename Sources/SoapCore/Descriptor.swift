@@ -19,7 +19,10 @@ public enum SampleLevel: String, Sendable {
 public struct Labels: Equatable, Sendable {
     public var names: [String]
     public var values: [Int32]
-    public init(names: [String], values: [Int32] = []) { self.names = names; self.values = values }
+    public init(names: [String], values: [Int32] = []) {
+        self.names = names
+        self.values = values
+    }
     public var count: Int { names.isEmpty ? 0 : values.count / names.count }
     public subscript(entry: Int) -> ArraySlice<Int32> { values[(entry * names.count)..<((entry + 1) * names.count)] }
 
@@ -32,7 +35,8 @@ public struct Labels: Equatable, Sendable {
         centerTypes.reserveCapacity(rows)
         for (s, structure) in structures.enumerated() {
             for i in 0..<structure.count {
-                samples.values.append(Int32(s)); samples.values.append(Int32(i))
+                samples.values.append(Int32(s))
+                samples.values.append(Int32(i))
                 centerTypes.append(Int32(structure.numbers[i]))
             }
         }
@@ -62,7 +66,8 @@ public struct FeatureMatrix: Sendable {
 /// Column layout of each descriptor for a given expansion basis.
 enum ColumnLayout {
     static func properties(_ type: DescriptorType, basis: ExpansionBasis, plan: MultispectrumPlan? = nil) -> Labels {
-        let K = basis.radialCount, L = basis.maxAngular
+        let K = basis.radialCount
+        let L = basis.maxAngular
         let types = basis.groupTypes
         if let plan = plan ?? defaultPlan(type, basis: basis) {
             return multispectrumProperties(plan, basis: basis, equivariant: type == .powerSpectrum)
@@ -92,8 +97,10 @@ enum ColumnLayout {
                 }
             }
         case .powerSpectrum:
-            labels = Labels(names: types == nil ? ["l", "n_1", "n_2"]
-                                               : ["neighbor_1_type", "neighbor_2_type", "l", "n_1", "n_2"])
+            labels = Labels(
+                names: types == nil
+                    ? ["l", "n_1", "n_2"]
+                    : ["neighbor_1_type", "neighbor_2_type", "l", "n_1", "n_2"])
             for (g1, g2) in groupPairs(basis.groupCount) {
                 for l in 0...L {
                     for n1 in 0..<K {
@@ -106,10 +113,13 @@ enum ColumnLayout {
             }
         case .bispectrum:
             // featomic's order: (l_1, l_2, k_2, l_3), then the three (type, n) channels, last fastest.
-            labels = Labels(names: types == nil
-                            ? ["l_1", "l_2", "k_2", "l_3", "n_1", "n_2", "n_3"]
-                            : ["l_1", "l_2", "k_2", "l_3", "neighbor_1_type", "n_1", "neighbor_2_type", "n_2",
-                               "neighbor_3_type", "n_3"])
+            labels = Labels(
+                names: types == nil
+                    ? ["l_1", "l_2", "k_2", "l_3", "n_1", "n_2", "n_3"]
+                    : [
+                        "l_1", "l_2", "k_2", "l_3", "neighbor_1_type", "n_1", "neighbor_2_type", "n_2",
+                        "neighbor_3_type", "n_3",
+                    ])
             // Each channel's (type, n) or (n), flattened; appended per column without temporaries.
             var channel: [Int32] = []
             for g in 0..<basis.groupCount {
@@ -118,15 +128,18 @@ enum ColumnLayout {
                     channel.append(Int32(n))
                 }
             }
-            let w = types == nil ? 1 : 2, channels = basis.groupCount * K
+            let w = types == nil ? 1 : 2
+            let channels = basis.groupCount * K
             let triples = BispectrumTables.triples(maxAngular: L)
             labels.values.reserveCapacity(triples.count * channels * channels * channels * labels.names.count)
             for t in triples {
                 for q1 in 0..<channels {
                     for q2 in 0..<channels {
                         for q3 in 0..<channels {
-                            labels.values.append(Int32(t.l1)); labels.values.append(Int32(t.l2))
-                            labels.values.append(Int32(t.l3)); labels.values.append(Int32(t.l3))
+                            labels.values.append(Int32(t.l1))
+                            labels.values.append(Int32(t.l2))
+                            labels.values.append(Int32(t.l3))
+                            labels.values.append(Int32(t.l3))
                             for q in [q1, q2, q3] { for k in 0..<w { labels.values.append(channel[q * w + k]) } }
                         }
                     }
@@ -138,7 +151,9 @@ enum ColumnLayout {
 
     /// Number of columns of `properties(type, basis:)`, without building them.
     static func count(_ type: DescriptorType, basis: ExpansionBasis, plan: MultispectrumPlan? = nil) -> Int {
-        let K = basis.radialCount, L = basis.maxAngular, G = basis.groupCount
+        let K = basis.radialCount
+        let L = basis.maxAngular
+        let G = basis.groupCount
         if let plan = plan ?? defaultPlan(type, basis: basis) { return plan.columns }
         switch type {
         case .multispectrum: return 0
@@ -154,8 +169,9 @@ enum ColumnLayout {
     /// The multispectrum with default options (ν = 3, untruncated), for callers without options.
     static func defaultPlan(_ type: DescriptorType, basis: ExpansionBasis) -> MultispectrumPlan? {
         guard type == .multispectrum else { return nil }
-        return try? MultispectrumPlan(maxAngular: basis.maxAngular, channels: basis.channelCount,
-                                      order: DescriptorOptions().correlationOrder)
+        return try? MultispectrumPlan(
+            maxAngular: basis.maxAngular, channels: basis.channelCount,
+            order: DescriptorOptions().correlationOrder)
     }
 
     /// Multispectrum invariants: their coupling path (l_1, l_2, k_2, l_3, …, k_{ν−1}, l_ν) and
@@ -169,7 +185,8 @@ enum ColumnLayout {
             for block in targets { for c in 0..<block.count { labels.values.append(Int32(c)) } }
             return labels
         }
-        let types = basis.groupTypes, K = basis.radialCount
+        let types = basis.groupTypes
+        let K = basis.radialCount
         var names: [String] = equivariant ? ["o3_lambda", "o3_sigma"] : []
         names.append("l_1")
         if nu >= 2 {
@@ -193,7 +210,7 @@ enum ColumnLayout {
                 feature += 1
                 for mu in -block.lambda...block.lambda {
                     if equivariant { labels.values += [Int32(block.lambda), Int32(block.sigma)] }
-                    labels.values += ls.dropLast()   // k_ν is the block's λ
+                    labels.values += ls.dropLast()  // k_ν is the block's λ
                     for q in qs {
                         if let types { labels.values.append(Int32(types[Int(q) / K])) }
                         labels.values.append(q % Int32(K))

@@ -26,13 +26,17 @@ final class DescriptorWriter {
     /// The NICE iteration (multispectrum and λ-SOAP only).
     let multispectrum: MultispectrumEngine?
 
-    init(type: DescriptorType, expansion: SphericalExpansion, columns: Int, gradients: Bool = false,
-         plan: MultispectrumPlan? = nil) {
+    init(
+        type: DescriptorType, expansion: SphericalExpansion, columns: Int, gradients: Bool = false,
+        plan: MultispectrumPlan? = nil
+    ) {
         self.type = type
         keepIntermediates = gradients
         self.expansion = expansion
         self.columns = columns
-        L = expansion.L; K = expansion.K; channels = expansion.channels
+        L = expansion.L
+        K = expansion.K
+        channels = expansion.channels
         groups = expansion.basis.groupCount
         outputL = type == .radialSpectrum ? 0 : L
         pairs = ColumnLayout.groupPairs(groups)
@@ -45,14 +49,19 @@ final class DescriptorWriter {
         transposed = .allocate(capacity: max(1, expansion.size))
         pairProduct = .allocate(capacity: max(1, 3 * expansion.K * channels))
         projections = .allocate(capacity: max(1, 4 * channels))
-        bispectrum = type == .bispectrum
+        bispectrum =
+            type == .bispectrum
             ? BispectrumContraction(maxAngular: L, radialCount: K, channels: channels) : nil
         precondition(bispectrum.map { $0.columns == columns } ?? true)
         if let plan { multispectrum = MultispectrumEngine(plan: plan, radialCount: K) } else { multispectrum = nil }
         precondition(plan.map { $0.columns == columns } ?? true)
     }
 
-    deinit { transposed.deallocate(); pairProduct.deallocate(); projections.deallocate() }
+    deinit {
+        transposed.deallocate()
+        pairProduct.deallocate()
+        projections.deallocate()
+    }
 
     /// How the expansion must keep its gradients for this descriptor.
     var gradientMode: SphericalExpansion.GradientMode {
@@ -98,8 +107,10 @@ final class DescriptorWriter {
     }
 
     /// Gradient entries of one row: the centre and every neighbour atom, by atom index.
-    func writeGradients(center i: Int, row: Int, structure: Int, values: UnsafeMutablePointer<Double>,
-                        labels: UnsafeMutablePointer<Int32>) {
+    func writeGradients(
+        center i: Int, row: Int, structure: Int, values: UnsafeMutablePointer<Double>,
+        labels: UnsafeMutablePointer<Int32>
+    ) {
         // Entry order: atoms ascending; −1 stands for the centre's own block.
         order.removeAll(keepingCapacity: true)
         order.append(-1)
@@ -108,7 +119,9 @@ final class DescriptorWriter {
         order.sort { (a, b) in (a < 0 ? i : atoms[a]) < (b < 0 ? i : atoms[b]) }
         for (e, block) in order.enumerated() {
             let atom = block < 0 ? i : atoms[block]
-            labels[3 * e] = Int32(row); labels[3 * e + 1] = Int32(structure); labels[3 * e + 2] = Int32(atom)
+            labels[3 * e] = Int32(row)
+            labels[3 * e + 1] = Int32(structure)
+            labels[3 * e + 2] = Int32(atom)
         }
         if let engine = multispectrum {
             writeMultispectrumGradients(engine, values: values)
@@ -184,8 +197,10 @@ final class DescriptorWriter {
     /// For each neighbour entry and direction, `row(dC, q0, out)` writes the derivative of the
     /// row from that neighbour's coefficient derivatives dC (channels from q0); the centre's
     /// own entry is minus the sum of the others (translation invariance).
-    private func writeGradientsByNeighbor(values: UnsafeMutablePointer<Double>,
-                                          _ row: (UnsafeMutablePointer<Double>, Int, UnsafeMutablePointer<Double>) -> Void) {
+    private func writeGradientsByNeighbor(
+        values: UnsafeMutablePointer<Double>,
+        _ row: (UnsafeMutablePointer<Double>, Int, UnsafeMutablePointer<Double>) -> Void
+    ) {
         let e = expansion
         let selfEntry = order.firstIndex(of: -1)!
         let selfOut = values + selfEntry * 3 * columns
@@ -201,8 +216,10 @@ final class DescriptorWriter {
 
     /// Copies an expansion laid out [l-block: rows × (2l+1)] whose rows are
     /// the channel groups `rowGroups`, into (group, l, m, n) columns.
-    private func scatterExpansion(_ C: UnsafeMutablePointer<Double>, rowGroups: Range<Int>, stride rowsPerL: Int,
-                                  to out: UnsafeMutablePointer<Double>) {
+    private func scatterExpansion(
+        _ C: UnsafeMutablePointer<Double>, rowGroups: Range<Int>, stride rowsPerL: Int,
+        to out: UnsafeMutablePointer<Double>
+    ) {
         let lm = (outputL + 1) * (outputL + 1)
         for (local, g) in rowGroups.enumerated() {
             let groupBase = out + g * K * lm
@@ -219,15 +236,19 @@ final class DescriptorWriter {
 
     /// Writes the (pair, l) columns of ∂P for one direction, where X holds
     /// ∂C·Cᵀ for the rows of `rowGroups`: ∂P[(a,n1),(b,n2)] = X[a n1, b n2] + X[b n2, a n1].
-    private func emitPowerSpectrumGradient(_ X: UnsafeMutablePointer<Double>, l: Int, rowGroups: Range<Int>,
-                                           to out: UnsafeMutablePointer<Double>) {
-        let gLo = rowGroups.lowerBound, gHi = rowGroups.upperBound
+    private func emitPowerSpectrumGradient(
+        _ X: UnsafeMutablePointer<Double>, l: Int, rowGroups: Range<Int>,
+        to out: UnsafeMutablePointer<Double>
+    ) {
+        let gLo = rowGroups.lowerBound
+        let gHi = rowGroups.upperBound
         let ch = channels
         for pi in 0..<pairs.count {
             let (g1, g2) = pairs[pi]
             let f = factors[pi * (L + 1) + l]
             let dst = out + (pi * (L + 1) + l) * K * K
-            let first = g1 >= gLo && g1 < gHi, second = g2 >= gLo && g2 < gHi
+            let first = g1 >= gLo && g1 < gHi
+            let second = g2 >= gLo && g2 < gHi
             if first && second {
                 let x1 = X + (g1 - gLo) * K * ch + g2 * K
                 let x2 = X + (g2 - gLo) * K * ch + g1 * K
@@ -254,11 +275,14 @@ final class DescriptorWriter {
     /// X_d[k, q] = Σ_images A_k r̂_d (Y·C_q) + B_k (G_d·C_q), per l.
     private func powerSpectrumGradientFromPairs(block: Int, pairs list: ArraySlice<Int>, to out: UnsafeMutablePointer<Double>) {
         let e = expansion
-        let ch = channels, lm = e.lm, LK = (L + 1) * K
+        let ch = channels
+        let lm = e.lm
+        let LK = (L + 1) * K
         let g = e.slotOffset[e.gradientSlots[block]] / K
         let stride = K * ch
         let X = pairProduct
-        let u = projections, v = projections + ch
+        let u = projections
+        let v = projections + ch
         for l in 0...L {
             let m2 = 2 * l + 1
             let ct = transposed + ch * l * l
@@ -268,10 +292,18 @@ final class DescriptorWriter {
                 let y = e.pairY + p * lm + l * l
                 let gp = e.pairG + p * 3 * lm + l * l
                 // u = Y_l · C_lᵀ, v_d = G_d,l · C_lᵀ (each ch long).
-                for q in 0..<ch { u[q] = 0; v[q] = 0; v[ch + q] = 0; v[2 * ch + q] = 0 }
+                for q in 0..<ch {
+                    u[q] = 0
+                    v[q] = 0
+                    v[ch + q] = 0
+                    v[2 * ch + q] = 0
+                }
                 for m in 0..<m2 {
                     let c = ct + m * ch
-                    let ym = y[m], gx = gp[m], gy = gp[lm + m], gz = gp[2 * lm + m]
+                    let ym = y[m]
+                    let gx = gp[m]
+                    let gy = gp[lm + m]
+                    let gz = gp[2 * lm + m]
                     for q in 0..<ch {
                         let cq = c[q]
                         u[q] += ym * cq
@@ -280,13 +312,15 @@ final class DescriptorWriter {
                         v[2 * ch + q] += gz * cq
                     }
                 }
-                let a = e.pairA + p * LK + l * K, b = e.pairB + p * LK + l * K
+                let a = e.pairA + p * LK + l * K
+                let b = e.pairB + p * LK + l * K
                 for d in 0..<3 {
                     let rd = e.pairDirection[3 * p + d]
                     let vd = v + d * ch
                     let xd = X + d * stride
                     for k in 0..<K {
-                        let ak = a[k] * rd, bk = b[k]
+                        let ak = a[k] * rd
+                        let bk = b[k]
                         let x = xd + k * ch
                         for q in 0..<ch { x[q] += ak * u[q] + bk * vd[q] }
                     }

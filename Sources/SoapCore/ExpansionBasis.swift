@@ -27,33 +27,45 @@ public struct ExpansionBasis: @unchecked Sendable {
     /// f_c(r)·s(r) and its derivative.
     public let hypers: SoapHypers
 
-    public init(maxAngular: Int, radialCount: Int, species: [Int], tables: [RadialSplineTable], tableOfPair: [Int],
-                channelOffset: [Int], groupCount: Int, groupTypes: [Int]?, centerAtomWeight: Double, hypers: SoapHypers) {
+    public init(
+        maxAngular: Int, radialCount: Int, species: [Int], tables: [RadialSplineTable], tableOfPair: [Int],
+        channelOffset: [Int], groupCount: Int, groupTypes: [Int]?, centerAtomWeight: Double, hypers: SoapHypers
+    ) {
         precondition(tables.allSatisfy { $0.count == (maxAngular + 1) * radialCount })
         precondition(tableOfPair.count == species.count * species.count && tableOfPair.allSatisfy { tables.indices.contains($0) })
-        self.maxAngular = maxAngular; self.radialCount = radialCount; self.species = species
-        self.tables = tables; self.tableOfPair = tableOfPair; self.channelOffset = channelOffset
-        self.groupCount = groupCount; self.groupTypes = groupTypes
-        self.centerAtomWeight = centerAtomWeight; self.hypers = hypers
+        self.maxAngular = maxAngular
+        self.radialCount = radialCount
+        self.species = species
+        self.tables = tables
+        self.tableOfPair = tableOfPair
+        self.channelOffset = channelOffset
+        self.groupCount = groupCount
+        self.groupTypes = groupTypes
+        self.centerAtomWeight = centerAtomWeight
+        self.hypers = hypers
     }
 
     /// The primitive GTO basis: one shared table, one channel group per species.
     public static func primitive(hypers: SoapHypers, species: [Int], table: RadialSplineTable) -> ExpansionBasis {
-        ExpansionBasis(maxAngular: hypers.maxAngular, radialCount: hypers.radialCount, species: species,
-                       tables: [table], tableOfPair: Array(repeating: 0, count: species.count * species.count),
-                       channelOffset: species.indices.map { $0 * hypers.radialCount },
-                       groupCount: species.count, groupTypes: species,
-                       centerAtomWeight: hypers.centerAtomWeight, hypers: hypers)
+        ExpansionBasis(
+            maxAngular: hypers.maxAngular, radialCount: hypers.radialCount, species: species,
+            tables: [table], tableOfPair: Array(repeating: 0, count: species.count * species.count),
+            channelOffset: species.indices.map { $0 * hypers.radialCount },
+            groupCount: species.count, groupTypes: species,
+            centerAtomWeight: hypers.centerAtomWeight, hypers: hypers)
     }
 
     /// Builds the GTO radial-integral table for these hypers (tens of ms; cache it).
     public static func gtoTable(for hypers: SoapHypers) throws -> RadialSplineTable {
-        let gto = try GtoRadialBasis(cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
-                                     count: hypers.radialCount, maxAngular: hypers.maxAngular)
+        let gto = try GtoRadialBasis(
+            cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
+            count: hypers.radialCount, maxAngular: hypers.maxAngular)
         // One spline per l, as featomic builds them.
-        let table = RadialSplineTable(cutoff: hypers.cutoff,
-                                 segmentSizes: Array(repeating: hypers.radialCount, count: hypers.maxAngular + 1),
-                                 accuracy: hypers.effectiveSplineAccuracy) { l, r, v, d in
+        let table = RadialSplineTable(
+            cutoff: hypers.cutoff,
+            segmentSizes: Array(repeating: hypers.radialCount, count: hypers.maxAngular + 1),
+            accuracy: hypers.effectiveSplineAccuracy
+        ) { l, r, v, d in
             gto.radialIntegrals(at: r, l: l, values: v, derivatives: d)
         }
         guard table.points.allSatisfy(\.isFinite) else { throw NumericalFailure.nonFiniteRadialIntegrals }

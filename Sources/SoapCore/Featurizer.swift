@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import Dispatch
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 
 /// Limits on what one computation may allocate (set from Config by callers).
 public struct FeaturizationLimits: Sendable {
@@ -72,7 +73,8 @@ public struct Featurizer: Sendable {
     public var valuesPool: ValueArrayPool? = nil
 
     public init(threads: Int = Featurizer.defaultThreads, limits: FeaturizationLimits = .init()) {
-        self.threads = max(1, threads); self.limits = limits
+        self.threads = max(1, threads)
+        self.limits = limits
     }
 
     public static var defaultThreads: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
@@ -80,10 +82,12 @@ public struct Featurizer: Sendable {
     /// `progress` (per-atom values without gradients only) is told where the values are
     /// and, as centres finish, how many leading rows are final, so that a caller can send
     /// them while the rest are computed.
-    public func compute(_ structures: [Structure], type: DescriptorType, basis: ExpansionBasis,
-                        level: SampleLevel = .atom, gradients: Bool = false,
-                        progress: RowProgress? = nil,
-                        options: DescriptorOptions = .init()) throws(FeaturizationError) -> FeatureMatrix {
+    public func compute(
+        _ structures: [Structure], type: DescriptorType, basis: ExpansionBasis,
+        level: SampleLevel = .atom, gradients: Bool = false,
+        progress: RowProgress? = nil,
+        options: DescriptorOptions = .init()
+    ) throws(FeaturizationError) -> FeatureMatrix {
         let progress = level == .atom && !gradients ? progress : nil
         if type == .bispectrum && basis.maxAngular > ClebschGordan.supportedMaxAngular {
             throw .maxAngularTooLarge(type: type, maxAngular: basis.maxAngular, limit: ClebschGordan.supportedMaxAngular)
@@ -126,7 +130,10 @@ public struct Featurizer: Sendable {
                             var unique = 1
                             for p in list.start[i]..<list.start[i + 1] {
                                 let j = Int(list.neighbor[p])
-                                if j != i && seen[j] != Int32(i) { seen[j] = Int32(i); unique += 1 }
+                                if j != i && seen[j] != Int32(i) {
+                                    seen[j] = Int32(i)
+                                    unique += 1
+                                }
                             }
                             for p in list.start[i]..<list.start[i + 1] { seen[Int(list.neighbor[p])] = -1 }
                             counts[rowStart[s] + i] = unique
@@ -144,7 +151,8 @@ public struct Featurizer: Sendable {
 
         var reservation: MemoryReservation? = nil
         if let budget = memoryBudget {
-            let raw = 8.0 * Double(rows) * Double(columns) + 8.0 * Double(entries) * 3 * Double(columns)
+            let raw =
+                8.0 * Double(rows) * Double(columns) + 8.0 * Double(entries) * 3 * Double(columns)
                 + 12.0 * Double(entries) + 12.0 * Double(rows)
             let bytes = raw * reserveFactor
             guard bytes <= Double(budget.limit) else { throw .overBudget(bytes: Int(min(bytes, 1e18)), limit: budget.limit) }
@@ -158,40 +166,49 @@ public struct Featurizer: Sendable {
 
         let chunks = Self.centerChunks(structures, size: max(1, min(32, rows / (threads * 8))))
         values.withUnsafeMutableBufferPointer { valuesOut in
-        gradientValues.withUnsafeMutableBufferPointer { gradOut in
-        gradientLabels.withUnsafeMutableBufferPointer { labelOut in
-            let valuesBase = valuesOut.baseAddress, gradBase = gradOut.baseAddress, labelBase = labelOut.baseAddress
-            progress?.begin(values: UnsafePointer(valuesBase), rows: rows, columns: columns, properties: properties,
-                            chunkRowEnds: chunks.map { rowStart[$0.structure] + $0.end })
-            Parallel.run(chunks: chunks.count, threads: threads, executor: executor) { _, next in
-                let expansion = SphericalExpansion(basis: basis)
-                let writer = DescriptorWriter(type: type, expansion: expansion, columns: columns, gradients: gradients,
-                                              plan: plan)
-                while !clock.expired(), let c = next() {
-                    let (s, first, end) = chunks[c]
-                    slots[s].withUnsafeBufferPointer { slotOfAtom in
-                        for i in first..<end {
-                            let row = rowStart[s] + i
-                            expansion.compute(center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
-                                              list: neighborLists[s], gradients: gradients ? writer.gradientMode : .none)
-                            writer.writeValues(to: valuesBase! + row * columns)
-                            if gradients {
-                                writer.writeGradients(center: i, row: row, structure: s,
-                                                      values: gradBase! + entryStart[row] * 3 * columns,
-                                                      labels: labelBase! + entryStart[row] * 3)
+            gradientValues.withUnsafeMutableBufferPointer { gradOut in
+                gradientLabels.withUnsafeMutableBufferPointer { labelOut in
+                    let valuesBase = valuesOut.baseAddress
+                    let gradBase = gradOut.baseAddress
+                    let labelBase = labelOut.baseAddress
+                    progress?.begin(
+                        values: UnsafePointer(valuesBase), rows: rows, columns: columns, properties: properties,
+                        chunkRowEnds: chunks.map { rowStart[$0.structure] + $0.end })
+                    Parallel.run(chunks: chunks.count, threads: threads, executor: executor) { _, next in
+                        let expansion = SphericalExpansion(basis: basis)
+                        let writer = DescriptorWriter(
+                            type: type, expansion: expansion, columns: columns, gradients: gradients,
+                            plan: plan)
+                        while !clock.expired(), let c = next() {
+                            let (s, first, end) = chunks[c]
+                            slots[s].withUnsafeBufferPointer { slotOfAtom in
+                                for i in first..<end {
+                                    let row = rowStart[s] + i
+                                    expansion.compute(
+                                        center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
+                                        list: neighborLists[s], gradients: gradients ? writer.gradientMode : .none)
+                                    writer.writeValues(to: valuesBase! + row * columns)
+                                    if gradients {
+                                        writer.writeGradients(
+                                            center: i, row: row, structure: s,
+                                            values: gradBase! + entryStart[row] * 3 * columns,
+                                            labels: labelBase! + entryStart[row] * 3)
+                                    }
+                                }
                             }
+                            progress?.chunkDone(c)
                         }
                     }
-                    progress?.chunkDone(c)
                 }
             }
-        }}}
+        }
 
         try clock.check()
         let (samples, centerTypes) = Labels.atoms(of: structures)
-        var result = FeatureMatrix(samples: samples, centerTypes: centerTypes, properties: properties, values: values,
-                                   gradientSamples: gradients ? Labels(names: ["sample", "structure", "atom"], values: gradientLabels) : nil,
-                                   gradientValues: gradients ? gradientValues : nil)
+        var result = FeatureMatrix(
+            samples: samples, centerTypes: centerTypes, properties: properties, values: values,
+            gradientSamples: gradients ? Labels(names: ["sample", "structure", "atom"], values: gradientLabels) : nil,
+            gradientValues: gradients ? gradientValues : nil)
         if level == .structure {
             result = Self.sumOverStructures(result, structures: structures, rowStart: rowStart, entryStart: entryStart)
         }
@@ -209,8 +226,10 @@ public struct Featurizer: Sendable {
 
     /// The NICE plan of a multispectrum (or of λ-SOAP), checked against the CG tables and
     /// the limits before anything is allocated; nil for the other descriptors.
-    static func multispectrumPlan(_ type: DescriptorType, basis: ExpansionBasis, options: DescriptorOptions,
-                                  limits: FeaturizationLimits) throws(FeaturizationError) -> MultispectrumPlan? {
+    static func multispectrumPlan(
+        _ type: DescriptorType, basis: ExpansionBasis, options: DescriptorOptions,
+        limits: FeaturizationLimits
+    ) throws(FeaturizationError) -> MultispectrumPlan? {
         let equivariant = type == .powerSpectrum && options.lambda != nil
         guard type == .multispectrum || equivariant else { return nil }
         let L = basis.maxAngular
@@ -218,9 +237,10 @@ public struct Featurizer: Sendable {
         try checkCouplingReach(type, maxAngular: L, order: nu)
         let plan: MultispectrumPlan
         do {
-            plan = try MultispectrumPlan(maxAngular: L, channels: basis.channelCount, order: nu,
-                                         lambda: options.lambda ?? 0, bothParities: equivariant,
-                                         contraction: equivariant ? nil : options.contraction)
+            plan = try MultispectrumPlan(
+                maxAngular: L, channels: basis.channelCount, order: nu,
+                lambda: options.lambda ?? 0, bothParities: equivariant,
+                contraction: equivariant ? nil : options.contraction)
         } catch {
             throw .multispectrum(error)
         }
@@ -307,8 +327,10 @@ public struct Featurizer: Sendable {
     }
 
     /// Per-structure rows: sums of the per-atom rows and of their gradients.
-    static func sumOverStructures(_ perAtom: FeatureMatrix, structures: [Structure], rowStart: [Int],
-                                  entryStart: [Int]) -> FeatureMatrix {
+    static func sumOverStructures(
+        _ perAtom: FeatureMatrix, structures: [Structure], rowStart: [Int],
+        entryStart: [Int]
+    ) -> FeatureMatrix {
         let columns = perAtom.columnCount
         var values = [Double](repeating: 0, count: structures.count * columns)
         for s in structures.indices {
@@ -340,8 +362,9 @@ public struct Featurizer: Sendable {
             gradientSamples = outLabels
             gradientValues = out
         }
-        return FeatureMatrix(samples: samples, centerTypes: nil, properties: perAtom.properties, values: values,
-                             gradientSamples: gradientSamples, gradientValues: gradientValues)
+        return FeatureMatrix(
+            samples: samples, centerTypes: nil, properties: perAtom.properties, values: values,
+            gradientSamples: gradientSamples, gradientValues: gradientValues)
     }
 }
 
@@ -360,7 +383,10 @@ final class Deadline: Sendable {
     func expired() -> Bool {
         guard let end else { return false }
         if passed.load(ordering: .relaxed) { return true }
-        if SystemClock.monotonic() > end { passed.store(true, ordering: .relaxed); return true }
+        if SystemClock.monotonic() > end {
+            passed.store(true, ordering: .relaxed)
+            return true
+        }
         return false
     }
 
@@ -385,7 +411,8 @@ public final class MemoryBudget: Sendable {
         var current = used.load(ordering: .relaxed)
         while true {
             guard current + bytes <= limit else { return nil }
-            let (exchanged, original) = used.compareExchange(expected: current, desired: current + bytes, ordering: .acquiringAndReleasing)
+            let (exchanged, original) = used.compareExchange(
+                expected: current, desired: current + bytes, ordering: .acquiringAndReleasing)
             if exchanged { return MemoryReservation(budget: self, bytes: bytes) }
             current = original
         }
@@ -398,7 +425,10 @@ public final class MemoryBudget: Sendable {
 public final class MemoryReservation: Sendable {
     let budget: MemoryBudget
     public let bytes: Int
-    init(budget: MemoryBudget, bytes: Int) { self.budget = budget; self.bytes = bytes }
+    init(budget: MemoryBudget, bytes: Int) {
+        self.budget = budget
+        self.bytes = bytes
+    }
     deinit { budget.release(bytes) }
 }
 
@@ -406,7 +436,10 @@ public final class MemoryReservation: Sendable {
 /// the rows up to the first unfinished chunk are final). Set up by the featurizer, read by
 /// one consumer that waits for rows as they come.
 public final class RowProgress: @unchecked Sendable {
-    public enum Start { case started, failed(Error) }
+    public enum Start {
+        case started
+        case failed(Error)
+    }
 
     private struct State {
         var began = false
@@ -429,7 +462,10 @@ public final class RowProgress: @unchecked Sendable {
     public init() {}
 
     func begin(values: UnsafePointer<Double>?, rows: Int, columns: Int, properties: Labels, chunkRowEnds: [Int]) {
-        self.values = values; self.rows = rows; self.columns = columns; self.properties = properties
+        self.values = values
+        self.rows = rows
+        self.columns = columns
+        self.properties = properties
         state.withLock { s in
             s.began = true
             s.done = Array(repeating: false, count: chunkRowEnds.count)

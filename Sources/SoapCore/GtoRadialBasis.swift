@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// featomic's GTO radial basis, Löwdin-orthonormalised over [0, ∞)
@@ -22,8 +22,10 @@ public struct GtoRadialBasis: Sendable {
     let logPrefactors: [Double]
 
     public init(cutoff: Double, densityWidth: Double, count: Int, maxAngular: Int) throws {
-        self.cutoff = cutoff; self.densityWidth = densityWidth
-        self.count = count; self.maxAngular = maxAngular
+        self.cutoff = cutoff
+        self.densityWidth = densityWidth
+        self.count = count
+        self.maxAngular = maxAngular
         let n = count
         widths = (0..<n).map { k in cutoff * max(Double(k).squareRoot(), 1) / Double(n) }
         norms = (0..<n).map { k in
@@ -48,7 +50,8 @@ public struct GtoRadialBasis: Sendable {
             for k in 0..<n {
                 let beta = 0.5 / (widths[k] * widths[k])
                 let a = Double(k + l + 3) / 2
-                prefactors[l * n + k] = 0.75 * log(Double.pi / sigma2) + lgamma(a) - lgamma(Double(l) + 1.5)
+                prefactors[l * n + k] =
+                    0.75 * log(Double.pi / sigma2) + lgamma(a) - lgamma(Double(l) + 1.5)
                     - a * log(alpha + beta) + log(norms[k])
             }
         }
@@ -76,8 +79,10 @@ public struct GtoRadialBasis: Sendable {
     }
 
     /// I_nl(r) and dI_nl/dr for one l, written as values[n].
-    public func radialIntegrals(at r: Double, l: Int, values: UnsafeMutablePointer<Double>,
-                                derivatives: UnsafeMutablePointer<Double>) {
+    public func radialIntegrals(
+        at r: Double, l: Int, values: UnsafeMutablePointer<Double>,
+        derivatives: UnsafeMutablePointer<Double>
+    ) {
         let n = count
         let alpha = 0.5 / (densityWidth * densityWidth)
         // Primitive integrals J_kl(r), then the orthonormalising contraction.
@@ -102,10 +107,12 @@ public struct GtoRadialBasis: Sendable {
                 dj[k] = value * (Double(l) / r - 2 * alpha * r + 2 * zRatio / r)
             }
             for nn in 0..<n {
-                var v = 0.0, d = 0.0
+                var v = 0.0
+                var d = 0.0
                 for k in 0..<n {
                     let u = orthonormalizer[nn * n + k]
-                    v += u * j[k]; d += u * dj[k]
+                    v += u * j[k]
+                    d += u * dj[k]
                 }
                 values[nn] = v
                 derivatives[nn] = d

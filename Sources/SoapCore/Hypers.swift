@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// Cutoff smoothing f_c(r) (CONVENTIONS.md §2).
@@ -29,12 +29,19 @@ public struct SoapHypers: Hashable, Sendable {
     /// nil: featomic's `spline_accuracy: null` — soapd still splines, at 1e-10.
     public var splineAccuracy: Double?
 
-    public init(cutoff: Double, smoothing: CutoffSmoothing = .shiftedCosine(width: 0.5), densityWidth: Double,
-                scaling: RadialScaling = .none, centerAtomWeight: Double = 1, maxAngular: Int, maxRadial: Int,
-                splineAccuracy: Double? = 1e-8) {
-        self.cutoff = cutoff; self.smoothing = smoothing; self.densityWidth = densityWidth
-        self.scaling = scaling; self.centerAtomWeight = centerAtomWeight
-        self.maxAngular = maxAngular; self.maxRadial = maxRadial; self.splineAccuracy = splineAccuracy
+    public init(
+        cutoff: Double, smoothing: CutoffSmoothing = .shiftedCosine(width: 0.5), densityWidth: Double,
+        scaling: RadialScaling = .none, centerAtomWeight: Double = 1, maxAngular: Int, maxRadial: Int,
+        splineAccuracy: Double? = 1e-8
+    ) {
+        self.cutoff = cutoff
+        self.smoothing = smoothing
+        self.densityWidth = densityWidth
+        self.scaling = scaling
+        self.centerAtomWeight = centerAtomWeight
+        self.maxAngular = maxAngular
+        self.maxRadial = maxRadial
+        self.splineAccuracy = splineAccuracy
     }
 
     /// Number of radial functions N = max_radial + 1.
@@ -63,7 +70,9 @@ public struct SoapHypers: Hashable, Sendable {
             guard r0.isFinite, r0 >= 1e-3, r0 <= 1e3 else { throw fail("density/scaling/scale", "must be in [0.001, 1000]") }
             guard m.isFinite, m > 0, m <= 100 else { throw fail("density/scaling/exponent", "must be in (0, 100]") }
         }
-        guard centerAtomWeight.isFinite, abs(centerAtomWeight) <= 1e6 else { throw fail("density/center_atom_weight", "must be a finite number") }
+        guard centerAtomWeight.isFinite, abs(centerAtomWeight) <= 1e6 else {
+            throw fail("density/center_atom_weight", "must be a finite number")
+        }
         guard maxAngular >= 0 else { throw fail("basis/max_angular", "must be a non-negative integer") }
         guard maxRadial >= 0 else { throw fail("basis/radial/max_radial", "must be a non-negative integer") }
         if let acc = splineAccuracy {
@@ -85,7 +94,8 @@ public struct SoapHypers: Hashable, Sendable {
     /// f_c(r)·s(r) and d/dr of it, for 0 < r < rc.
     @inlinable @inline(__always)
     public func pairWeight(_ r: Double) -> (value: Double, derivative: Double) {
-        var fc = 1.0, dfc = 0.0
+        var fc = 1.0
+        var dfc = 0.0
         if case .shiftedCosine(let width) = smoothing {
             let start = cutoff - width
             if r > start {
@@ -111,6 +121,9 @@ public struct SoapHypers: Hashable, Sendable {
 public struct HypersError: Error, Equatable, Sendable, CustomStringConvertible {
     public var field: String
     public var message: String
-    public init(field: String, message: String) { self.field = field; self.message = message }
+    public init(field: String, message: String) {
+        self.field = field
+        self.message = message
+    }
     public var description: String { "hypers/\(field): \(message)" }
 }

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Output arrays that the kernels overwrite completely: allocated without
 /// zero-filling, and (on Linux) advised onto transparent huge pages, which
@@ -16,13 +17,13 @@ enum LargeBuffers {
 
     static func adviseHugePages(_ buffer: UnsafeMutableRawBufferPointer) {
         #if canImport(Glibc)
-        let huge = 2 << 20
-        guard buffer.count >= 4 * huge, let base = buffer.baseAddress else { return }
-        let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
-        let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
-        if end > start {
-            _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 14 /* MADV_HUGEPAGE */)
-        }
+            let huge = 2 << 20
+            guard buffer.count >= 4 * huge, let base = buffer.baseAddress else { return }
+            let start = (Int(bitPattern: base) + huge - 1) & ~(huge - 1)
+            let end = (Int(bitPattern: base) + buffer.count) & ~(huge - 1)
+            if end > start {
+                _ = madvise(UnsafeMutableRawPointer(bitPattern: start), end - start, 14)  // 14: MADV_HUGEPAGE
+            }
         #endif
     }
 }

@@ -1,8 +1,9 @@
 import CLapack
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// The system BLAS as soapd uses it. soapd parallelises above BLAS (its own threads call it
@@ -21,7 +22,8 @@ public enum BLAS {
     public static var description: String {
         _ = ready
         guard let symbol = dlsym(nil, "openblas_get_config"),
-              let text = unsafeBitCast(symbol, to: (@convention(c) () -> UnsafePointer<CChar>?).self)() else {
+            let text = unsafeBitCast(symbol, to: (@convention(c) () -> UnsafePointer<CChar>?).self)()
+        else {
             return "reference BLAS/LAPACK"
         }
         return String(cString: text)
@@ -30,7 +32,11 @@ public enum BLAS {
 
 /// Dense symmetric eigen-decomposition through LAPACK's divide-and-conquer `dsyevd`.
 public enum SymmetricEigen {
-    public enum Failure: Error, Equatable { case lapack(info: Int32), notSquare, notPositiveDefinite }
+    public enum Failure: Error, Equatable {
+        case lapack(info: Int32)
+        case notSquare
+        case notPositiveDefinite
+    }
 
     /// Eigenvalues in ascending order and the eigenvectors as the columns of a
     /// row-major n×n matrix: `vectors[i * n + k]` is component i of vector k.
@@ -42,11 +48,15 @@ public enum SymmetricEigen {
         // (column-major) are eigenvectors, which we transpose back to row-major.
         var a = matrix
         var w = [Double](repeating: 0, count: n)
-        var nn = Int32(n), lda = Int32(n), info: Int32 = 0
-        var lwork: Int32 = -1, liwork: Int32 = -1
+        var nn = Int32(n)
+        var lda = Int32(n)
+        var info: Int32 = 0
+        var lwork: Int32 = -1
+        var liwork: Int32 = -1
         var workQuery = 0.0
         var iworkQuery: Int32 = 0
-        var jobz = Int8(UInt8(ascii: "V")), uplo = Int8(UInt8(ascii: "U"))
+        var jobz = Int8(UInt8(ascii: "V"))
+        var uplo = Int8(UInt8(ascii: "U"))
         dsyevd_(&jobz, &uplo, &nn, &a, &lda, &w, &workQuery, &lwork, &iworkQuery, &liwork, &info)
         guard info == 0 else { throw Failure.lapack(info: info) }
         lwork = Int32(workQuery.rounded(.up))
@@ -71,8 +81,10 @@ public enum SymmetricEigen {
     /// S^p for each exponent, on the range of a symmetric positive semi-definite S from one
     /// decomposition: eigenvalues up to `relativeCutoff` × the largest are left out, so a
     /// negative p gives a pseudo-inverse power.
-    public static func rangePowers(_ matrix: [Double], n: Int, exponents: [Double],
-                                   relativeCutoff: Double = 1e-12) throws -> [[Double]] {
+    public static func rangePowers(
+        _ matrix: [Double], n: Int, exponents: [Double],
+        relativeCutoff: Double = 1e-12
+    ) throws -> [[Double]] {
         let (values, vectors) = try decompose(matrix, n: n)
         let floor = relativeCutoff * (values.last ?? 0)
         return exponents.map { p in compose(values, vectors, n: n) { $0 > floor ? pow($0, p) : 0 } }
@@ -93,7 +105,6 @@ public enum SymmetricEigen {
     }
 }
 
-
 /// Gram matrices through BLAS.
 enum Gram {
     /// G += Xᵀ X for X of `rows` × `columns` (row-major); G is symmetric, so its layout does not matter.
@@ -101,8 +112,12 @@ enum Gram {
         guard n > 0 else { return }
         _ = BLAS.ready
         // Column-major, X row-major is Xᵀ (n × rows): G += (Xᵀ)(Xᵀ)ᵀ.
-        var transA = Int8(UInt8(ascii: "N")), transB = Int8(UInt8(ascii: "T"))
-        var m = Int32(n), k = Int32(rows), ld = Int32(n), one = 1.0
+        var transA = Int8(UInt8(ascii: "N"))
+        var transB = Int8(UInt8(ascii: "T"))
+        var m = Int32(n)
+        var k = Int32(rows)
+        var ld = Int32(n)
+        var one = 1.0
         dgemm_(&transA, &transB, &m, &m, &k, &one, x, &ld, x, &ld, &one, g, &ld)
     }
 }
@@ -119,9 +134,13 @@ public enum QRDecomposition {
         // Column-major copy for Fortran.
         var a = [Double](repeating: 0, count: n * k)
         for i in 0..<n { for j in 0..<k { a[j * n + i] = matrix[i * k + j] } }
-        var m = Int32(n), cols = Int32(k), lda = Int32(n), info: Int32 = 0
+        var m = Int32(n)
+        var cols = Int32(k)
+        var lda = Int32(n)
+        var info: Int32 = 0
         var tau = [Double](repeating: 0, count: k)
-        var query = 0.0, lwork: Int32 = -1
+        var query = 0.0
+        var lwork: Int32 = -1
         dgeqrf_(&m, &cols, &a, &lda, &tau, &query, &lwork, &info)
         guard info == 0 else { throw SymmetricEigen.Failure.lapack(info: info) }
         lwork = max(Int32(query.rounded(.up)), 1)
@@ -149,11 +168,14 @@ public enum FeatureReconstruction {
     /// columns; T (rows × t) and B (rows × b) row-major. With `centered`, both have their
     /// column means removed first (so a constant offset is not counted as information).
     /// Directions of B with eigenvalue below `tolerance` × the largest are treated as absent.
-    public static func residualVariance(target: [Double], targetColumns t: Int, basis: [Double], basisColumns b: Int,
-                                        rows n: Int, centered: Bool = true, tolerance: Double = 1e-10) throws -> Double {
+    public static func residualVariance(
+        target: [Double], targetColumns t: Int, basis: [Double], basisColumns b: Int,
+        rows n: Int, centered: Bool = true, tolerance: Double = 1e-10
+    ) throws -> Double {
         precondition(target.count == n * t && basis.count == n * b)
         _ = BLAS.ready
-        var x = target, y = basis
+        var x = target
+        var y = basis
         if centered {
             center(&x, rows: n, columns: t)
             center(&y, rows: n, columns: b)
@@ -164,8 +186,13 @@ public enum FeatureReconstruction {
         // BᵀB (b × b) and BᵀT (b × t), column-major views of the row-major matrices.
         var gram = [Double](repeating: 0, count: b * b)
         var cross = [Double](repeating: 0, count: b * t)
-        var tn = Int8(UInt8(ascii: "N")), tt = Int8(UInt8(ascii: "T"))
-        var bb = Int32(b), tc = Int32(t), rows = Int32(n), one = 1.0, zero = 0.0
+        var tn = Int8(UInt8(ascii: "N"))
+        var tt = Int8(UInt8(ascii: "T"))
+        var bb = Int32(b)
+        var tc = Int32(t)
+        var rows = Int32(n)
+        var one = 1.0
+        var zero = 0.0
         // BᵀB, added onto the zeros of `gram`.
         Gram.add(y, rows: n, columns: b, into: &gram)
         // Column-major (t × b) result = Xᵀ... we want BᵀT as b × t row-major = column-major t × b = Tᵀ B.

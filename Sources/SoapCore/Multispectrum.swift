@@ -10,7 +10,9 @@ public struct DescriptorOptions: Sendable, Equatable {
     public var contraction: MultispectrumContraction?
 
     public init(correlationOrder: Int = 3, lambda: Int? = nil, contraction: MultispectrumContraction? = nil) {
-        self.correlationOrder = correlationOrder; self.lambda = lambda; self.contraction = contraction
+        self.correlationOrder = correlationOrder
+        self.lambda = lambda
+        self.contraction = contraction
     }
 
     /// The largest body order the multispectrum supports.
@@ -39,10 +41,17 @@ public struct MultispectrumContraction: Sendable, Equatable {
         public let residualVariance: Double
         public var count: Int { inputCount == 0 ? 0 : components.count / inputCount }
 
-        public init(order: Int, lambda: Int, sigma: Int, inputCount: Int, components: [Double], eigenvalues: [Double],
-                    residualVariance: Double) {
-            self.order = order; self.lambda = lambda; self.sigma = sigma; self.inputCount = inputCount
-            self.components = components; self.eigenvalues = eigenvalues; self.residualVariance = residualVariance
+        public init(
+            order: Int, lambda: Int, sigma: Int, inputCount: Int, components: [Double], eigenvalues: [Double],
+            residualVariance: Double
+        ) {
+            self.order = order
+            self.lambda = lambda
+            self.sigma = sigma
+            self.inputCount = inputCount
+            self.components = components
+            self.eigenvalues = eigenvalues
+            self.residualVariance = residualVariance
         }
     }
 
@@ -55,8 +64,11 @@ public struct MultispectrumContraction: Sendable, Equatable {
     public let blocks: [Block]
 
     public init(correlationOrder: Int, maxFeatures: Int, maxAngular: Int, channels: Int, blocks: [Block]) {
-        self.correlationOrder = correlationOrder; self.maxFeatures = maxFeatures
-        self.maxAngular = maxAngular; self.channels = channels; self.blocks = blocks
+        self.correlationOrder = correlationOrder
+        self.maxFeatures = maxFeatures
+        self.maxAngular = maxAngular
+        self.channels = channels
+        self.blocks = blocks
     }
 
     public func block(order: Int, lambda: Int, sigma: Int) -> Block? {
@@ -121,19 +133,25 @@ struct MultispectrumPlan: Sendable {
 
     /// The multispectrum invariants (targets (0, +1)), or λ-SOAP-like equivariants of
     /// order ν (targets (λ, +1), and (λ, −1) with `bothParities`). `contraction` projects every order it has a block for.
-    init(maxAngular L: Int, channels: Int, order nu: Int, lambda target: Int = 0, bothParities: Bool = false,
-         contraction: MultispectrumContraction? = nil) throws(MultispectrumError) {
+    init(
+        maxAngular L: Int, channels: Int, order nu: Int, lambda target: Int = 0, bothParities: Bool = false,
+        contraction: MultispectrumContraction? = nil
+    ) throws(MultispectrumError) {
         guard nu >= 2 && nu <= DescriptorOptions.maxCorrelationOrder else { throw .correlationOrder(nu) }
         guard target >= 0 && target <= nu * L else { throw .lambda(target) }
         if let c = contraction {
             guard c.maxAngular == L && c.channels == channels else {
-                throw .contractionMismatch("the multispectrum contraction was fitted for max_angular \(c.maxAngular) and \(c.channels) channels")
+                throw .contractionMismatch(
+                    "the multispectrum contraction was fitted for max_angular \(c.maxAngular) and \(c.channels) channels")
             }
             guard nu <= c.correlationOrder else {
-                throw .contractionMismatch("the basis' multispectrum contraction was fitted up to correlation_order \(c.correlationOrder), not \(nu)")
+                throw .contractionMismatch(
+                    "the basis' multispectrum contraction was fitted up to correlation_order \(c.correlationOrder), not \(nu)")
             }
         }
-        maxAngular = L; self.channels = channels; order = nu
+        maxAngular = L
+        self.channels = channels
+        order = nu
         struct Key: Hashable { let lambda: Int, sigma: Int }
         func sorted(_ keys: Set<Key>) -> [Key] {
             keys.sorted { ($0.lambda, -$0.sigma) < ($1.lambda, -$1.sigma) }
@@ -146,7 +164,8 @@ struct MultispectrumPlan: Sendable {
                 var keys = Set<Key>()
                 for input in exists[k - 2] {
                     for l in 0...L {
-                        for lambda in abs(input.lambda - l)...(input.lambda + l) where lambda <= cap && (k < nu || lambda == target) {
+                        for lambda in abs(input.lambda - l)...(input.lambda + l)
+                        where lambda <= cap && (k < nu || lambda == target) {
                             let sigma = (input.lambda + l + lambda) % 2 == 0 ? input.sigma : -input.sigma
                             // The targets: proper (σ = +1) only, unless both are asked for.
                             if k == nu && sigma < 0 && !bothParities { continue }
@@ -180,7 +199,8 @@ struct MultispectrumPlan: Sendable {
             var blocks: [Block] = []
             for key in keys {
                 if k == 1 {
-                    blocks.append(Block(lambda: key.lambda, sigma: 1, raw: channels, count: channels, pieces: [], projection: nil))
+                    blocks.append(
+                        Block(lambda: key.lambda, sigma: 1, raw: channels, count: channels, pieces: [], projection: nil))
                     continue
                 }
                 var pieces: [Piece] = []
@@ -198,15 +218,19 @@ struct MultispectrumPlan: Sendable {
                 var projection: [Double]? = nil
                 if let fitted = contraction?.block(order: k, lambda: key.lambda, sigma: key.sigma) {
                     guard fitted.inputCount == raw else {
-                        throw .contractionMismatch("the contraction of order \(k), λ = \(key.lambda), σ = \(key.sigma) expects \(fitted.inputCount) features, not \(raw)")
+                        throw .contractionMismatch(
+                            "the contraction of order \(k), λ = \(key.lambda), σ = \(key.sigma) expects \(fitted.inputCount) features, not \(raw)"
+                        )
                     }
                     count = fitted.count
                     projection = fitted.components
                 } else if let c = contraction, c.blocks.contains(where: { $0.order == k }) {
                     throw .contractionMismatch("the contraction has no block for order \(k), λ = \(key.lambda), σ = \(key.sigma)")
                 }
-                blocks.append(Block(lambda: key.lambda, sigma: key.sigma, raw: raw, count: count, pieces: pieces,
-                                    projection: projection))
+                blocks.append(
+                    Block(
+                        lambda: key.lambda, sigma: key.sigma, raw: raw, count: count, pieces: pieces,
+                        projection: projection))
             }
             orders.append(blocks)
         }
@@ -215,14 +239,18 @@ struct MultispectrumPlan: Sendable {
     }
 
     private init(maxAngular: Int, channels: Int, order: Int, orders: [[Block]], couplingMaxAngular: Int) {
-        self.maxAngular = maxAngular; self.channels = channels; self.order = order
-        self.orders = orders; self.couplingMaxAngular = couplingMaxAngular
+        self.maxAngular = maxAngular
+        self.channels = channels
+        self.order = order
+        self.orders = orders
+        self.couplingMaxAngular = couplingMaxAngular
     }
 
     /// Orders 1…k of this plan only (fitting order k needs no buffers for the orders above).
     func prefix(_ k: Int) -> MultispectrumPlan {
-        MultispectrumPlan(maxAngular: maxAngular, channels: channels, order: k, orders: Array(orders.prefix(k)),
-                          couplingMaxAngular: couplingMaxAngular)
+        MultispectrumPlan(
+            maxAngular: maxAngular, channels: channels, order: k, orders: Array(orders.prefix(k)),
+            couplingMaxAngular: couplingMaxAngular)
     }
 
     /// Output columns: every feature of every target block, times its 2λ+1 components.
@@ -230,7 +258,9 @@ struct MultispectrumPlan: Sendable {
 
     /// Doubles of one centre's values (all orders ≥ 2) and of the largest raw block.
     var valueSize: Int { orders.dropFirst().joined().reduce(0) { $0 + $1.count * $1.dimension } }
-    var rawScratchSize: Int { orders.dropFirst().joined().filter { $0.projection != nil }.map { $0.raw * $0.dimension }.max() ?? 0 }
+    var rawScratchSize: Int {
+        orders.dropFirst().joined().filter { $0.projection != nil }.map { $0.raw * $0.dimension }.max() ?? 0
+    }
 
     /// Per raw feature of a block: its coupling path, as (l_1, l_2, k_2, l_3, k_3, …, l_k, k_k)
     /// and its channels (q_1, …, q_k). Only for blocks whose inputs are unprojected.
@@ -267,17 +297,17 @@ final class MultispectrumEngine {
     let L: Int, K: Int, channels: Int
     /// Flattened per-block data (no ARC in the loops).
     let blockCount: Int
-    let blockOffset: UnsafeMutablePointer<Int>     // values offset
+    let blockOffset: UnsafeMutablePointer<Int>  // values offset
     let blockLambda: UnsafeMutablePointer<Int>
-    let blockCountOf: UnsafeMutablePointer<Int>    // features after projection
+    let blockCountOf: UnsafeMutablePointer<Int>  // features after projection
     let blockRaw: UnsafeMutablePointer<Int>
-    let orderStart: [Int]                          // first block of each order (index k − 1), plus end
+    let orderStart: [Int]  // first block of each order (index k − 1), plus end
     /// Pieces: input block (global index; order-1 blocks are the density), l, offset, CG range.
-    let pieceStart: UnsafeMutablePointer<Int>      // per block, into the piece arrays
+    let pieceStart: UnsafeMutablePointer<Int>  // per block, into the piece arrays
     let pieceInput: UnsafeMutablePointer<Int>
     let pieceL: UnsafeMutablePointer<Int>
     let pieceOffset: UnsafeMutablePointer<Int>
-    let pieceCG: UnsafeMutablePointer<Int>         // start, end
+    let pieceCG: UnsafeMutablePointer<Int>  // start, end
     /// CG entries (signed m; the loops add each factor's l), shared tables flattened.
     let cgM1: UnsafeMutablePointer<Int32>, cgM2: UnsafeMutablePointer<Int32>, cgMu: UnsafeMutablePointer<Int32>
     let cgValue: UnsafeMutablePointer<Double>
@@ -294,18 +324,29 @@ final class MultispectrumEngine {
 
     init(plan: MultispectrumPlan, radialCount: Int) {
         self.plan = plan
-        L = plan.maxAngular; K = radialCount; channels = plan.channels
+        L = plan.maxAngular
+        K = radialCount
+        channels = plan.channels
         let cg = ClebschGordan.shared(maxAngular: plan.couplingMaxAngular)
-        var offsets: [Int] = [], lambdas: [Int] = [], counts: [Int] = [], raws: [Int] = []
+        var offsets: [Int] = []
+        var lambdas: [Int] = []
+        var counts: [Int] = []
+        var raws: [Int] = []
         var starts: [Int] = [0]
-        var inputs: [Int] = [], ls: [Int] = [], pieceOffsets: [Int] = [], ranges: [Int] = []
+        var inputs: [Int] = []
+        var ls: [Int] = []
+        var pieceOffsets: [Int] = []
+        var ranges: [Int] = []
         var projections: [UnsafeMutablePointer<Double>?] = []
         var orderStart: [Int] = []
-        var size = 0, global = 0
+        var size = 0
+        var global = 0
         for (k, blocks) in plan.orders.enumerated() {
             orderStart.append(global)
             for block in blocks {
-                lambdas.append(block.lambda); counts.append(block.count); raws.append(block.raw)
+                lambdas.append(block.lambda)
+                counts.append(block.count)
+                raws.append(block.raw)
                 if k == 0 {
                     offsets.append(-1)  // the density itself (transposed expansion)
                 } else {
@@ -318,7 +359,8 @@ final class MultispectrumEngine {
                     pieceOffsets.append(piece.offset)
                     let input = plan.orders[k - 1][piece.input]
                     let r = cg.range(input.lambda, piece.l, block.lambda)
-                    ranges.append(r.lowerBound); ranges.append(r.upperBound)
+                    ranges.append(r.lowerBound)
+                    ranges.append(r.upperBound)
                 }
                 starts.append(inputs.count)
                 if let p = block.projection {
@@ -339,8 +381,14 @@ final class MultispectrumEngine {
             p.initialize(from: a, count: a.count)
             return p
         }
-        blockOffset = copy(offsets); blockLambda = copy(lambdas); blockCountOf = copy(counts); blockRaw = copy(raws)
-        pieceStart = copy(starts); pieceInput = copy(inputs); pieceL = copy(ls); pieceOffset = copy(pieceOffsets)
+        blockOffset = copy(offsets)
+        blockLambda = copy(lambdas)
+        blockCountOf = copy(counts)
+        blockRaw = copy(raws)
+        pieceStart = copy(starts)
+        pieceInput = copy(inputs)
+        pieceL = copy(ls)
+        pieceOffset = copy(pieceOffsets)
         pieceCG = copy(ranges)
         self.projections = projections
         values = .allocate(capacity: max(1, size))
@@ -349,55 +397,83 @@ final class MultispectrumEngine {
         densityDerivative = .allocate(capacity: max(1, (L + 1) * (L + 1) * radialCount))
         cgValue = copy(cg.values)
         // Signed m of each entry; the loops shift by the piece's l to component indices.
-        cgM1 = copy(cg.m1); cgM2 = copy(cg.m2); cgMu = copy(cg.mL)
+        cgM1 = copy(cg.m1)
+        cgM2 = copy(cg.m2)
+        cgMu = copy(cg.mL)
     }
 
     deinit {
-        blockOffset.deallocate(); blockLambda.deallocate(); blockCountOf.deallocate(); blockRaw.deallocate()
-        pieceStart.deallocate(); pieceInput.deallocate(); pieceL.deallocate(); pieceOffset.deallocate(); pieceCG.deallocate()
-        cgM1.deallocate(); cgM2.deallocate(); cgMu.deallocate(); cgValue.deallocate()
+        blockOffset.deallocate()
+        blockLambda.deallocate()
+        blockCountOf.deallocate()
+        blockRaw.deallocate()
+        pieceStart.deallocate()
+        pieceInput.deallocate()
+        pieceL.deallocate()
+        pieceOffset.deallocate()
+        pieceCG.deallocate()
+        cgM1.deallocate()
+        cgM2.deallocate()
+        cgMu.deallocate()
+        cgValue.deallocate()
         for p in projections { p?.deallocate() }
-        values.deallocate(); derivatives.deallocate(); raw.deallocate(); densityDerivative.deallocate()
+        values.deallocate()
+        derivatives.deallocate()
+        raw.deallocate()
+        densityDerivative.deallocate()
     }
 
     /// The values (component-major) of block b for the centre: the density for order 1.
     @inline(__always)
     private func blockValues(_ b: Int, density CT: UnsafePointer<Double>) -> UnsafePointer<Double> {
         let offset = blockOffset[b]
-        if offset < 0 { let l = blockLambda[b]; return CT + channels * l * l }
+        if offset < 0 {
+            let l = blockLambda[b]
+            return CT + channels * l * l
+        }
         return UnsafePointer(values + offset)
     }
 
     /// All orders for one centre, from its transposed expansion CT ([l]: (2l+1) × channels),
     /// handing each raw block of the plan's last order to `rawBlock` (the fitter's plans end
     /// at the order being fitted).
-    func computeValues(density CT: UnsafePointer<Double>,
-                       rawBlock: ((_ block: Int, _ raw: UnsafePointer<Double>) -> Void)? = nil) {
+    func computeValues(
+        density CT: UnsafePointer<Double>,
+        rawBlock: ((_ block: Int, _ raw: UnsafePointer<Double>) -> Void)? = nil
+    ) {
         let final = plan.order
         guard final >= 2 else { return }
         for b in orderStart[1]..<orderStart[final] {
             let d = 2 * blockLambda[b] + 1
-            let count = blockCountOf[b], rawCount = blockRaw[b]
+            let count = blockCountOf[b]
+            let rawCount = blockRaw[b]
             let projection = projections[b]
             let target = projection == nil ? values + blockOffset[b] : raw
             target.update(repeating: 0, count: d * rawCount)
             for p in pieceStart[b]..<pieceStart[b + 1] {
                 let input = pieceInput[p]
                 let x = blockValues(input, density: CT)
-                let n1 = blockCountOf[input], l1 = blockLambda[input], l = pieceL[p]
-                couple(x: x, n1: n1, l1: l1, c: CT + channels * l * l, l: l, cWidth: channels, qFirst: 0,
-                       lambda: blockLambda[b], entries: pieceCG[2 * p]..<pieceCG[2 * p + 1],
-                       into: target + pieceOffset[p], stride: rawCount)
+                let n1 = blockCountOf[input]
+                let l1 = blockLambda[input]
+                let l = pieceL[p]
+                couple(
+                    x: x, n1: n1, l1: l1, c: CT + channels * l * l, l: l, cWidth: channels, qFirst: 0,
+                    lambda: blockLambda[b], entries: pieceCG[2 * p]..<pieceCG[2 * p + 1],
+                    into: target + pieceOffset[p], stride: rawCount)
             }
             if let rawBlock, b >= orderStart[final - 1] { rawBlock(b, UnsafePointer(target)) }
-            if let projection { project(raw, rows: d, rawCount: rawCount, projection, count: count, into: values + blockOffset[b]) }
+            if let projection {
+                project(raw, rows: d, rawCount: rawCount, projection, count: count, into: values + blockOffset[b])
+            }
         }
     }
 
     /// out[μ][f1·ch + q] += Σ_e C_e x[m1][f1] c[m2][q − qFirst], q ∈ qFirst ..< qFirst + cWidth.
     @inline(__always)
-    private func couple(x: UnsafePointer<Double>, n1: Int, l1: Int, c: UnsafePointer<Double>, l: Int, cWidth: Int,
-                        qFirst: Int, lambda: Int, entries: Range<Int>, into out: UnsafeMutablePointer<Double>, stride: Int) {
+    private func couple(
+        x: UnsafePointer<Double>, n1: Int, l1: Int, c: UnsafePointer<Double>, l: Int, cWidth: Int,
+        qFirst: Int, lambda: Int, entries: Range<Int>, into out: UnsafeMutablePointer<Double>, stride: Int
+    ) {
         let ch = channels
         for e in entries {
             let coefficient = cgValue[e]
@@ -421,20 +497,34 @@ final class MultispectrumEngine {
             UnsafeMutableRawPointer(y + i).storeBytes(of: w + a * v, as: SIMD8<Double>.self)
             i += 8
         }
-        while i < n { y[i] += a * x[i]; i += 1 }
+        while i < n {
+            y[i] += a * x[i]
+            i += 1
+        }
     }
 
     /// out (rows × count) = raw (rows × rawCount) · Uᵀ, U count × rawCount (row-major).
-    private func project(_ raw: UnsafePointer<Double>, rows: Int, rawCount: Int, _ u: UnsafePointer<Double>, count: Int,
-                         into out: UnsafeMutablePointer<Double>) {
+    private func project(
+        _ raw: UnsafePointer<Double>, rows: Int, rawCount: Int, _ u: UnsafePointer<Double>, count: Int,
+        into out: UnsafeMutablePointer<Double>
+    ) {
         guard count > 0 else { return }
-        guard rawCount > 0 else { out.update(repeating: 0, count: rows * count); return }
+        guard rawCount > 0 else {
+            out.update(repeating: 0, count: rows * count)
+            return
+        }
         _ = BLAS.ready
         // Column-major view: out is count × rows = Uᵀᵀ… i.e. C = Aᵀ B with A = Uᵀ (rawCount × count), B = rawᵀ.
-        var transA = Int8(UInt8(ascii: "T")), transB = Int8(UInt8(ascii: "N"))
-        var m = Int32(count), n = Int32(rows), k = Int32(rawCount)
-        var lda = Int32(rawCount), ldb = Int32(rawCount), ldc = Int32(count)
-        var one = 1.0, zero = 0.0
+        var transA = Int8(UInt8(ascii: "T"))
+        var transB = Int8(UInt8(ascii: "N"))
+        var m = Int32(count)
+        var n = Int32(rows)
+        var k = Int32(rawCount)
+        var lda = Int32(rawCount)
+        var ldb = Int32(rawCount)
+        var ldc = Int32(count)
+        var one = 1.0
+        var zero = 0.0
         dgemm_(&transA, &transB, &m, &n, &k, &one, u, &lda, raw, &ldb, &zero, out, &ldc)
     }
 
@@ -453,22 +543,27 @@ final class MultispectrumEngine {
             target.update(repeating: 0, count: d * rawCount)
             for p in pieceStart[b]..<pieceStart[b + 1] {
                 let input = pieceInput[p]
-                let n1 = blockCountOf[input], l1 = blockLambda[input], l = pieceL[p]
+                let n1 = blockCountOf[input]
+                let l1 = blockLambda[input]
+                let l = pieceL[p]
                 let entries = pieceCG[2 * p]..<pieceCG[2 * p + 1]
                 let out = target + pieceOffset[p]
                 // The previous order's derivative with the density.
                 if blockOffset[input] < 0 {
                     // Order 1: dx is dc ((2l1+1) × K), non-zero on rows f1 = q0 ..< q0 + K only: its
                     // K rows start q0 rows (q0·channels) into the piece.
-                    couple(x: dCT + K * l1 * l1, n1: K, l1: l1, c: CT + channels * l * l, l: l, cWidth: channels,
-                           qFirst: q0 * channels, lambda: lambda, entries: entries, into: out, stride: rawCount)
+                    couple(
+                        x: dCT + K * l1 * l1, n1: K, l1: l1, c: CT + channels * l * l, l: l, cWidth: channels,
+                        qFirst: q0 * channels, lambda: lambda, entries: entries, into: out, stride: rawCount)
                 } else {
-                    couple(x: derivatives + blockOffset[input], n1: n1, l1: l1, c: CT + channels * l * l, l: l,
-                           cWidth: channels, qFirst: 0, lambda: lambda, entries: entries, into: out, stride: rawCount)
+                    couple(
+                        x: derivatives + blockOffset[input], n1: n1, l1: l1, c: CT + channels * l * l, l: l,
+                        cWidth: channels, qFirst: 0, lambda: lambda, entries: entries, into: out, stride: rawCount)
                 }
                 // The previous order's values with dc (u's channels only).
-                couple(x: blockValues(input, density: CT), n1: n1, l1: l1, c: dCT + K * l * l, l: l, cWidth: K,
-                       qFirst: q0, lambda: lambda, entries: entries, into: out, stride: rawCount)
+                couple(
+                    x: blockValues(input, density: CT), n1: n1, l1: l1, c: dCT + K * l * l, l: l, cWidth: K,
+                    qFirst: q0, lambda: lambda, entries: entries, into: out, stride: rawCount)
             }
             if let projection {
                 project(raw, rows: d, rawCount: rawCount, projection, count: blockCountOf[b], into: derivatives + blockOffset[b])
@@ -481,7 +576,8 @@ final class MultispectrumEngine {
     func writeRow(from source: UnsafePointer<Double>, to out: UnsafeMutablePointer<Double>) {
         var col = 0
         for b in orderStart[plan.order - 1]..<orderStart[plan.order] {
-            let d = 2 * blockLambda[b] + 1, count = blockCountOf[b]
+            let d = 2 * blockLambda[b] + 1
+            let count = blockCountOf[b]
             let block = source + blockOffset[b]
             if d == 1 {
                 (out + col).update(from: block, count: count)
@@ -510,7 +606,8 @@ public enum MultispectrumFitError: Error, Equatable, Sendable, CustomStringConve
         case .noCenters: return "no structures to fit the multispectrum contraction on"
         case .invalidBudget(let n): return "max_features_per_order must be at least 1, not \(n)"
         case .covarianceTooLarge(let k, let n, let l):
-            return "the covariance of an order-\(k) block of \(n) features (\(n)² numbers) is above the limit of \(l); lower max_features_per_order"
+            return
+                "the covariance of an order-\(k) block of \(n) features (\(n)² numbers) is above the limit of \(l); lower max_features_per_order"
         case .decomposition(let m): return "eigen-decomposition failed: \(m)"
         }
     }
@@ -519,11 +616,15 @@ public enum MultispectrumFitError: Error, Equatable, Sendable, CustomStringConve
 extension Featurizer {
     /// Fits the NICE contractions of orders 2…ν on `structures` (all in memory); see
     /// `MultispectrumFitter` for data that arrive in batches.
-    public func multispectrumContraction(_ structures: [Structure], basis: ExpansionBasis, correlationOrder nu: Int,
-                                         maxFeatures: Int, maxCovarianceValues: Int = 100_000_000)
-        throws(MultispectrumFitError) -> MultispectrumContraction {
-        var fitter = try MultispectrumFitter(featurizer: self, basis: basis, correlationOrder: nu, maxFeatures: maxFeatures,
-                                             maxCovarianceValues: maxCovarianceValues)
+    public func multispectrumContraction(
+        _ structures: [Structure], basis: ExpansionBasis, correlationOrder nu: Int,
+        maxFeatures: Int, maxCovarianceValues: Int = 100_000_000
+    )
+        throws(MultispectrumFitError) -> MultispectrumContraction
+    {
+        var fitter = try MultispectrumFitter(
+            featurizer: self, basis: basis, correlationOrder: nu, maxFeatures: maxFeatures,
+            maxCovarianceValues: maxCovarianceValues)
         while !fitter.isComplete {
             try fitter.add(structures)
             try fitter.finishOrder()
@@ -557,8 +658,10 @@ public struct MultispectrumFitter {
     /// The featurizer's time limit, over the whole fit (every pass).
     let clock: Deadline
 
-    public init(featurizer: Featurizer, basis: ExpansionBasis, correlationOrder nu: Int, maxFeatures: Int,
-                maxCovarianceValues: Int = 100_000_000) throws(MultispectrumFitError) {
+    public init(
+        featurizer: Featurizer, basis: ExpansionBasis, correlationOrder nu: Int, maxFeatures: Int,
+        maxCovarianceValues: Int = 100_000_000
+    ) throws(MultispectrumFitError) {
         guard maxFeatures >= 1 else { throw .invalidBudget(maxFeatures) }
         do { try Featurizer.checkCouplingReach(.multispectrum, maxAngular: basis.maxAngular, order: max(2, nu)) } catch {
             throw .featurization(error)
@@ -575,17 +678,23 @@ public struct MultispectrumFitter {
 
     /// The fitted contraction (complete once `isComplete`).
     public var contraction: MultispectrumContraction {
-        MultispectrumContraction(correlationOrder: correlationOrder, maxFeatures: maxFeatures, maxAngular: basis.maxAngular,
-                                 channels: basis.channelCount, blocks: fitted)
+        MultispectrumContraction(
+            correlationOrder: correlationOrder, maxFeatures: maxFeatures, maxAngular: basis.maxAngular,
+            channels: basis.channelCount, blocks: fitted)
     }
 
-    static func plan(basis: ExpansionBasis, order k: Int, nu: Int, maxFeatures: Int,
-                     fitted: [MultispectrumContraction.Block]) throws(MultispectrumFitError) -> MultispectrumPlan {
-        let partial = MultispectrumContraction(correlationOrder: nu, maxFeatures: maxFeatures, maxAngular: basis.maxAngular,
-                                               channels: basis.channelCount, blocks: fitted)
+    static func plan(
+        basis: ExpansionBasis, order k: Int, nu: Int, maxFeatures: Int,
+        fitted: [MultispectrumContraction.Block]
+    ) throws(MultispectrumFitError) -> MultispectrumPlan {
+        let partial = MultispectrumContraction(
+            correlationOrder: nu, maxFeatures: maxFeatures, maxAngular: basis.maxAngular,
+            channels: basis.channelCount, blocks: fitted)
         do {
-            return try MultispectrumPlan(maxAngular: basis.maxAngular, channels: basis.channelCount, order: nu,
-                                         contraction: partial).prefix(k)
+            return try MultispectrumPlan(
+                maxAngular: basis.maxAngular, channels: basis.channelCount, order: nu,
+                contraction: partial
+            ).prefix(k)
         } catch {
             throw .featurization(.multispectrum(error))
         }
@@ -598,8 +707,9 @@ public struct MultispectrumFitter {
         // Per worker: its Grams and 32 centres of rows; plus the running sum and the eigen-decomposition.
         let rowsPerWorker = zip(sizes, blocks).reduce(0) { $0 + 32 * $1.0 * (2 * $1.1.lambda + 1) }
         if let worst = sizes.max(),
-           Double(total + rowsPerWorker) * Double(featurizer.threads) + Double(total) + 3 * Double(worst * worst)
-            > Double(maxCovarianceValues) {
+            Double(total + rowsPerWorker) * Double(featurizer.threads) + Double(total) + 3 * Double(worst * worst)
+                > Double(maxCovarianceValues)
+        {
             throw .covarianceTooLarge(order: order, features: worst, limit: maxCovarianceValues)
         }
         grams = sizes.map { [Double](repeating: 0, count: $0 * $0) }
@@ -614,9 +724,11 @@ public struct MultispectrumFitter {
         let chunks = Featurizer.centerChunks(structures, size: 8)
         guard !chunks.isEmpty else { return }
         let (k, basis, plan, clock) = (order, basis, plan, clock)
-        let L = basis.maxAngular, ch = basis.channelCount
+        let L = basis.maxAngular
+        let ch = basis.channelCount
         let blocks = plan.orders[k - 1]
-        let sizes = blocks.map(\.raw), dims = blocks.map { 2 * $0.lambda + 1 }
+        let sizes = blocks.map(\.raw)
+        let dims = blocks.map { 2 * $0.lambda + 1 }
         let workers = max(1, min(featurizer.threads, chunks.count))
         var partial = [[[Double]]](repeating: [], count: workers)
         partial.withUnsafeMutableBufferPointer { out in
@@ -648,9 +760,11 @@ public struct MultispectrumFitter {
                     let (s, begin, end) = chunks[c]
                     prepared.slots[s].withUnsafeBufferPointer { slotOfAtom in
                         for i in begin..<end {
-                            expansion.compute(center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
-                                              list: prepared.lists[s], gradients: .none)
-                            SphericalExpansion.transposePerL(expansion.coefficients, maxAngular: L, channels: ch, into: transposed)
+                            expansion.compute(
+                                center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
+                                list: prepared.lists[s], gradients: .none)
+                            SphericalExpansion.transposePerL(
+                                expansion.coefficients, maxAngular: L, channels: ch, into: transposed)
                             engine.computeValues(density: transposed) { b, raw in
                                 let n = sizes[b - first] * dims[b - first]
                                 rows[b - first].withUnsafeMutableBufferPointer { x in
@@ -679,8 +793,10 @@ public struct MultispectrumFitter {
         guard !isComplete else { return }
         guard centers > 0 else { throw .noCenters }
         for (b, block) in plan.orders[order - 1].enumerated() {
-            fitted.append(try Featurizer.principalComponents(grams[b], n: block.raw, order: order, block: block,
-                                                             maxFeatures: maxFeatures))
+            fitted.append(
+                try Featurizer.principalComponents(
+                    grams[b], n: block.raw, order: order, block: block,
+                    maxFeatures: maxFeatures))
         }
         grams = []
         order += 1
@@ -691,11 +807,14 @@ public struct MultispectrumFitter {
 }
 
 extension Featurizer {
-    static func principalComponents(_ gram: [Double], n: Int, order: Int, block: MultispectrumPlan.Block,
-                                    maxFeatures: Int) throws(MultispectrumFitError) -> MultispectrumContraction.Block {
+    static func principalComponents(
+        _ gram: [Double], n: Int, order: Int, block: MultispectrumPlan.Block,
+        maxFeatures: Int
+    ) throws(MultispectrumFitError) -> MultispectrumContraction.Block {
         guard n > 0 else {
-            return .init(order: order, lambda: block.lambda, sigma: block.sigma, inputCount: 0, components: [],
-                         eigenvalues: [], residualVariance: 0)
+            return .init(
+                order: order, lambda: block.lambda, sigma: block.sigma, inputCount: 0, components: [],
+                eigenvalues: [], residualVariance: 0)
         }
         // The PCA of the optimal radial basis: rows by descending eigenvalue (clamped at 0, which
         // changes none that is kept: those are above 1e-12 × the largest, itself ≥ 0), with
@@ -705,12 +824,14 @@ extension Featurizer {
             while keep < min(maxFeatures, n) && lambdas[keep] > 1e-12 * lambdas[0] { keep += 1 }
             return keep
         }
-        let rows: [Double], lambdas: [Double]
+        let rows: [Double]
+        let lambdas: [Double]
         do { (rows, lambdas) = try OptimalBasis.pcaRows(gram, n: n, keep: keepCount) } catch { throw .decomposition("\(error)") }
         let trace = (0..<n).reduce(0.0) { $0 + gram[$1 * n + $1] }
         let kept = Array(lambdas.prefix(rows.count / n))
         let captured = kept.reduce(0, +)
-        return .init(order: order, lambda: block.lambda, sigma: block.sigma, inputCount: n, components: rows,
-                     eigenvalues: kept, residualVariance: trace > 0 ? min(1, max(0, 1 - captured / trace)) : 0)
+        return .init(
+            order: order, lambda: block.lambda, sigma: block.sigma, inputCount: n, components: rows,
+            eigenvalues: kept, residualVariance: trace > 0 ? min(1, max(0, 1 - captured / trace)) : 0)
     }
 }

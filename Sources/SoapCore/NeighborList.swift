@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// Full neighbour list of one structure, in CSR form: the pairs of centre i
@@ -72,14 +72,18 @@ public struct NeighborList: Sendable {
         var reach = [Int](repeating: 1, count: 3)
         let maxBins = max(27, 2 * n)
         for k in 0..<3 {
-            let span = rc / spacing[k]     // largest |Δu_k| of a pair within rc
+            let span = rc / spacing[k]  // largest |Δu_k| of a pair within rc
             if periodic[k] {
                 bins[k] = max(1, Int(min(floor(1 / span), Double(maxBins))))
                 origin[k] = 0
                 width[k] = 1 / Double(bins[k])
             } else {
-                var lo = Double.infinity, hi = -Double.infinity
-                for i in 0..<n { lo = min(lo, frac[3 * i + k]); hi = max(hi, frac[3 * i + k]) }
+                var lo = Double.infinity
+                var hi = -Double.infinity
+                for i in 0..<n {
+                    lo = min(lo, frac[3 * i + k])
+                    hi = max(hi, frac[3 * i + k])
+                }
                 origin[k] = lo
                 let extent = hi - lo
                 bins[k] = max(1, Int(min(floor(extent / span) + 1, Double(maxBins))))
@@ -112,7 +116,10 @@ public struct NeighborList: Sendable {
         for b in 0..<totalBins { binStart[b + 1] += binStart[b] }
         var fill = binStart
         var binAtoms = [Int32](repeating: 0, count: n)
-        for i in 0..<n { binAtoms[fill[atomBin[i]]] = Int32(i); fill[atomBin[i]] += 1 }
+        for i in 0..<n {
+            binAtoms[fill[atomBin[i]]] = Int32(i)
+            fill[atomBin[i]] += 1
+        }
 
         let rc2 = rc * rc
         list.neighbor.reserveCapacity(n * 32)
@@ -120,7 +127,9 @@ public struct NeighborList: Sendable {
         list.distances.reserveCapacity(n * 32)
         for i in 0..<n {
             let bi = (binIndex(i, 0), binIndex(i, 1), binIndex(i, 2))
-            let xi = wrapped[3 * i], yi = wrapped[3 * i + 1], zi = wrapped[3 * i + 2]
+            let xi = wrapped[3 * i]
+            let yi = wrapped[3 * i + 1]
+            let zi = wrapped[3 * i + 2]
             for oa in -reach[0]...reach[0] {
                 let (ba, sa) = wrap(bi.0 + oa, bins[0], periodic[0])
                 if ba < 0 { continue }
@@ -130,7 +139,9 @@ public struct NeighborList: Sendable {
                     for oc in -reach[2]...reach[2] {
                         let (bc, sc) = wrap(bi.2 + oc, bins[2], periodic[2])
                         if bc < 0 { continue }
-                        let fa = Double(sa), fb = Double(sb), fcs = Double(sc)
+                        let fa = Double(sa)
+                        let fb = Double(sb)
+                        let fcs = Double(sc)
                         let tx = fa * h[0] + fb * h[3] + fcs * h[6]
                         let ty = fa * h[1] + fb * h[4] + fcs * h[7]
                         let tz = fa * h[2] + fb * h[5] + fcs * h[8]
@@ -143,7 +154,9 @@ public struct NeighborList: Sendable {
                             let d2 = dx * dx + dy * dy + dz * dz
                             if d2 < rc2 && d2 > 0 {
                                 list.neighbor.append(Int32(j))
-                                list.vectors.append(dx); list.vectors.append(dy); list.vectors.append(dz)
+                                list.vectors.append(dx)
+                                list.vectors.append(dy)
+                                list.vectors.append(dz)
                                 list.distances.append(d2.squareRoot())
                             }
                         }

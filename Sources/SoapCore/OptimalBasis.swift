@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// How a fitted basis contracts the primitive channels (thesis §2.1).
@@ -19,7 +19,10 @@ public enum FitMethod: Sendable, Equatable {
     case pcovr(gamma: Double)
 
     public var name: String {
-        switch self { case .pca: return "pca"; case .pcovr: return "pcovr" }
+        switch self {
+        case .pca: return "pca"
+        case .pcovr: return "pcovr"
+        }
     }
 }
 
@@ -60,7 +63,8 @@ public struct OptimalBasis: Sendable {
             case .invalidThreshold: return "residual_variance must be between 0 and 1"
             case .invalidGamma: return "gamma must be between 0 and 1"
             case .noTargets: return "PCovR needs targets: add structures with \"targets\" to the dataset"
-            case .noCenters(let z): return "the dataset has no centres of species \(z), so a centre-specific basis cannot be fitted for it"
+            case .noCenters(let z):
+                return "the dataset has no centres of species \(z), so a centre-specific basis cannot be fitted for it"
             case .decomposition(let m): return "eigen-decomposition failed: \(m)"
             }
         }
@@ -68,11 +72,15 @@ public struct OptimalBasis: Sendable {
 
     /// Fits by PCA, or PCovR at l = 0. Give `q`, or a residual-variance threshold (the
     /// smallest q reaching it in every l is used).
-    public static func fit(_ statistics: DatasetStatistics, hypers: SoapHypers, contraction: Contraction,
-                           centerSpecific: Bool = false, method: FitMethod = .pca,
-                           q requested: Int?, residualVariance threshold: Double? = nil) throws(FitError) -> OptimalBasis {
+    public static func fit(
+        _ statistics: DatasetStatistics, hypers: SoapHypers, contraction: Contraction,
+        centerSpecific: Bool = false, method: FitMethod = .pca,
+        q requested: Int?, residualVariance threshold: Double? = nil
+    ) throws(FitError) -> OptimalBasis {
         guard statistics.totalCenters > 0 else { throw .emptyDataset }
-        let S = statistics.species.count, N = statistics.radialCount, L = statistics.maxAngular
+        let S = statistics.species.count
+        let N = statistics.radialCount
+        let L = statistics.maxAngular
         let n = contraction == .separate ? N : S * N
         if let threshold, !(threshold >= 0 && threshold < 1) { throw .invalidThreshold }
         var regression: Regression?
@@ -82,25 +90,31 @@ public struct OptimalBasis: Sendable {
             regression = try Regression(statistics, centerSpecific: centerSpecific)
         }
         let centerBlocks: [[Int]?] = centerSpecific ? statistics.species.indices.map { [$0] } : [nil]
-        if centerSpecific, let empty = statistics.centers.firstIndex(of: 0) { throw .noCenters(species: statistics.species[empty]) }
-        var vectorsPerL: [[[Double]]] = []   // [l][block] orthonormal rows, leading first
+        if centerSpecific, let empty = statistics.centers.firstIndex(of: 0) {
+            throw .noCenters(species: statistics.species[empty])
+        }
+        var vectorsPerL: [[[Double]]] = []  // [l][block] orthonormal rows, leading first
         var valuesPerL: [[Double]] = []
         var curves: [[Double]] = []
         for l in 0...L {
             var blocks: [[Double]] = []
             var values: [Double] = []
-            var captured: [[Double]] = []   // per block: variance kept by each row
+            var captured: [[Double]] = []  // per block: variance kept by each row
             var total = 0.0
             for (cb, slots) in centerBlocks.enumerated() {
-                let matrices = contraction == .separate ? (0..<S).map { statistics.block(l: l, species: $0, centerSlots: slots) }
-                                                        : [statistics.joint(l: l, centerSlots: slots)]
+                let matrices =
+                    contraction == .separate
+                    ? (0..<S).map { statistics.block(l: l, species: $0, centerSlots: slots) }
+                    : [statistics.joint(l: l, centerSlots: slots)]
                 for (k, matrix) in matrices.enumerated() {
-                    let rows: [Double], lambdas: [Double]
+                    let rows: [Double]
+                    let lambdas: [Double]
                     do {
                         if l == 0, case .pcovr(let gamma) = method, let regression {
                             let first = (centerSpecific ? cb * S * N : 0) + (contraction == .separate ? k * N : 0)
-                            (rows, lambdas) = try pcovrRows(matrix, n: n, gamma: gamma,
-                                                            direction: regression.direction(first: first, count: n))
+                            (rows, lambdas) = try pcovrRows(
+                                matrix, n: n, gamma: gamma,
+                                direction: regression.direction(first: first, count: n))
                         } else {
                             (rows, lambdas) = try pcaRows(matrix, n: n)
                         }
@@ -129,9 +143,10 @@ public struct OptimalBasis: Sendable {
         }
         guard q >= 1, q <= n else { throw .tooManyFunctions(requested: q, available: n) }
         let projections = vectorsPerL.map { blocks in blocks.flatMap { Array($0.prefix(q * n)) } }
-        return OptimalBasis(hypers: hypers, species: statistics.species, contraction: contraction, method: method,
-                            centerSpecific: centerSpecific, q: q, projections: projections, eigenvalues: valuesPerL,
-                            residualVariance: curves)
+        return OptimalBasis(
+            hypers: hypers, species: statistics.species, contraction: contraction, method: method,
+            centerSpecific: centerSpecific, q: q, projections: projections, eigenvalues: valuesPerL,
+            residualVariance: curves)
     }
 
     /// Eigenvectors of a covariance block as rows, by descending eigenvalue.
@@ -139,7 +154,7 @@ public struct OptimalBasis: Sendable {
     /// by default): a truncation of a large block need not copy every eigenvector.
     static func pcaRows(_ matrix: [Double], n: Int, keep: ([Double]) -> Int = { $0.count }) throws -> ([Double], [Double]) {
         let (ascending, vectors) = try SymmetricEigen.decompose(matrix, n: n)
-        let lambdas = (0..<n).map { max(ascending[n - 1 - $0], 0) }   // descending
+        let lambdas = (0..<n).map { max(ascending[n - 1 - $0], 0) }  // descending
         let count = min(max(keep(lambdas), 0), n)
         var rows = [Double](repeating: 0, count: count * n)
         for r in 0..<count {
@@ -155,17 +170,23 @@ public struct OptimalBasis: Sendable {
     /// K = γ C + (1 − γ) u uᵀ; its eigenvectors V map back through C^{-1/2} to projectors
     /// P = C^{-1/2} V, whose orthonormalised columns are the rows of U (eq. 2.11). γ = 1 gives
     /// PCA; γ → 0 puts the regression direction w first.
-    static func pcovrRows(_ covariance: [Double], n: Int, gamma: Double,
-                          direction: (w: [Double], weight: Double)) throws -> ([Double], [Double]) {
+    static func pcovrRows(
+        _ covariance: [Double], n: Int, gamma: Double,
+        direction: (w: [Double], weight: Double)
+    ) throws -> ([Double], [Double]) {
         let trace = (0..<n).reduce(0.0) { $0 + covariance[$1 * n + $1] }
         guard trace > 0 else { return try pcaRows(covariance, n: n) }
         let c = covariance.map { $0 / trace }
         let powers = try SymmetricEigen.rangePowers(c, n: n, exponents: [0.5, -0.5])
-        let root = powers[0], inverseRoot = powers[1]
+        let root = powers[0]
+        let inverseRoot = powers[1]
         var u = [Double](repeating: 0, count: n)
         for i in 0..<n { for j in 0..<n { u[i] += root[i * n + j] * direction.w[j] } }
         let norm = u.reduce(0) { $0 + $1 * $1 }.squareRoot()
-        if norm > 0 { let f = direction.weight.squareRoot() / norm; for i in 0..<n { u[i] *= f } }
+        if norm > 0 {
+            let f = direction.weight.squareRoot() / norm
+            for i in 0..<n { u[i] *= f }
+        }
         // γ = 0 exactly leaves all but one direction arbitrary; a trace of PCA orders them.
         let g = max(gamma, 1e-9)
         var k = [Double](repeating: 0, count: n * n)
@@ -214,14 +235,15 @@ public struct OptimalBasis: Sendable {
         let weights: [Double]
         let gram: [Double]
         let dimension: Int
-        let explained: Double   // uncentred R² of the fit
+        let explained: Double  // uncentred R² of the fit
 
         init(_ s: DatasetStatistics, centerSpecific: Bool) throws(FitError) {
             let ch = s.channels
             let full = s.targetFeatureCount
             // Without centre-specific contractions, the features of all centre types add up.
             let d = centerSpecific ? full : ch
-            var a = [Double](repeating: 0, count: d * d), b = [Double](repeating: 0, count: d)
+            var a = [Double](repeating: 0, count: d * d)
+            var b = [Double](repeating: 0, count: d)
             for i in 0..<full {
                 let ii = centerSpecific ? i : i % ch
                 b[ii] += s.targetCross[i]
@@ -229,11 +251,15 @@ public struct OptimalBasis: Sendable {
             }
             // w = A⁺ b (A may be singular: absent species).
             let inverse: [Double]
-            do { inverse = try SymmetricEigen.rangePowers(a, n: d, exponents: [-1])[0] } catch { throw .decomposition("\(error)") }
+            do { inverse = try SymmetricEigen.rangePowers(a, n: d, exponents: [-1])[0] } catch {
+                throw .decomposition("\(error)")
+            }
             var w = [Double](repeating: 0, count: d)
             for i in 0..<d { for j in 0..<d { w[i] += inverse[i * d + j] * b[j] } }
-            weights = w; gram = a; dimension = d
-            let predicted = zip(w, b).reduce(0.0) { $0 + $1.0 * $1.1 }   // ŷᵀŷ = wᵀAw = wᵀb
+            weights = w
+            gram = a
+            dimension = d
+            let predicted = zip(w, b).reduce(0.0) { $0 + $1.0 * $1.1 }  // ŷᵀŷ = wᵀAw = wᵀb
             explained = s.targetSquares > 0 ? min(1, max(0, predicted / s.targetSquares)) : 0
         }
 
@@ -252,12 +278,20 @@ public struct OptimalBasis: Sendable {
         }
     }
 
-    public init(hypers: SoapHypers, species: [Int], contraction: Contraction, method: FitMethod = .pca,
-                centerSpecific: Bool = false, q: Int, projections: [[Double]],
-                eigenvalues: [[Double]], residualVariance: [[Double]]) {
-        self.hypers = hypers; self.species = species; self.contraction = contraction
-        self.method = method; self.centerSpecific = centerSpecific; self.q = q
-        self.projections = projections; self.eigenvalues = eigenvalues; self.residualVariance = residualVariance
+    public init(
+        hypers: SoapHypers, species: [Int], contraction: Contraction, method: FitMethod = .pca,
+        centerSpecific: Bool = false, q: Int, projections: [[Double]],
+        eigenvalues: [[Double]], residualVariance: [[Double]]
+    ) {
+        self.hypers = hypers
+        self.species = species
+        self.contraction = contraction
+        self.method = method
+        self.centerSpecific = centerSpecific
+        self.q = q
+        self.projections = projections
+        self.eigenvalues = eigenvalues
+        self.residualVariance = residualVariance
     }
 
     /// Number of centre blocks: one contraction per centre species, or one shared.
@@ -266,8 +300,9 @@ public struct OptimalBasis: Sendable {
     /// Row q of the contraction for neighbour species slot a and one l, over n, in the
     /// environments of centre block `center` (0 unless centre-specific).
     public func coefficients(l: Int, center: Int = 0, species a: Int, q row: Int) -> ArraySlice<Double> {
-        let N = hypers.radialCount, S = species.count
-        let blockBase = center * q * S * N   // both layouts hold q·S·N numbers per centre block
+        let N = hypers.radialCount
+        let S = species.count
+        let blockBase = center * q * S * N  // both layouts hold q·S·N numbers per centre block
         switch contraction {
         case .separate:
             let base = blockBase + (a * q + row) * N
@@ -281,22 +316,30 @@ public struct OptimalBasis: Sendable {
     /// Spline tables of the contracted radial integrals, one per (centre block, neighbour
     /// species), at index block·S + a.
     public func splineTables() throws -> [RadialSplineTable] {
-        let gto = try GtoRadialBasis(cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
-                                     count: hypers.radialCount, maxAngular: hypers.maxAngular)
-        let N = hypers.radialCount, Q = q
+        let gto = try GtoRadialBasis(
+            cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
+            count: hypers.radialCount, maxAngular: hypers.maxAngular)
+        let N = hypers.radialCount
+        let Q = q
         let S = species.count
         return (0..<(centerBlocks * S)).map { index in
             let (center, a) = (index / S, index % S)
-            return RadialSplineTable(cutoff: hypers.cutoff, segmentSizes: Array(repeating: Q, count: hypers.maxAngular + 1),
-                              accuracy: hypers.effectiveSplineAccuracy) { l, r, values, derivatives in
+            return RadialSplineTable(
+                cutoff: hypers.cutoff, segmentSizes: Array(repeating: Q, count: hypers.maxAngular + 1),
+                accuracy: hypers.effectiveSplineAccuracy
+            ) { l, r, values, derivatives in
                 var primitive = [Double](repeating: 0, count: 2 * N)
                 primitive.withUnsafeMutableBufferPointer { p in
                     gto.radialIntegrals(at: r, l: l, values: p.baseAddress!, derivatives: p.baseAddress! + N)
                 }
                 for row in 0..<Q {
                     let u = coefficients(l: l, center: center, species: a, q: row)
-                    var v = 0.0, d = 0.0
-                    for (k, c) in u.enumerated() { v += c * primitive[k]; d += c * primitive[N + k] }
+                    var v = 0.0
+                    var d = 0.0
+                    for (k, c) in u.enumerated() {
+                        v += c * primitive[k]
+                        d += c * primitive[N + k]
+                    }
                     values[row] = v
                     derivatives[row] = d
                 }
@@ -311,24 +354,27 @@ public struct OptimalBasis: Sendable {
         let tableOfPair = (0..<(S * S)).map { p in (centerSpecific ? p / S : 0) * S + p % S }
         switch contraction {
         case .separate:
-            return ExpansionBasis(maxAngular: hypers.maxAngular, radialCount: q, species: species, tables: tables,
-                                  tableOfPair: tableOfPair, channelOffset: (0..<S).map { $0 * q },
-                                  groupCount: S, groupTypes: species, centerAtomWeight: hypers.centerAtomWeight, hypers: hypers)
+            return ExpansionBasis(
+                maxAngular: hypers.maxAngular, radialCount: q, species: species, tables: tables,
+                tableOfPair: tableOfPair, channelOffset: (0..<S).map { $0 * q },
+                groupCount: S, groupTypes: species, centerAtomWeight: hypers.centerAtomWeight, hypers: hypers)
         case .mixed:
             // Every neighbour adds into the same q channels through its species' table (eq. 2.10).
-            return ExpansionBasis(maxAngular: hypers.maxAngular, radialCount: q, species: species, tables: tables,
-                                  tableOfPair: tableOfPair, channelOffset: Array(repeating: 0, count: S),
-                                  groupCount: 1, groupTypes: nil, centerAtomWeight: hypers.centerAtomWeight, hypers: hypers)
+            return ExpansionBasis(
+                maxAngular: hypers.maxAngular, radialCount: q, species: species, tables: tables,
+                tableOfPair: tableOfPair, channelOffset: Array(repeating: 0, count: S),
+                groupCount: 1, groupTypes: nil, centerAtomWeight: hypers.centerAtomWeight, hypers: hypers)
         }
     }
 
     /// R_aql(r) = Σ_n U_qn R_n(r) (eq. 2.5) for plotting, at `points` radii in [0, rc].
     public func radialFunctions(points: Int) throws -> (r: [Double], values: [Double]) {
-        let gto = try GtoRadialBasis(cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
-                                     count: hypers.radialCount, maxAngular: 0)
+        let gto = try GtoRadialBasis(
+            cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
+            count: hypers.radialCount, maxAngular: 0)
         let grid = (0..<points).map { hypers.cutoff * Double($0) / Double(max(points - 1, 1)) }
         let primitive = grid.map { r in (0..<hypers.radialCount).map { gto.function($0, at: r) } }
-        var values: [Double] = []   // [centre block][species][l][q][point]
+        var values: [Double] = []  // [centre block][species][l][q][point]
         for center in 0..<centerBlocks {
             for a in species.indices {
                 for l in 0...hypers.maxAngular {

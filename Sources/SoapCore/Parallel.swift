@@ -5,8 +5,10 @@ import Synchronization
 /// chunk from a shared counter, so uneven chunks balance themselves. Each
 /// worker gets its index, to own scratch memory for all of its chunks.
 enum Parallel {
-    static func run(chunks: Int, threads: Int, executor: (any ForkJoinExecutor)? = nil,
-                    _ body: (_ worker: Int, _ next: () -> Int?) -> Void) {
+    static func run(
+        chunks: Int, threads: Int, executor: (any ForkJoinExecutor)? = nil,
+        _ body: (_ worker: Int, _ next: () -> Int?) -> Void
+    ) {
         let workers = max(1, min(threads, executor?.width ?? threads, chunks))
         if workers == 1 {
             var i = 0

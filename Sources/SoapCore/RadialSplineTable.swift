@@ -21,7 +21,10 @@ public final class RadialSplineTable: @unchecked Sendable {
         /// Offset of its first point in the data.
         public var offset: Int
         public init(first: Int, count: Int, intervals: Int, offset: Int) {
-            self.first = first; self.count = count; self.intervals = intervals; self.offset = offset
+            self.first = first
+            self.count = count
+            self.intervals = intervals
+            self.offset = offset
         }
         /// Doubles the segment's points occupy.
         public var size: Int { (intervals + 1) * 2 * count }
@@ -37,20 +40,26 @@ public final class RadialSplineTable: @unchecked Sendable {
     public let maxValueError: Double
 
     /// `function(segment, r, values, derivatives)` fills the segment's outputs at r.
-    public typealias SegmentFunction = (_ segment: Int, _ r: Double, _ values: UnsafeMutablePointer<Double>,
-                                        _ derivatives: UnsafeMutablePointer<Double>) -> Void
+    public typealias SegmentFunction = (
+        _ segment: Int, _ r: Double, _ values: UnsafeMutablePointer<Double>,
+        _ derivatives: UnsafeMutablePointer<Double>
+    ) -> Void
 
     /// Tabulates functions given segment by segment (`sizes[s]` outputs each).
     /// Segments are refined in parallel (`function` must be thread-safe).
-    public convenience init(cutoff: Double, segmentSizes sizes: [Int], accuracy: Double, maxIntervals: Int = 1 << 15,
-                            threads: Int = Featurizer.defaultThreads, function: SegmentFunction) {
+    public convenience init(
+        cutoff: Double, segmentSizes sizes: [Int], accuracy: Double, maxIntervals: Int = 1 << 15,
+        threads: Int = Featurizer.defaultThreads, function: SegmentFunction
+    ) {
         var refined = [(Int, [Double], Double)](repeating: (0, [], 0), count: sizes.count)
         refined.withUnsafeMutableBufferPointer { out in
             let out = out
             Parallel.run(chunks: sizes.count, threads: threads) { _, next in
                 while let s = next() {
-                    out[s] = Self.refine(cutoff: cutoff, size: sizes[s], accuracy: accuracy,
-                                         maxIntervals: maxIntervals) { r, v, d in function(s, r, v, d) }
+                    out[s] = Self.refine(
+                        cutoff: cutoff, size: sizes[s], accuracy: accuracy,
+                        maxIntervals: maxIntervals
+                    ) { r, v, d in function(s, r, v, d) }
                 }
             }
         }
@@ -77,30 +86,40 @@ public final class RadialSplineTable: @unchecked Sendable {
         descriptors = .allocate(capacity: max(1, segments.count))
         for (k, s) in segments.enumerated() {
             precondition(s.offset + (s.intervals + 1) * 2 * s.count <= points.count, "spline data too short")
-            (descriptors + k).initialize(to: SplineView.SegmentDescriptor(
-                first: s.first, count: s.count, intervals: s.intervals, step: cutoff / Double(s.intervals),
-                inverseStep: Double(s.intervals) / cutoff, data: UnsafePointer(data + s.offset)))
+            (descriptors + k).initialize(
+                to: SplineView.SegmentDescriptor(
+                    first: s.first, count: s.count, intervals: s.intervals, step: cutoff / Double(s.intervals),
+                    inverseStep: Double(s.intervals) / cutoff, data: UnsafePointer(data + s.offset)))
         }
     }
 
-    deinit { data.deallocate(); descriptors.deallocate() }
+    deinit {
+        data.deallocate()
+        descriptors.deallocate()
+    }
 
     /// All sampled points, segment after segment (for storage).
     public var points: [Double] { Array(UnsafeBufferPointer(start: data, count: dataCount)) }
 
     /// featomic's refinement for one segment: (intervals, points, max midpoint error).
-    static func refine(cutoff: Double, size: Int, accuracy: Double, maxIntervals: Int,
-                       function: (Double, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void)
-        -> (Int, [Double], Double) {
+    static func refine(
+        cutoff: Double, size: Int, accuracy: Double, maxIntervals: Int,
+        function: (Double, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void
+    )
+        -> (Int, [Double], Double)
+    {
         var intervals = 10
         var points = sample(cutoff: cutoff, size: size, intervals: intervals, function: function)
         var exact = [Double](repeating: 0, count: 2 * size)
         var approx = [Double](repeating: 0, count: size)
         while true {
-            let view = SplineView.SegmentDescriptor(first: 0, count: size, intervals: intervals,
-                                                    step: cutoff / Double(intervals), inverseStep: Double(intervals) / cutoff,
-                                                    data: nil)
-            var sumAbs = 0.0, sumRel = 0.0, maxAbs = 0.0
+            let view = SplineView.SegmentDescriptor(
+                first: 0, count: size, intervals: intervals,
+                step: cutoff / Double(intervals), inverseStep: Double(intervals) / cutoff,
+                data: nil)
+            var sumAbs = 0.0
+            var sumRel = 0.0
+            var maxAbs = 0.0
             // Midpoints become the new grid points if the accuracy is not reached.
             var refined = [Double]()
             refined.reserveCapacity((2 * intervals + 1) * 2 * size)
@@ -133,8 +152,10 @@ public final class RadialSplineTable: @unchecked Sendable {
         }
     }
 
-    static func sample(cutoff: Double, size: Int, intervals: Int,
-                       function: (Double, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void) -> [Double] {
+    static func sample(
+        cutoff: Double, size: Int, intervals: Int,
+        function: (Double, UnsafeMutablePointer<Double>, UnsafeMutablePointer<Double>) -> Void
+    ) -> [Double] {
         var points = [Double](repeating: 0, count: (intervals + 1) * 2 * size)
         points.withUnsafeMutableBufferPointer { p in
             for i in 0...intervals {
@@ -165,22 +186,31 @@ public struct SplineView {
         @usableFromInline let inverseStep: Double
         @usableFromInline let data: UnsafePointer<Double>?
 
-        @usableFromInline init(first: Int, count: Int, intervals: Int, step: Double, inverseStep: Double,
-                               data: UnsafePointer<Double>?) {
-            self.first = first; self.count = count; self.intervals = intervals
-            self.step = step; self.inverseStep = inverseStep; self.data = data
+        @usableFromInline init(
+            first: Int, count: Int, intervals: Int, step: Double, inverseStep: Double,
+            data: UnsafePointer<Double>?
+        ) {
+            self.first = first
+            self.count = count
+            self.intervals = intervals
+            self.step = step
+            self.inverseStep = inverseStep
+            self.data = data
         }
 
         /// The Hermite cubic on the interval holding r (the last interval at r = rc).
         @inlinable @inline(__always)
-        func evaluate(_ r: Double, data: UnsafePointer<Double>, values: UnsafeMutablePointer<Double>,
-                      derivatives: UnsafeMutablePointer<Double>?) {
+        func evaluate(
+            _ r: Double, data: UnsafePointer<Double>, values: UnsafeMutablePointer<Double>,
+            derivatives: UnsafeMutablePointer<Double>?
+        ) {
             let x = r * inverseStep
             var i = Int(x)
             if i >= intervals { i = intervals - 1 }
             if i < 0 { i = 0 }
             let t = x - Double(i)
-            let t2 = t * t, t3 = t2 * t
+            let t2 = t * t
+            let t3 = t2 * t
             let h00 = 2 * t3 - 3 * t2 + 1
             let h10 = (t3 - 2 * t2 + t) * step
             let h01 = -2 * t3 + 3 * t2
@@ -210,15 +240,18 @@ public struct SplineView {
     public let count: Int
 
     @usableFromInline init(segments: UnsafePointer<SegmentDescriptor>, segmentCount: Int, count: Int) {
-        self.segments = segments; self.segmentCount = segmentCount; self.count = count
+        self.segments = segments
+        self.segmentCount = segmentCount
+        self.count = count
     }
 
     @inlinable @inline(__always)
     public func evaluate(_ r: Double, values: UnsafeMutablePointer<Double>, derivatives: UnsafeMutablePointer<Double>?) {
         for s in 0..<segmentCount {
             let segment = segments[s]
-            segment.evaluate(r, data: segment.data!, values: values + segment.first,
-                             derivatives: derivatives.map { $0 + segment.first })
+            segment.evaluate(
+                r, data: segment.data!, values: values + segment.first,
+                derivatives: derivatives.map { $0 + segment.first })
         }
     }
 }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #else
-import Darwin
+    import Darwin
 #endif
 
 /// Special functions needed to tabulate radial integrals. Accuracy matters more
@@ -15,7 +15,10 @@ public enum SpecialFunctions {
     public static func logHyp1F1WithDerivative(a: Double, b: Double, z: Double) -> (log: Double, zDerivativeRatio: Double) {
         precondition(a > 0 && b > 0 && z >= 0)
         if z == 0 { return (0, 0) }
-        var term = 1.0, sum = 1.0, weighted = 0.0, logScale = 0.0
+        var term = 1.0
+        var sum = 1.0
+        var weighted = 0.0
+        var logScale = 0.0
         var s = 0.0
         while true {
             term *= (a + s) / (b + s) * z / (s + 1)
@@ -23,7 +26,10 @@ public enum SpecialFunctions {
             sum += term
             weighted += s * term
             if sum > 1e280 {
-                sum *= 1e-280; term *= 1e-280; weighted *= 1e-280; logScale += 280 * M_LN10
+                sum *= 1e-280
+                term *= 1e-280
+                weighted *= 1e-280
+                logScale += 280 * M_LN10
             }
             if term <= sum * 1e-17 && (a + s) * z < (b + s) * (s + 1) { break }
             if s > 1_000_000 { break }

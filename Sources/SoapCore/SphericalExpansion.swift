@@ -53,11 +53,11 @@ final class SphericalExpansion {
     var pairCount = 0
     var pairCapacity: Int
     var pairBlock: [Int32] = []
-    var pairA: UnsafeMutablePointer<Double>          // [p][(L+1)·K]
-    var pairB: UnsafeMutablePointer<Double>          // [p][(L+1)·K]
+    var pairA: UnsafeMutablePointer<Double>  // [p][(L+1)·K]
+    var pairB: UnsafeMutablePointer<Double>  // [p][(L+1)·K]
     var pairDirection: UnsafeMutablePointer<Double>  // [p][3]
-    var pairY: UnsafeMutablePointer<Double>          // [p][lm]
-    var pairG: UnsafeMutablePointer<Double>          // [p][3][lm]
+    var pairY: UnsafeMutablePointer<Double>  // [p][lm]
+    var pairG: UnsafeMutablePointer<Double>  // [p][3][lm]
 
     /// Per (centre slot, neighbour slot): the spline table; per neighbour slot: its first
     /// channel (no ARC in the loop).
@@ -84,8 +84,11 @@ final class SphericalExpansion {
         neighborGradients = .allocate(capacity: neighborCapacity * 3 * neighborSize)
         selfGradient = .allocate(capacity: 3 * size)
         pairCapacity = 0
-        pairA = .allocate(capacity: 1); pairB = .allocate(capacity: 1); pairDirection = .allocate(capacity: 1)
-        pairY = .allocate(capacity: 1); pairG = .allocate(capacity: 1)
+        pairA = .allocate(capacity: 1)
+        pairB = .allocate(capacity: 1)
+        pairDirection = .allocate(capacity: 1)
+        pairY = .allocate(capacity: 1)
+        pairG = .allocate(capacity: 1)
         let slots = basis.species.count
         slotCount = slots
         pairTable = .allocate(capacity: slots * slots)
@@ -97,15 +100,27 @@ final class SphericalExpansion {
     }
 
     deinit {
-        coefficients.deallocate(); radial.deallocate(); radialDerivative.deallocate()
-        ylm.deallocate(); ylmGradient.deallocate(); neighborGradients.deallocate(); selfGradient.deallocate()
-        pairA.deallocate(); pairB.deallocate(); pairDirection.deallocate(); pairY.deallocate(); pairG.deallocate()
-        pairTable.deallocate(); slotOffset.deallocate()
+        coefficients.deallocate()
+        radial.deallocate()
+        radialDerivative.deallocate()
+        ylm.deallocate()
+        ylmGradient.deallocate()
+        neighborGradients.deallocate()
+        selfGradient.deallocate()
+        pairA.deallocate()
+        pairB.deallocate()
+        pairDirection.deallocate()
+        pairY.deallocate()
+        pairG.deallocate()
+        pairTable.deallocate()
+        slotOffset.deallocate()
     }
 
     /// Expands the density around `center` of a structure.
     /// `slotOfAtom` maps each atom to its species slot.
-    func compute(center i: Int, slotOfAtom: UnsafePointer<Int32>, atomCount: Int, list: NeighborList, gradients mode: GradientMode) {
+    func compute(
+        center i: Int, slotOfAtom: UnsafePointer<Int32>, atomCount: Int, list: NeighborList, gradients mode: GradientMode
+    ) {
         let C = coefficients
         C.update(repeating: 0, count: size)
         let centerSlot = Int(slotOfAtom[i])
@@ -127,81 +142,91 @@ final class SphericalExpansion {
         let hypers = basis.hypers
         let LK = (L + 1) * K
         list.neighbor.withUnsafeBufferPointer { neighbors in
-        list.vectors.withUnsafeBufferPointer { vectors in
-        list.distances.withUnsafeBufferPointer { distances in
-            for p in list.start[i]..<list.start[i + 1] {
-                let j = Int(neighbors[p])
-                let r = distances[p]
-                let invR = 1 / r
-                let x = vectors[3 * p] * invR, y = vectors[3 * p + 1] * invR, z = vectors[3 * p + 2] * invR
-                let slot = Int(slotOfAtom[j])
-                let offset = slotOffset[slot]
-                // Images of the centre itself move with it: no gradient.
-                let withGradient = mode != .none && j != i
-                slotTable[slot].evaluate(r, values: radial, derivatives: withGradient ? radialDerivative : nil)
-                harmonics.evaluate(x: x, y: y, z: z, values: ylm, gradients: withGradient ? ylmGradient : nil,
-                                   scratch: &shScratch)
-                let (w, dw) = hypers.pairWeight(r)
-                for l in 0...L {
-                    let m2 = 2 * l + 1
-                    let y = ylm + l * l
-                    let block = C + channels * l * l + offset * m2
-                    let rl = radial + l * K
-                    for k in 0..<K {
-                        let g = w * rl[k]
-                        let row = block + k * m2
-                        for m in 0..<m2 { row[m] += g * y[m] }
-                    }
-                }
-                guard withGradient else { continue }
-                // Block of neighbour atom j (all its images share it).
-                var b = Int(blockOfAtom[j])
-                if b < 0 {
-                    b = gradientAtoms.count
-                    blockOfAtom[j] = Int32(b)
-                    gradientAtoms.append(j)
-                    gradientSlots.append(slot)
-                    if mode == .coefficients {
-                        ensureNeighborCapacity(b + 1)
-                        (neighborGradients + b * 3 * neighborSize).update(repeating: 0, count: 3 * neighborSize)
-                    }
-                }
-                if mode == .pairs {
-                    let q = pairCount
-                    pairCount += 1
-                    pairBlock.append(Int32(b))
-                    let a = pairA + q * LK, bb = pairB + q * LK
-                    for e in 0..<LK {
-                        a[e] = dw * radial[e] + w * radialDerivative[e]
-                        bb[e] = w * radial[e] * invR
-                    }
-                    pairDirection[3 * q] = x; pairDirection[3 * q + 1] = y; pairDirection[3 * q + 2] = z
-                    (pairY + q * lm).update(from: ylm, count: lm)
-                    (pairG + q * 3 * lm).update(from: ylmGradient, count: 3 * lm)
-                    continue
-                }
-                let dst = neighborGradients + b * 3 * neighborSize
-                let dir = (x, y, z)
-                for d in 0..<3 {
-                    let rd = d == 0 ? dir.0 : (d == 1 ? dir.1 : dir.2)
-                    let gy = ylmGradient + d * lm
-                    let out = dst + d * neighborSize
-                    for l in 0...L {
-                        let m2 = 2 * l + 1
-                        let y = ylm + l * l, gyl = gy + l * l
-                        let rl = radial + l * K, drl = radialDerivative + l * K
-                        let blockOut = out + K * l * l
-                        for k in 0..<K {
-                            // ∂/∂r_j [w R Y] = (w R)' r̂_d Y + w R ∂_d Y, with ∂_d Y = G_d / r.
-                            let a = (dw * rl[k] + w * drl[k]) * rd
-                            let c = w * rl[k] * invR
-                            let row = blockOut + k * m2
-                            for m in 0..<m2 { row[m] += a * y[m] + c * gyl[m] }
+            list.vectors.withUnsafeBufferPointer { vectors in
+                list.distances.withUnsafeBufferPointer { distances in
+                    for p in list.start[i]..<list.start[i + 1] {
+                        let j = Int(neighbors[p])
+                        let r = distances[p]
+                        let invR = 1 / r
+                        let x = vectors[3 * p] * invR
+                        let y = vectors[3 * p + 1] * invR
+                        let z = vectors[3 * p + 2] * invR
+                        let slot = Int(slotOfAtom[j])
+                        let offset = slotOffset[slot]
+                        // Images of the centre itself move with it: no gradient.
+                        let withGradient = mode != .none && j != i
+                        slotTable[slot].evaluate(r, values: radial, derivatives: withGradient ? radialDerivative : nil)
+                        harmonics.evaluate(
+                            x: x, y: y, z: z, values: ylm, gradients: withGradient ? ylmGradient : nil,
+                            scratch: &shScratch)
+                        let (w, dw) = hypers.pairWeight(r)
+                        for l in 0...L {
+                            let m2 = 2 * l + 1
+                            let y = ylm + l * l
+                            let block = C + channels * l * l + offset * m2
+                            let rl = radial + l * K
+                            for k in 0..<K {
+                                let g = w * rl[k]
+                                let row = block + k * m2
+                                for m in 0..<m2 { row[m] += g * y[m] }
+                            }
+                        }
+                        guard withGradient else { continue }
+                        // Block of neighbour atom j (all its images share it).
+                        var b = Int(blockOfAtom[j])
+                        if b < 0 {
+                            b = gradientAtoms.count
+                            blockOfAtom[j] = Int32(b)
+                            gradientAtoms.append(j)
+                            gradientSlots.append(slot)
+                            if mode == .coefficients {
+                                ensureNeighborCapacity(b + 1)
+                                (neighborGradients + b * 3 * neighborSize).update(repeating: 0, count: 3 * neighborSize)
+                            }
+                        }
+                        if mode == .pairs {
+                            let q = pairCount
+                            pairCount += 1
+                            pairBlock.append(Int32(b))
+                            let a = pairA + q * LK
+                            let bb = pairB + q * LK
+                            for e in 0..<LK {
+                                a[e] = dw * radial[e] + w * radialDerivative[e]
+                                bb[e] = w * radial[e] * invR
+                            }
+                            pairDirection[3 * q] = x
+                            pairDirection[3 * q + 1] = y
+                            pairDirection[3 * q + 2] = z
+                            (pairY + q * lm).update(from: ylm, count: lm)
+                            (pairG + q * 3 * lm).update(from: ylmGradient, count: 3 * lm)
+                            continue
+                        }
+                        let dst = neighborGradients + b * 3 * neighborSize
+                        let dir = (x, y, z)
+                        for d in 0..<3 {
+                            let rd = d == 0 ? dir.0 : (d == 1 ? dir.1 : dir.2)
+                            let gy = ylmGradient + d * lm
+                            let out = dst + d * neighborSize
+                            for l in 0...L {
+                                let m2 = 2 * l + 1
+                                let y = ylm + l * l
+                                let gyl = gy + l * l
+                                let rl = radial + l * K
+                                let drl = radialDerivative + l * K
+                                let blockOut = out + K * l * l
+                                for k in 0..<K {
+                                    // ∂/∂r_j [w R Y] = (w R)' r̂_d Y + w R ∂_d Y, with ∂_d Y = G_d / r.
+                                    let a = (dw * rl[k] + w * drl[k]) * rd
+                                    let c = w * rl[k] * invR
+                                    let row = blockOut + k * m2
+                                    for m in 0..<m2 { row[m] += a * y[m] + c * gyl[m] }
+                                }
+                            }
                         }
                     }
                 }
             }
-        }}}
+        }
         guard mode != .none else { return }
         for j in gradientAtoms { blockOfAtom[j] = -1 }
         guard mode == .coefficients else { return }
@@ -236,7 +261,11 @@ final class SphericalExpansion {
         guard pairs > pairCapacity else { return }
         let capacity = max(pairs, 2 * pairCapacity, 32)
         let LK = (L + 1) * K
-        pairA.deallocate(); pairB.deallocate(); pairDirection.deallocate(); pairY.deallocate(); pairG.deallocate()
+        pairA.deallocate()
+        pairB.deallocate()
+        pairDirection.deallocate()
+        pairY.deallocate()
+        pairG.deallocate()
         pairA = .allocate(capacity: capacity * LK)
         pairB = .allocate(capacity: capacity * LK)
         pairDirection = .allocate(capacity: capacity * 3)
@@ -249,11 +278,14 @@ final class SphericalExpansion {
 
     /// Cᵀ per l-block ((2l+1) × channels) of an expansion (or of its gradient for `channels`
     /// rows) laid out [l]: channels × (2l+1), both blocks at channels·l².
-    static func transposePerL(_ C: UnsafePointer<Double>, maxAngular L: Int, channels: Int,
-                              into out: UnsafeMutablePointer<Double>) {
+    static func transposePerL(
+        _ C: UnsafePointer<Double>, maxAngular L: Int, channels: Int,
+        into out: UnsafeMutablePointer<Double>
+    ) {
         for l in 0...L {
             let m2 = 2 * l + 1
-            let src = C + channels * l * l, dst = out + channels * l * l
+            let src = C + channels * l * l
+            let dst = out + channels * l * l
             for q in 0..<channels { for m in 0..<m2 { dst[m * channels + q] = src[q * m2 + m] } }
         }
     }

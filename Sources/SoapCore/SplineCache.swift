@@ -34,7 +34,8 @@ public final class SplineCache: Sendable {
             e.lastUse = s.clock
             s.entries[key] = e
             if s.entries.count > capacity,
-               let oldest = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key, oldest != key {
+                let oldest = s.entries.min(by: { $0.value.lastUse < $1.value.lastUse })?.key, oldest != key
+            {
                 s.entries.removeValue(forKey: oldest)
             }
             return e

@@ -61,7 +61,9 @@ public struct StructureError: Error, Equatable, Sendable, CustomStringConvertibl
     public var field: String
     public var message: String
     public init(structure: Int, field: String, message: String) {
-        self.structure = structure; self.field = field; self.message = message
+        self.structure = structure
+        self.field = field
+        self.message = message
     }
     public var description: String { "structures/\(structure)/\(field): \(message)" }
 }

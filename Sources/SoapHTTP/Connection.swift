@@ -58,7 +58,8 @@ final class Connection: @unchecked Sendable {
         var isFirst = true
         while true {
             guard let (head, started) = readHead(isFirst: isFirst, waitStart: waitStart),
-                  let rawBody = readBody(head, started: started) else { return }
+                let rawBody = readBody(head, started: started)
+            else { return }
             var body = rawBody
             if head.gzipBody {
                 do {
@@ -162,13 +163,15 @@ final class Connection: @unchecked Sendable {
     /// Runs the handler on the pool and writes its response. Returns whether to keep going.
     private func respond(_ head: RequestHead, body: [UInt8], started: Double) -> Bool {
         let requestID = RequestID.accept(head.headers["X-Request-Id"]) ?? RequestID.generate()
-        let request = HTTPRequest(method: head.method, target: head.target, path: head.path, query: head.query,
-                                  version: head.version, headers: head.headers, body: body,
-                                  requestID: requestID, remoteAddress: remoteAddress)
-        let context = ResponseContext(isHead: head.isHead, minorVersion: head.minorVersion,
-                                      keepAlive: head.keepAlive,
-                                      acceptsGzip: ResponseEncoder.acceptsGzip(head.headers.values(for: "Accept-Encoding")),
-                                      requestID: requestID)
+        let request = HTTPRequest(
+            method: head.method, target: head.target, path: head.path, query: head.query,
+            version: head.version, headers: head.headers, body: body,
+            requestID: requestID, remoteAddress: remoteAddress)
+        let context = ResponseContext(
+            isHead: head.isHead, minorVersion: head.minorVersion,
+            keepAlive: head.keepAlive,
+            acceptsGzip: ResponseEncoder.acceptsGzip(head.headers.values(for: "Accept-Encoding")),
+            requestID: requestID)
         let completion = Completion<JobOutcome>()
         let registered = lock.withLock { () -> Bool in
             guard !aborted else { return false }
@@ -185,14 +188,18 @@ final class Connection: @unchecked Sendable {
             var finalContext = context
             // Decided late so a response finishing during shutdown tells the client to go.
             finalContext.keepAlive = context.keepAlive && !runtime.isShuttingDown
-            let encoded = ResponseEncoder.encode(response, context: finalContext,
-                                                 gzipMinimumBytes: runtime.config.gzipMinimumBytes)
+            let encoded = ResponseEncoder.encode(
+                response, context: finalContext,
+                gzipMinimumBytes: runtime.config.gzipMinimumBytes)
             if let producer = encoded.stream {
                 // Streamed on this worker so the body is never buffered whole.
-                let (sent, complete) = Connection.writeStreamed(encoded, producer: producer, socket: socket,
-                                                                timeout: runtime.config.writeTimeout)
-                completion.fulfil(.streamed(status: encoded.status, bytesSent: sent, complete: complete,
-                                            keepAlive: encoded.keepAlive))
+                let (sent, complete) = Connection.writeStreamed(
+                    encoded, producer: producer, socket: socket,
+                    timeout: runtime.config.writeTimeout)
+                completion.fulfil(
+                    .streamed(
+                        status: encoded.status, bytesSent: sent, complete: complete,
+                        keepAlive: encoded.keepAlive))
             } else {
                 completion.fulfil(.ready(encoded))
             }
@@ -208,14 +215,15 @@ final class Connection: @unchecked Sendable {
             return send(encoded, method: head.method, path: head.path, requestID: requestID, started: started)
         }
 
-        guard let outcome = completion.wait() else { return false } // aborted
+        guard let outcome = completion.wait() else { return false }  // aborted
         switch outcome {
         case .ready(let encoded):
             return send(encoded, method: head.method, path: head.path, requestID: requestID, started: started)
         case .streamed(let status, let sent, let complete, let keepAlive):
-            logResponse(method: head.method, path: head.path, status: status, bytesSent: sent,
-                        requestID: requestID, started: started)
-            guard complete else { return false } // cut short: closing tells the client
+            logResponse(
+                method: head.method, path: head.path, status: status, bytesSent: sent,
+                requestID: requestID, started: started)
+            guard complete else { return false }  // cut short: closing tells the client
             if !keepAlive {
                 lingerClose()
                 return false
@@ -225,15 +233,18 @@ final class Connection: @unchecked Sendable {
     }
 
     /// Runs a body producer on the calling (worker) thread. Returns (bytes sent, completed).
-    private static func writeStreamed(_ encoded: EncodedResponse, producer: (HTTPBodyWriter) throws -> Void,
-                                      socket: Socket, timeout: Double) -> (Int, Bool) {
+    private static func writeStreamed(
+        _ encoded: EncodedResponse, producer: (HTTPBodyWriter) throws -> Void,
+        socket: Socket, timeout: Double
+    ) -> (Int, Bool) {
         do {
             try socket.writeAll(encoded.head, timeout: timeout)
         } catch {
             return (0, false)
         }
-        let writer = HTTPBodyWriter(socket: socket, chunked: encoded.chunked, timeout: timeout,
-                                    expectedLength: encoded.streamLength)
+        let writer = HTTPBodyWriter(
+            socket: socket, chunked: encoded.chunked, timeout: timeout,
+            expectedLength: encoded.streamLength)
         do {
             try producer(writer)
             try writer.finish()
@@ -246,8 +257,10 @@ final class Connection: @unchecked Sendable {
     // MARK: - Writing
 
     /// Writes a complete response and logs it. Returns whether the connection stays open.
-    private func send(_ encoded: EncodedResponse, method: String, path: String, requestID: String,
-                      started: Double) -> Bool {
+    private func send(
+        _ encoded: EncodedResponse, method: String, path: String, requestID: String,
+        started: Double
+    ) -> Bool {
         var sent = 0
         do {
             let timeout = config.writeTimeout
@@ -261,12 +274,14 @@ final class Connection: @unchecked Sendable {
             }
             sent = encoded.head.count + encoded.body.count
         } catch {
-            logResponse(method: method, path: path, status: encoded.status, bytesSent: sent,
-                        requestID: requestID, started: started)
+            logResponse(
+                method: method, path: path, status: encoded.status, bytesSent: sent,
+                requestID: requestID, started: started)
             return false
         }
-        logResponse(method: method, path: path, status: encoded.status, bytesSent: sent,
-                    requestID: requestID, started: started)
+        logResponse(
+            method: method, path: path, status: encoded.status, bytesSent: sent,
+            requestID: requestID, started: started)
         if !encoded.keepAlive {
             lingerClose()
             return false
@@ -277,12 +292,15 @@ final class Connection: @unchecked Sendable {
     /// Answers a request the server itself refuses (problem+json) and closes the connection.
     private func fail(_ status: Int, _ detail: String, _ head: RequestHead?, _ started: Double) {
         let requestID = RequestID.accept(head?.headers["X-Request-Id"]) ?? RequestID.generate()
-        let context = ResponseContext(isHead: head?.isHead ?? false, minorVersion: head?.minorVersion ?? 1,
-                                      keepAlive: false, acceptsGzip: false, requestID: requestID)
-        let encoded = ResponseEncoder.encode(.problem(status: status, detail: detail), context: context,
-                                             gzipMinimumBytes: .max)
-        _ = send(encoded, method: head?.method ?? "-", path: head?.path ?? "-", requestID: requestID,
-                 started: started)
+        let context = ResponseContext(
+            isHead: head?.isHead ?? false, minorVersion: head?.minorVersion ?? 1,
+            keepAlive: false, acceptsGzip: false, requestID: requestID)
+        let encoded = ResponseEncoder.encode(
+            .problem(status: status, detail: detail), context: context,
+            gzipMinimumBytes: .max)
+        _ = send(
+            encoded, method: head?.method ?? "-", path: head?.path ?? "-", requestID: requestID,
+            started: started)
     }
 
     /// Half-closes, then briefly discards whatever the client still sends: closing with unread
@@ -299,10 +317,14 @@ final class Connection: @unchecked Sendable {
         }
     }
 
-    private func logResponse(method: String, path: String, status: Int, bytesSent: Int, requestID: String,
-                             started: Double) {
-        runtime.log(HTTPRequestLog(method: method, path: path, status: status, bytesSent: bytesSent,
-                                   durationSeconds: max(0, monotonicNow() - started), requestID: requestID,
-                                   remoteAddress: remoteAddress))
+    private func logResponse(
+        method: String, path: String, status: Int, bytesSent: Int, requestID: String,
+        started: Double
+    ) {
+        runtime.log(
+            HTTPRequestLog(
+                method: method, path: path, status: status, bytesSent: bytesSent,
+                durationSeconds: max(0, monotonicNow() - started), requestID: requestID,
+                remoteAddress: remoteAddress))
     }
 }

@@ -14,8 +14,9 @@ public enum HTTPFuzzEntry {
         let whole = run(bytes, limits: ParserLimits(), feed: .max)
         let split = run(bytes, limits: ParserLimits(), feed: 1)
         precondition(whole == split, "whole-buffer and byte-by-byte parses differ:\n\(whole)\n\(split)")
-        let tiny = ParserLimits(maxRequestLineBytes: 16, maxHeaderBytes: 64, maxHeaderCount: 3,
-                                maxBodyBytes: 32, maxChunkLineBytes: 8)
+        let tiny = ParserLimits(
+            maxRequestLineBytes: 16, maxHeaderBytes: 64, maxHeaderCount: 3,
+            maxBodyBytes: 32, maxChunkLineBytes: 8)
         let tinyWhole = run(bytes, limits: tiny, feed: .max)
         let tinySplit = run(bytes, limits: tiny, feed: 3)
         precondition(tinyWhole == tinySplit, "whole-buffer and 3-byte parses differ (tiny limits):\n\(tinyWhole)\n\(tinySplit)")
@@ -43,9 +44,10 @@ public enum HTTPFuzzEntry {
                 if case .length(let n) = h.framing { precondition(n > 0 && n <= limits.maxBodyBytes) }
                 head = h
                 respond(h)
-                events.append("head \(h.method) \(h.target) \(h.path) \(h.query.sorted { $0.key < $1.key }) "
-                              + "\(h.version) \(h.framing) keepAlive=\(h.keepAlive) continue=\(h.expectsContinue) "
-                              + "gzip=\(h.gzipBody) headers=\(h.headers.count)")
+                events.append(
+                    "head \(h.method) \(h.target) \(h.path) \(h.query.sorted { $0.key < $1.key }) "
+                        + "\(h.version) \(h.framing) keepAlive=\(h.keepAlive) continue=\(h.expectsContinue) "
+                        + "gzip=\(h.gzipBody) headers=\(h.headers.count)")
             case .complete(let body):
                 guard let h = head else { preconditionFailure("a body without a head") }
                 precondition(body.count <= limits.maxBodyBytes, "body of \(body.count) bytes over the limit")
@@ -90,8 +92,10 @@ public enum HTTPFuzzEntry {
             return nil
         } catch {
             // Whatever is corrupt at a large limit is corrupt (or over) at a small one too.
-            do { _ = try Gzip.decompress(bytes, limit: 16); preconditionFailure("corrupt at 1 MiB, accepted at 16 bytes") }
-            catch {}
+            do {
+                _ = try Gzip.decompress(bytes, limit: 16)
+                preconditionFailure("corrupt at 1 MiB, accepted at 16 bytes")
+            } catch {}
             return nil
         }
         precondition(output.count <= limit)
@@ -121,16 +125,21 @@ public enum HTTPFuzzEntry {
     static func respond(_ head: RequestHead) {
         let requestID = RequestID.accept(head.headers["X-Request-Id"]) ?? RequestID.generate()
         precondition(requestID.utf8.allSatisfy { isTokenByte($0) })
-        let context = ResponseContext(isHead: head.isHead, minorVersion: head.minorVersion, keepAlive: head.keepAlive,
-                                      acceptsGzip: ResponseEncoder.acceptsGzip(head.headers.values(for: "Accept-Encoding")),
-                                      requestID: requestID)
+        let context = ResponseContext(
+            isHead: head.isHead, minorVersion: head.minorVersion, keepAlive: head.keepAlive,
+            acceptsGzip: ResponseEncoder.acceptsGzip(head.headers.values(for: "Accept-Encoding")),
+            requestID: requestID)
         let text = Array(repeating: UInt8(ascii: "a"), count: 1100)
         var names = head.headers.makeIterator()
         let firstName = names.next()?.name ?? "X"
-        let response = HTTPResponse(status: 200, headers: HTTPHeaders([("Content-Type", "text/plain"), ("Location", head.path),
-                                                                       ("X-Target", head.target),
-                                                                       (firstName, "v")]),
-                                    body: .bytes(text))
+        let response = HTTPResponse(
+            status: 200,
+            headers: HTTPHeaders([
+                ("Content-Type", "text/plain"), ("Location", head.path),
+                ("X-Target", head.target),
+                (firstName, "v"),
+            ]),
+            body: .bytes(text))
         let encoded = ResponseEncoder.encode(response, context: context, gzipMinimumBytes: 1024)
         let bytes = encoded.head
         precondition(bytes.count >= 4 && Array(bytes.suffix(4)) == [0x0D, 0x0A, 0x0D, 0x0A], "response head not terminated")

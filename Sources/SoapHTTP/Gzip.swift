@@ -28,8 +28,9 @@ public enum Gzip {
     static func compressIfPossible(_ bytes: [UInt8], level: Int32 = 6) -> [UInt8]? {
         var stream = z_stream()
         let level = min(max(level, 0), 9)
-        let rc = deflateInit2_(&stream, level, Z_DEFLATED, gzipWindowBits, 8, Z_DEFAULT_STRATEGY,
-                               zlibVersion(), Int32(MemoryLayout<z_stream>.size))
+        let rc = deflateInit2_(
+            &stream, level, Z_DEFLATED, gzipWindowBits, 8, Z_DEFAULT_STRATEGY,
+            zlibVersion(), Int32(MemoryLayout<z_stream>.size))
         guard rc == Z_OK else { return nil }
         defer { deflateEnd(&stream) }
 
@@ -60,7 +61,10 @@ public enum Gzip {
                     return status
                 }
                 if status == Z_STREAM_END { break }
-                if status != Z_OK && status != Z_BUF_ERROR { failed = true; break }
+                if status != Z_OK && status != Z_BUF_ERROR {
+                    failed = true
+                    break
+                }
             }
         }
         if failed { return nil }

@@ -70,8 +70,10 @@ public struct HTTPRequestLog: Sendable {
     public var requestID: String
     public var remoteAddress: String
 
-    public init(method: String, path: String, status: Int, bytesSent: Int, durationSeconds: Double,
-                requestID: String, remoteAddress: String) {
+    public init(
+        method: String, path: String, status: Int, bytesSent: Int, durationSeconds: Double,
+        requestID: String, remoteAddress: String
+    ) {
         self.method = method
         self.path = path
         self.status = status
@@ -117,8 +119,10 @@ public final class HTTPServer: @unchecked Sendable {
     private var runtime: ServerRuntime?
     private var logCallback: (@Sendable (HTTPRequestLog) -> Void)?
 
-    public init(configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
-                handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse) {
+    public init(
+        configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+        handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse
+    ) {
         self.configuration = configuration
         self.handler = handler
     }
@@ -141,8 +145,9 @@ public final class HTTPServer: @unchecked Sendable {
             // Belt and braces: every send uses MSG_NOSIGNAL, but nothing else in the
             // process should die of a client hanging up either.
             signal(SIGPIPE, SIG_IGN)
-            runtime = try ServerRuntime(configuration: configuration, handler: handler,
-                                        log: { [weak self] entry in self?.onRequestLog?(entry) })
+            runtime = try ServerRuntime(
+                configuration: configuration, handler: handler,
+                log: { [weak self] entry in self?.onRequestLog?(entry) })
         }
     }
 

@@ -66,7 +66,8 @@ public struct HTTPHeaders: Sendable, Sequence, ExpressibleByDictionaryLiteral {
 /// ASCII case-insensitive comparison without allocating lowercased copies.
 @inline(__always)
 func asciiCaseInsensitiveEquals(_ a: String, _ b: String) -> Bool {
-    let x = a.utf8, y = b.utf8
+    let x = a.utf8
+    let y = b.utf8
     guard x.count == y.count else { return false }
     for (p, q) in zip(x, y) where p != q {
         if asciiLower(p) != asciiLower(q) { return false }
@@ -94,7 +95,8 @@ func headerListTokens(_ values: [String]) -> [String] {
 
 /// Trims optional whitespace (SP / HTAB) on both ends.
 func trimOWS(_ s: Substring) -> Substring {
-    var start = s.startIndex, end = s.endIndex
+    var start = s.startIndex
+    var end = s.endIndex
     while start < end, s[start] == " " || s[start] == "\t" { start = s.index(after: start) }
     while end > start {
         let before = s.index(before: end)
@@ -109,12 +111,12 @@ func trimOWS(_ s: Substring) -> Substring {
 func isTokenByte(_ b: UInt8) -> Bool {
     switch b {
     case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-         UInt8(ascii: "0")...UInt8(ascii: "9"):
+        UInt8(ascii: "0")...UInt8(ascii: "9"):
         return true
     case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"),
-         UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
-         UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-         UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+        UInt8(ascii: "&"), UInt8(ascii: "'"), UInt8(ascii: "*"), UInt8(ascii: "+"),
+        UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+        UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
         return true
     default:
         return false

@@ -18,9 +18,11 @@ public struct HTTPRequest: Sendable {
     /// "ip:port" or "[ipv6]:port" of the peer.
     public var remoteAddress: String
 
-    public init(method: String, target: String, path: String, query: [String: String] = [:],
-                version: String = "HTTP/1.1", headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [],
-                requestID: String = "", remoteAddress: String = "") {
+    public init(
+        method: String, target: String, path: String, query: [String: String] = [:],
+        version: String = "HTTP/1.1", headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [],
+        requestID: String = "", remoteAddress: String = ""
+    ) {
         self.method = method
         self.target = target
         self.path = path
@@ -74,7 +76,7 @@ enum TargetDecoder {
         guard authorityStart < t.endIndex else { return nil }
         let authority = t[authorityStart...]
         let end = authority.firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? t.endIndex
-        guard end > authorityStart else { return nil } // empty authority
+        guard end > authorityStart else { return nil }  // empty authority
         return end
     }
 
@@ -84,11 +86,13 @@ enum TargetDecoder {
             let eq = pair.firstIndex(of: UInt8(ascii: "="))
             let keyBytes = pair[pair.startIndex..<(eq ?? pair.endIndex)]
             let valueBytes = eq.map { pair[($0 + 1)...] } ?? []
-            let key = String(decoding: percentDecode(keyBytes, plusIsSpace: true, strict: false) ?? Array(keyBytes),
-                             as: UTF8.self)
+            let key = String(
+                decoding: percentDecode(keyBytes, plusIsSpace: true, strict: false) ?? Array(keyBytes),
+                as: UTF8.self)
             guard !key.isEmpty else { continue }
-            let value = String(decoding: percentDecode(valueBytes, plusIsSpace: true, strict: false) ?? Array(valueBytes),
-                               as: UTF8.self)
+            let value = String(
+                decoding: percentDecode(valueBytes, plusIsSpace: true, strict: false) ?? Array(valueBytes),
+                as: UTF8.self)
             result[key] = value
         }
         return result

@@ -1,9 +1,9 @@
 /// Limits enforced while parsing; each maps to the status the RFCs suggest.
 struct ParserLimits: Sendable {
-    var maxRequestLineBytes = 8192     // 414
-    var maxHeaderBytes = 32768         // 431 (sum of header lines, CRLF included)
-    var maxHeaderCount = 100           // 431
-    var maxBodyBytes = 64 << 20        // 413 (on the wire; the decoded size is checked later)
+    var maxRequestLineBytes = 8192  // 414
+    var maxHeaderBytes = 32768  // 431 (sum of header lines, CRLF included)
+    var maxHeaderCount = 100  // 431
+    var maxBodyBytes = 64 << 20  // 413 (on the wire; the decoded size is checked later)
     /// A chunk-size line (with extensions) longer than this is malformed.
     var maxChunkLineBytes = 4096
 }
@@ -285,7 +285,8 @@ struct RequestParser: Sendable {
         guard v.count == 8, v.starts(with: "HTTP/".utf8) else { return nil }
         let i = v.startIndex
         guard let major = digitValue(v[i + 5]), v[i + 6] == UInt8(ascii: "."),
-              let minor = digitValue(v[i + 7]) else { return nil }
+            let minor = digitValue(v[i + 7])
+        else { return nil }
         return (major == 1 && minor <= 1) ? Int(minor) : -1
     }
 
@@ -346,8 +347,10 @@ struct RequestParser: Sendable {
         }
 
         let connection = headerListTokens(headers.values(for: "Connection"))
-        let keepAlive = minorVersion == 1 ? !connection.contains("close")
-                                          : connection.contains("keep-alive") && !connection.contains("close")
+        let keepAlive =
+            minorVersion == 1
+            ? !connection.contains("close")
+            : connection.contains("keep-alive") && !connection.contains("close")
 
         var expectsContinue = false
         let expect = headers.values(for: "Expect")
@@ -371,14 +374,15 @@ struct RequestParser: Sendable {
             return .failure(.init(status: 400, detail: "Invalid request target."))
         }
 
-        let head = RequestHead(method: method, target: String(decoding: target, as: UTF8.self), path: path,
-                               query: query, minorVersion: minorVersion, headers: headers, framing: framing,
-                               keepAlive: keepAlive, expectsContinue: expectsContinue, gzipBody: gzipBody)
+        let head = RequestHead(
+            method: method, target: String(decoding: target, as: UTF8.self), path: path,
+            query: query, minorVersion: minorVersion, headers: headers, framing: framing,
+            keepAlive: keepAlive, expectsContinue: expectsContinue, gzipBody: gzipBody)
         switch framing {
         case .none: state = .fixedBody(remaining: 0)
         case .length(let n):
             state = .fixedBody(remaining: n)
-            body.reserveCapacity(min(n, 1 << 20)) // never trust a large claim with memory up front
+            body.reserveCapacity(min(n, 1 << 20))  // never trust a large claim with memory up front
         case .chunked: state = .chunkSize
         }
         return .success(head)

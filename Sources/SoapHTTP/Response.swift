@@ -65,7 +65,7 @@ public final class HTTPBodyWriter: @unchecked Sendable {
     /// Sends `bytes` now. Throws `HTTPWriteError` if the client went away or stalled.
     public func write(_ bytes: [UInt8]) throws {
         guard !finished else { throw HTTPWriteError.bodyFinished }
-        guard !bytes.isEmpty else { return } // an empty chunk would end the body
+        guard !bytes.isEmpty else { return }  // an empty chunk would end the body
         if let expectedLength, bodyBytes + bytes.count > expectedLength { throw HTTPWriteError.lengthMismatch }
         bodyBytes += bytes.count
         if chunked {
@@ -137,8 +137,10 @@ public struct HTTPResponse: Sendable {
     /// `{"type":"about:blank","title":…,"status":…,"detail":…}` plus `extra` string members
     /// (sorted by key). `title` defaults to the status reason phrase; an `extra` "type"
     /// replaces "about:blank"; other extras cannot override the standard members.
-    public static func problem(status: Int, title: String? = nil, detail: String? = nil,
-                               extra: [String: String]? = nil) -> HTTPResponse {
+    public static func problem(
+        status: Int, title: String? = nil, detail: String? = nil,
+        extra: [String: String]? = nil
+    ) -> HTTPResponse {
         var typeValue = "about:blank"
         if let customType = extra?["type"] { typeValue = customType }
         var json = "{\"type\":" + jsonString(typeValue)

@@ -36,8 +36,9 @@ enum ResponseEncoder {
         var stream: (@Sendable (HTTPBodyWriter) throws -> Void)?
         // 1xx cannot be a final response here and codes must be three digits.
         if status < 200 || status > 999 {
-            return encode(.problem(status: 500, detail: "The handler returned an invalid status code."),
-                          context: context, gzipMinimumBytes: gzipMinimumBytes)
+            return encode(
+                .problem(status: 500, detail: "The handler returned an invalid status code."),
+                context: context, gzipMinimumBytes: gzipMinimumBytes)
         }
         for name in framingHeaders { headers.remove(name: name) }
         var keepAlive = context.keepAlive
@@ -62,7 +63,7 @@ enum ResponseEncoder {
                     chunked = true
                     headers.set(name: "Transfer-Encoding", value: "chunked")
                 } else {
-                    keepAlive = false // HTTP/1.0 has no chunked coding: the close delimits the body
+                    keepAlive = false  // HTTP/1.0 has no chunked coding: the close delimits the body
                 }
                 stream = producer
             }
@@ -86,9 +87,10 @@ enum ResponseEncoder {
             body = []
             stream = nil
         }
-        return EncodedResponse(status: status, head: serializeHead(status: status, headers: headers),
-                               body: body, stream: stream, chunked: chunked, streamLength: streamLength,
-                               keepAlive: keepAlive)
+        return EncodedResponse(
+            status: status, head: serializeHead(status: status, headers: headers),
+            body: body, stream: stream, chunked: chunked, streamLength: streamLength,
+            keepAlive: keepAlive)
     }
 
     /// "HTTP/1.1 200 OK\r\n" + valid fields + "\r\n". Invalid fields are dropped, never sent.
@@ -168,7 +170,7 @@ enum RequestID {
         let ok = value.utf8.allSatisfy { b in
             switch b {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-"):
                 return true
             default:
                 return false

@@ -28,20 +28,24 @@ final class ServerRuntime: @unchecked Sendable {
     private static let connectionStackSize = 512 << 10
     private static let maxLingeringRejects = 1024
 
-    init(configuration: HTTPServerConfiguration, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse,
-         log: @escaping @Sendable (HTTPRequestLog) -> Void) throws {
+    init(
+        configuration: HTTPServerConfiguration, handler: @escaping @Sendable (HTTPRequest) -> HTTPResponse,
+        log: @escaping @Sendable (HTTPRequestLog) -> Void
+    ) throws {
         config = configuration
         self.handler = handler
         logSink = log
         // Clamped so that limit arithmetic (limit + 2, …) can never overflow.
         func clamp(_ value: Int, _ low: Int) -> Int { min(max(value, low), 1 << 48) }
-        limits = ParserLimits(maxRequestLineBytes: clamp(configuration.maxRequestLineBytes, 16),
-                              maxHeaderBytes: clamp(configuration.maxHeaderBytes, 0),
-                              maxHeaderCount: clamp(configuration.maxHeaderCount, 0),
-                              maxBodyBytes: clamp(configuration.maxBodyBytes, 0))
+        limits = ParserLimits(
+            maxRequestLineBytes: clamp(configuration.maxRequestLineBytes, 16),
+            maxHeaderBytes: clamp(configuration.maxHeaderBytes, 0),
+            maxHeaderCount: clamp(configuration.maxHeaderCount, 0),
+            maxBodyBytes: clamp(configuration.maxBodyBytes, 0))
         let backlog = Int32(clamping: min(max(configuration.maxConnections, 16), Int(SOMAXCONN)))
-        (listenFD, boundPort) = try Self.openListener(host: configuration.host, port: configuration.port,
-                                                      backlog: backlog)
+        (listenFD, boundPort) = try Self.openListener(
+            host: configuration.host, port: configuration.port,
+            backlog: backlog)
         var pipeFDs: [Int32] = [-1, -1]
         // pipe2/accept4 are GNU extensions the Glibc module does not export; fcntl does the same.
         guard pipe(&pipeFDs) == 0, setNonBlockingCloseOnExec(pipeFDs[0]), setNonBlockingCloseOnExec(pipeFDs[1]) else {
@@ -50,15 +54,18 @@ final class ServerRuntime: @unchecked Sendable {
         }
         wakeRead = pipeFDs[0]
         wakeWrite = pipeFDs[1]
-        guard let pool = WorkerPool(threads: configuration.workerThreads,
-                                    maxQueued: configuration.maxQueuedRequests) else {
-            [listenFD, wakeRead, wakeWrite].forEach { _ = Glibc.close($0) }
+        guard
+            let pool = WorkerPool(
+                threads: configuration.workerThreads,
+                maxQueued: configuration.maxQueuedRequests)
+        else {
+            for fd in [listenFD, wakeRead, wakeWrite] { _ = Glibc.close(fd) }
             throw HTTPServerError.resourceExhausted("worker threads")
         }
         self.pool = pool
         guard spawnThread(stackSize: 256 << 10, { [self] in acceptLoop() }) else {
             pool.stop()
-            [listenFD, wakeRead, wakeWrite].forEach { _ = Glibc.close($0) }
+            for fd in [listenFD, wakeRead, wakeWrite] { _ = Glibc.close(fd) }
             throw HTTPServerError.resourceExhausted("the accept thread")
         }
     }
@@ -74,8 +81,10 @@ final class ServerRuntime: @unchecked Sendable {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
         var list: UnsafeMutablePointer<addrinfo>?
-        let rc = name.isEmpty ? getaddrinfo(nil, String(port), &hints, &list)
-                              : getaddrinfo(name, String(port), &hints, &list)
+        let rc =
+            name.isEmpty
+            ? getaddrinfo(nil, String(port), &hints, &list)
+            : getaddrinfo(name, String(port), &hints, &list)
         guard rc == 0, let first = list else {
             throw HTTPServerError.addressResolutionFailed(host: host, reason: String(cString: gai_strerror(rc)))
         }
@@ -87,7 +96,10 @@ final class ServerRuntime: @unchecked Sendable {
             candidate = info.pointee.ai_next
             let type = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
             let fd = socket(info.pointee.ai_family, type, 0)
-            guard fd >= 0 else { lastError = errno; continue }
+            guard fd >= 0 else {
+                lastError = errno
+                continue
+            }
             var one: Int32 = 1
             setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
             guard bind(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0, listen(fd, backlog) == 0 else {
@@ -129,13 +141,15 @@ final class ServerRuntime: @unchecked Sendable {
             state.unlock()
         }
         while true {
-            var fds = [pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: listenFD, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+            ]
             if poll(&fds, 2, -1) < 0 {
                 if errno != EINTR { usleep(10_000) }
                 continue
             }
-            if fds[1].revents != 0 { return } // shutdown
+            if fds[1].revents != 0 { return }  // shutdown
             guard fds[0].revents != 0 else { continue }
             var address = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -149,7 +163,7 @@ final class ServerRuntime: @unchecked Sendable {
                 if [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(errno) { usleep(20_000) }
                 continue
             }
-            let socket = Socket(fd: fd) // owns fd from here on (closed on release)
+            let socket = Socket(fd: fd)  // owns fd from here on (closed on release)
             guard setNonBlockingCloseOnExec(fd) else { continue }
             admit(socket, remoteAddress: describeAddress(address))
         }
@@ -161,7 +175,7 @@ final class ServerRuntime: @unchecked Sendable {
         state.lock()
         if shuttingDown {
             state.unlock()
-            return // dropping the socket closes it
+            return  // dropping the socket closes it
         }
         if connections.count >= config.maxConnections {
             counters.rejectedConnections += 1
@@ -183,15 +197,18 @@ final class ServerRuntime: @unchecked Sendable {
         var response = HTTPResponse.problem(status: 503, detail: "The server has too many open connections.")
         response.headers.set(name: "Retry-After", value: "1")
         let requestID = RequestID.generate()
-        let context = ResponseContext(isHead: false, minorVersion: 1, keepAlive: false, acceptsGzip: false,
-                                      requestID: requestID)
+        let context = ResponseContext(
+            isHead: false, minorVersion: 1, keepAlive: false, acceptsGzip: false,
+            requestID: requestID)
         let encoded = ResponseEncoder.encode(response, context: context, gzipMinimumBytes: .max)
         // A fresh socket's send buffer is empty, so this small write completes without waiting.
         let bytes = encoded.head + encoded.body
         let sent = (try? socket.writeAll(bytes, timeout: 0)) != nil
         socket.shutdownWrite()
-        log(HTTPRequestLog(method: "-", path: "-", status: 503, bytesSent: sent ? bytes.count : 0,
-                           durationSeconds: 0, requestID: requestID, remoteAddress: remoteAddress))
+        log(
+            HTTPRequestLog(
+                method: "-", path: "-", status: 503, bytesSent: sent ? bytes.count : 0,
+                durationSeconds: 0, requestID: requestID, remoteAddress: remoteAddress))
         // Close a moment later, after discarding what the client sent meanwhile: closing with
         // unread input makes the kernel send a RST that can destroy the 503 before it is read.
         let linger = state.withLock {
@@ -254,7 +271,7 @@ final class ServerRuntime: @unchecked Sendable {
         var byte: UInt8 = 1
         _ = Glibc.write(wakeWrite, &byte, 1)
         state.withLock { while !acceptLoopDone { state.wait() } }
-        Glibc.close(listenFD) // from here on, connection attempts are refused
+        Glibc.close(listenFD)  // from here on, connection attempts are refused
 
         // Idle connections saw the wake-up and close; busy ones finish their current request.
         let graceDeadline = Date(timeIntervalSinceNow: gracePeriod.isNaN ? 0 : min(max(0, gracePeriod), 1e9))

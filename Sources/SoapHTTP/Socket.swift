@@ -10,7 +10,7 @@ func monotonicNow() -> Double {
 /// poll() timeout in milliseconds until `deadline` (0 when past, rounded up otherwise).
 func pollTimeout(until deadline: Double) -> Int32 {
     let remaining = deadline - monotonicNow()
-    guard remaining > 0 else { return 0 } // also catches NaN
+    guard remaining > 0 else { return 0 }  // also catches NaN
     let milliseconds = (remaining * 1000).rounded(.up)
     // Compare as Double first: converting an infinite or huge value to Int would trap.
     return milliseconds >= Double(Int32.max) ? Int32.max : Int32(milliseconds)
@@ -55,8 +55,10 @@ final class Socket: @unchecked Sendable {
             case EAGAIN, EWOULDBLOCK: break
             default: return .failed
             }
-            var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
-                       pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0)]
+            var fds = [
+                pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                pollfd(fd: wakeFD, events: Int16(POLLIN), revents: 0),
+            ]
             let timeout = pollTimeout(until: deadline)
             let rc = poll(&fds, wakeFD >= 0 ? 2 : 1, timeout)
             if rc < 0 {
@@ -64,7 +66,7 @@ final class Socket: @unchecked Sendable {
                 return .failed
             }
             if rc == 0 { return .timeout }
-            if fds[0].revents != 0 { continue } // data, EOF or error: recv tells which
+            if fds[0].revents != 0 { continue }  // data, EOF or error: recv tells which
             if wakeFD >= 0 && fds[1].revents != 0 { return .woken }
         }
     }
@@ -169,11 +171,13 @@ public func spawnThread(stackSize: Int = 8 << 20, _ body: @escaping () -> Void) 
     pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
     let context = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
-    let rc = pthread_create(&thread, &attributes, { raw in
-        guard let raw else { return nil }
-        Unmanaged<Box>.fromOpaque(raw).takeRetainedValue().body()
-        return nil
-    }, context)
+    let rc = pthread_create(
+        &thread, &attributes,
+        { raw in
+            guard let raw else { return nil }
+            Unmanaged<Box>.fromOpaque(raw).takeRetainedValue().body()
+            return nil
+        }, context)
     if rc != 0 {
         Unmanaged<Box>.fromOpaque(context).release()
         return false

@@ -65,14 +65,14 @@ final class WorkerPool: @unchecked Sendable {
                 condition.wait()
                 idle -= 1
             }
-            if head == jobs.count { break } // stopping and nothing left
+            if head == jobs.count { break }  // stopping and nothing left
             let job = jobs[head]
             head += 1
             if head == jobs.count {
                 jobs.removeAll(keepingCapacity: true)
                 head = 0
             } else if head >= 64 && head * 2 >= jobs.count {
-                jobs.removeFirst(head) // keep the array from growing while never empty
+                jobs.removeFirst(head)  // keep the array from growing while never empty
                 head = 0
             }
             running += 1

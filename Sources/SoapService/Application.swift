@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import Dispatch
 import FastJSON
 import SoapCore
 import SoapHTTP
 import SoapStorage
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 
 /// Wires HTTP routes to the featurization service. Knows the routes and
 /// their media types; the HTTP module knows nothing of chemistry and this
@@ -36,13 +37,15 @@ public final class Application: Sendable {
         self.features = features
         self.bases = bases
         jobs = database.map { database in
-            JobService(database: database, features: features, settings: configuration.jobSettings,
-                       datasetStructures: bases.map { bases in
-                           { id, version throws(ServiceError) in try bases.storedStructures(datasetID: id, upToVersion: version) }
-                       })
+            JobService(
+                database: database, features: features, settings: configuration.jobSettings,
+                datasetStructures: bases.map { bases in
+                    { id, version throws(ServiceError) in try bases.storedStructures(datasetID: id, upToVersion: version) }
+                })
         }
-        authorization = Authorization(writeTokens: Authorization.tokens(configuration.writeTokens),
-                                      readTokens: Authorization.tokens(configuration.readTokens))
+        authorization = Authorization(
+            writeTokens: Authorization.tokens(configuration.writeTokens),
+            readTokens: Authorization.tokens(configuration.readTokens))
     }
 
     /// Live server figures for /metrics (set once the server exists).
@@ -81,9 +84,15 @@ public final class Application: Sendable {
             var matches = true
             for (t, p) in zip(template, parts) {
                 if t == "{id}" {
-                    guard !p.isEmpty, p.count <= 128 else { matches = false; break }
+                    guard !p.isEmpty, p.count <= 128 else {
+                        matches = false
+                        break
+                    }
                     id = String(p)
-                } else if t != p { matches = false; break }
+                } else if t != p {
+                    matches = false
+                    break
+                }
             }
             if matches { return (route.path, id) }
         }
@@ -94,17 +103,21 @@ public final class Application: Sendable {
     func route(_ request: HTTPRequest) -> (String, HTTPResponse) {
         let method = request.method == "HEAD" ? "GET" : request.method
         guard let (template, id) = Self.match(request.path),
-              let route = Self.routes.first(where: { $0.path == template }) else {
+            let route = Self.routes.first(where: { $0.path == template })
+        else {
             return ("other", Self.problem(ServiceError(.notFound, "no route \(request.path.prefix(200))")))
         }
         guard route.methods.contains(method) else {
             return (template, Self.methodNotAllowed(route.methods.contains("GET") ? route.methods + ["HEAD"] : route.methods))
         }
-        switch authorization.decide(authorization.access(method: method, template: template),
-                                    authorization: request.headers["Authorization"]) {
+        switch authorization.decide(
+            authorization.access(method: method, template: template),
+            authorization: request.headers["Authorization"])
+        {
         case .allowed: break
         case .unauthenticated:
-            var r = Self.problem(status: 401, title: "Unauthorized", detail: "this route needs a bearer token (Authorization: Bearer …)")
+            var r = Self.problem(
+                status: 401, title: "Unauthorized", detail: "this route needs a bearer token (Authorization: Bearer …)")
             r.headers["WWW-Authenticate"] = "Bearer realm=\"soapd\""
             return (template, r)
         case .forbidden:
@@ -114,11 +127,19 @@ public final class Application: Sendable {
         }
         switch (template, method) {
         case ("/health", _):
-            return (template, HTTPResponse(status: 200, contentType: "application/json",
-                                           body: Array("{\"status\":\"ok\",\"version\":\"\(Self.version)\"}".utf8)))
+            return (
+                template,
+                HTTPResponse(
+                    status: 200, contentType: "application/json",
+                    body: Array("{\"status\":\"ok\",\"version\":\"\(Self.version)\"}".utf8))
+            )
         case ("/metrics", _):
-            return (template, HTTPResponse(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
-                                           body: Array(renderMetrics().utf8)))
+            return (
+                template,
+                HTTPResponse(
+                    status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
+                    body: Array(renderMetrics().utf8))
+            )
         case ("/v1/features", _):
             return (template, postFeatures(request))
         case ("/v1/jobs", _), ("/v1/jobs/{id}", _), ("/v1/jobs/{id}/result", _):
@@ -150,8 +171,11 @@ public final class Application: Sendable {
                 }
                 return json(200, try bases.dataset(id, matrices: matrices == "true"))
             case ("/v1/datasets/{id}/structures", _):
-                return json(200, try bases.addStructures(datasetID: id, body: request.body,
-                                                         idempotencyKey: try Self.idempotencyKey(request)))
+                return json(
+                    200,
+                    try bases.addStructures(
+                        datasetID: id, body: request.body,
+                        idempotencyKey: try Self.idempotencyKey(request)))
             case ("/v1/bases", "POST"):
                 let (body, created, newID) = try bases.fit(request.body)
                 var r = json(created ? 201 : 200, body)
@@ -239,17 +263,23 @@ public final class Application: Sendable {
         switch format {
         case .npz?:
             let archive = result.archive()
-            return HTTPResponse(contentType: FeatureFormat.npz.rawValue, body: .sized(length: archive.npzSize) { writer in
-                try archive.writeNPZ { try writer.write($0) }
-            })
+            return HTTPResponse(
+                contentType: FeatureFormat.npz.rawValue,
+                body: .sized(length: archive.npzSize) { writer in
+                    try archive.writeNPZ { try writer.write($0) }
+                })
         case nil:
-            return HTTPResponse(contentType: "application/x-ndjson", body: .stream { writer in
-                try result.writeJSONLines { try writer.write($0) }
-            })
+            return HTTPResponse(
+                contentType: "application/x-ndjson",
+                body: .stream { writer in
+                    try result.writeJSONLines { try writer.write($0) }
+                })
         default:
-            return HTTPResponse(contentType: "application/json", body: .stream { writer in
-                try result.writeJSON { try writer.write($0) }
-            })
+            return HTTPResponse(
+                contentType: "application/json",
+                body: .stream { writer in
+                    try result.writeJSON { try writer.write($0) }
+                })
         }
     }
 
@@ -282,8 +312,10 @@ public final class Application: Sendable {
         switch Self.negotiate(request.headers["Accept"], offered: [.json, .npz, .npy]) {
         case .some(let f): format = f
         case .none:
-            return Self.problem(ServiceError(.notAcceptable,
-                                             "this route answers application/json, application/x-npz or application/x-npy"))
+            return Self.problem(
+                ServiceError(
+                    .notAcceptable,
+                    "this route answers application/json, application/x-npz or application/x-npy"))
         }
         do {
             let prepared = try features.prepare(request.body)
@@ -295,14 +327,18 @@ public final class Application: Sendable {
             metrics.recordFeaturized(atoms: prepared.atomCount, structures: prepared.request.structures.count)
             // Binary answers go out straight from the arrays unless the client wants them gzipped.
             if !gzip,
-               let binary = FeatureResponseEncoder.binaryWriter(matrix, format: format, basisID: prepared.basisID) {
-                return HTTPResponse(contentType: format.rawValue, body: .sized(length: binary.size) { writer in
-                    // The budget's share is returned once the bytes are sent.
-                    try withExtendedLifetime(matrix) { try binary.write { try writer.write($0) } }
-                })
+                let binary = FeatureResponseEncoder.binaryWriter(matrix, format: format, basisID: prepared.basisID)
+            {
+                return HTTPResponse(
+                    contentType: format.rawValue,
+                    body: .sized(length: binary.size) { writer in
+                        // The budget's share is returned once the bytes are sent.
+                        try withExtendedLifetime(matrix) { try binary.write { try writer.write($0) } }
+                    })
             }
-            let body = FeatureResponseEncoder.encode(matrix, format: format, basisID: prepared.basisID,
-                                                     threads: features.settings.threads)
+            let body = FeatureResponseEncoder.encode(
+                matrix, format: format, basisID: prepared.basisID,
+                threads: features.settings.threads)
             return HTTPResponse(status: 200, contentType: format.rawValue, body: body)
         } catch {
             return Self.problem(error)
@@ -323,29 +359,42 @@ public final class Application: Sendable {
             throw error as? ServiceError ?? ServiceError(.internal, "\(error)")
         }
         metrics.recordFeaturized(atoms: prepared.atomCount, structures: prepared.request.structures.count)
-        guard let binary = FeatureResponseEncoder.streamingWriter(progress, structures: prepared.request.structures,
-                                                                  format: format, basisID: prepared.basisID) else {
+        guard
+            let binary = FeatureResponseEncoder.streamingWriter(
+                progress, structures: prepared.request.structures,
+                format: format, basisID: prepared.basisID)
+        else {
             throw ServiceError(.internal, "no streaming writer for \(format.rawValue)")
         }
-        return HTTPResponse(contentType: format.rawValue, body: .sized(length: binary.size) { writer in
-            try binary.write { try writer.write($0) }
-        })
+        return HTTPResponse(
+            contentType: format.rawValue,
+            body: .sized(length: binary.size) { writer in
+                try binary.write { try writer.write($0) }
+            })
     }
 
     func renderMetrics() -> String {
         let stats = serverStats.current()
         let cache = features.splineCache.statistics
         return metrics.render(
-            gauges: [("soapd_http_open_connections", "Open client connections.", Double(stats?.openConnections ?? 0)),
-                     ("soapd_queue_depth", "Requests waiting for a compute worker.", Double(stats?.queuedRequests ?? 0)),
-                     ("soapd_requests_running", "Requests being computed.", Double(stats?.runningRequests ?? 0)),
-                     ("soapd_spline_cache_entries", "Spline tables held in memory.", Double(cache.entries))],
-            counters: [("soapd_spline_cache_hits_total", "Spline table lookups served from the cache.", Double(cache.hits)),
-                       ("soapd_spline_cache_misses_total", "Spline tables built.", Double(cache.misses)),
-                       ("soapd_http_rejected_requests_total", "Requests refused because the queue was full.",
-                        Double(stats?.rejectedRequests ?? 0)),
-                       ("soapd_http_rejected_connections_total", "Connections refused at the connection limit.",
-                        Double(stats?.rejectedConnections ?? 0))])
+            gauges: [
+                ("soapd_http_open_connections", "Open client connections.", Double(stats?.openConnections ?? 0)),
+                ("soapd_queue_depth", "Requests waiting for a compute worker.", Double(stats?.queuedRequests ?? 0)),
+                ("soapd_requests_running", "Requests being computed.", Double(stats?.runningRequests ?? 0)),
+                ("soapd_spline_cache_entries", "Spline tables held in memory.", Double(cache.entries)),
+            ],
+            counters: [
+                ("soapd_spline_cache_hits_total", "Spline table lookups served from the cache.", Double(cache.hits)),
+                ("soapd_spline_cache_misses_total", "Spline tables built.", Double(cache.misses)),
+                (
+                    "soapd_http_rejected_requests_total", "Requests refused because the queue was full.",
+                    Double(stats?.rejectedRequests ?? 0)
+                ),
+                (
+                    "soapd_http_rejected_connections_total", "Connections refused at the connection limit.",
+                    Double(stats?.rejectedConnections ?? 0)
+                ),
+            ])
     }
 
     // MARK: helpers shared by routes
@@ -354,8 +403,9 @@ public final class Application: Sendable {
     static func requireJSONBody(_ request: HTTPRequest) -> HTTPResponse? {
         let type = request.headers["Content-Type"].map { mediaType($0) } ?? ""
         if type == "application/json" || (type.isEmpty && request.body.isEmpty) { return nil }
-        return problem(status: 415, title: "Unsupported media type",
-                       detail: "send the body as application/json (optionally with Content-Encoding: gzip)")
+        return problem(
+            status: 415, title: "Unsupported media type",
+            detail: "send the body as application/json (optionally with Content-Encoding: gzip)")
     }
 
     /// The lower-cased media type without parameters.
@@ -377,7 +427,8 @@ public final class Application: Sendable {
             }
             guard q > 0 else { continue }
             for (rank, format) in offered.enumerated() {
-                let matches = type == format.rawValue || type == "*/*" || (type == "application/*")
+                let matches =
+                    type == format.rawValue || type == "*/*" || (type == "application/*")
                     || (type == "application/octet-stream" && format == .npz)
                 if matches, best == nil || q > best!.1 || (q == best!.1 && rank < best!.2) { best = (format, q, rank) }
             }

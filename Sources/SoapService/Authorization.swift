@@ -41,7 +41,8 @@ public struct Authorization: Sendable {
         guard access != .open else { return .allowed }
         guard let header, let token = Self.bearer(header) else { return .unauthenticated }
         let d = Self.digest(token)
-        let isWrite = Self.matches(d, writeDigests), isRead = Self.matches(d, readDigests)
+        let isWrite = Self.matches(d, writeDigests)
+        let isRead = Self.matches(d, readDigests)
         switch access {
         case .open: return .allowed
         case .write: return isWrite ? .allowed : (isRead ? .forbidden : .unauthenticated)
@@ -69,7 +70,7 @@ public struct Authorization: Sendable {
         for candidate in digests {
             var difference: UInt8 = 0
             for k in 0..<32 { difference |= candidate[k] ^ d[k] }
-            found |= UInt8(truncatingIfNeeded: ((UInt16(difference) &- 1) >> 8) & 1)   // 1 iff difference == 0
+            found |= UInt8(truncatingIfNeeded: ((UInt16(difference) &- 1) >> 8) & 1)  // 1 iff difference == 0
         }
         return found != 0
     }

@@ -37,13 +37,15 @@ public struct FeatureRequestDecoder: Sendable {
         let root = try Field.object(body, "")
         try Field.allowOnly(root, ["structures", "descriptor", "per", "gradients"], at: "")
         let descriptor = try Field.object(try Field.required(root, "descriptor", at: ""), "/descriptor")
-        try Field.allowOnly(descriptor, ["type", "species", "hypers", "basis_id", "correlation_order", "o3_lambda"],
-                            at: "/descriptor")
+        try Field.allowOnly(
+            descriptor, ["type", "species", "hypers", "basis_id", "correlation_order", "o3_lambda"],
+            at: "/descriptor")
         let typeName = try Field.string(try Field.required(descriptor, "type", at: "/descriptor"), "/descriptor/type")
         guard let type = DescriptorType(rawValue: typeName) else {
-            throw ServiceError(.invalid, pointer: "/descriptor/type",
-                               "unknown descriptor type '\(typeName)'; expected one of "
-                               + DescriptorType.allCases.map(\.rawValue).joined(separator: ", "))
+            throw ServiceError(
+                .invalid, pointer: "/descriptor/type",
+                "unknown descriptor type '\(typeName)'; expected one of "
+                    + DescriptorType.allCases.map(\.rawValue).joined(separator: ", "))
         }
         var hypers: SoapHypers? = nil
         var basisID: String? = nil
@@ -63,19 +65,23 @@ public struct FeatureRequestDecoder: Sendable {
         var options = DescriptorOptions()
         if let order = descriptor["correlation_order"] {
             guard type == .multispectrum else {
-                throw ServiceError(.invalid, pointer: "/descriptor/correlation_order", "applies to descriptor type multispectrum only")
+                throw ServiceError(
+                    .invalid, pointer: "/descriptor/correlation_order", "applies to descriptor type multispectrum only")
             }
-            options.correlationOrder = try Field.integer(order, "/descriptor/correlation_order",
-                                                         in: 2...max(2, limits.maxCorrelationOrder))
+            options.correlationOrder = try Field.integer(
+                order, "/descriptor/correlation_order",
+                in: 2...max(2, limits.maxCorrelationOrder))
         }
         if let lambda = descriptor["o3_lambda"] {
             guard type == .powerSpectrum else {
-                throw ServiceError(.invalid, pointer: "/descriptor/o3_lambda", "applies to descriptor type power_spectrum only (λ-SOAP)")
+                throw ServiceError(
+                    .invalid, pointer: "/descriptor/o3_lambda", "applies to descriptor type power_spectrum only (λ-SOAP)")
             }
             let l = try Field.integer(lambda, "/descriptor/o3_lambda")
             // The upper bound (2·max_angular) is checked with the basis, under the same pointer.
             guard l >= 0 && l <= 2 * limits.maxAngular else {
-                throw ServiceError(.invalid, pointer: "/descriptor/o3_lambda", "must be an integer from 0 to 2·max_angular, not \(l)")
+                throw ServiceError(
+                    .invalid, pointer: "/descriptor/o3_lambda", "must be an integer from 0 to 2·max_angular, not \(l)")
             }
             options.lambda = l
         }
@@ -90,18 +96,22 @@ public struct FeatureRequestDecoder: Sendable {
         var gradients = false
         if let g = root["gradients"] { gradients = try Field.bool(g, "/gradients") }
         let structures = try decodeStructures(try Field.required(root, "structures", at: ""))
-        return FeatureRequest(structures: structures, type: type, species: species, hypers: hypers, basisID: basisID,
-                              level: level, gradients: gradients, options: options)
+        return FeatureRequest(
+            structures: structures, type: type, species: species, hypers: hypers, basisID: basisID,
+            level: level, gradients: gradients, options: options)
     }
 
     func decodeSpecies(_ value: JSONValue) throws(ServiceError) -> [Int] {
         let items = try Field.array(value, "/descriptor/species")
-        guard !items.isEmpty else { throw ServiceError(.invalid, pointer: "/descriptor/species", "must list at least one atomic number") }
+        guard !items.isEmpty else {
+            throw ServiceError(.invalid, pointer: "/descriptor/species", "must list at least one atomic number")
+        }
         var species: [Int] = []
         for (k, item) in items.enumerated() {
             let z = try Field.integer(item, "/descriptor/species/\(k)")
             guard Elements.isKnown(z) else {
-                throw ServiceError(.invalid, pointer: "/descriptor/species/\(k)", "\(z) is not an atomic number (1…\(Elements.symbols.count))")
+                throw ServiceError(
+                    .invalid, pointer: "/descriptor/species/\(k)", "\(z) is not an atomic number (1…\(Elements.symbols.count))")
             }
             guard !species.contains(z) else {
                 throw ServiceError(.invalid, pointer: "/descriptor/species/\(k)", "\(z) is listed twice")
@@ -146,7 +156,8 @@ public struct FeatureRequestDecoder: Sendable {
             for (k, item) in items.enumerated() {
                 let z = try Field.integer(item, "\(p)/numbers/\(k)")
                 guard Elements.isKnown(z) else {
-                    throw ServiceError(.invalid, pointer: "\(p)/numbers/\(k)", "\(z) is not an atomic number (1…\(Elements.symbols.count))")
+                    throw ServiceError(
+                        .invalid, pointer: "\(p)/numbers/\(k)", "\(z) is not an atomic number (1…\(Elements.symbols.count))")
                 }
                 numbers.append(z)
             }
@@ -186,8 +197,10 @@ public struct FeatureRequestDecoder: Sendable {
             default:
                 let flags = try Field.array(b, "\(p)/pbc")
                 guard flags.count == 3 else { throw ServiceError(.invalid, pointer: "\(p)/pbc", "must be 3 booleans") }
-                pbc = (try Field.bool(flags[0], "\(p)/pbc/0"), try Field.bool(flags[1], "\(p)/pbc/1"),
-                       try Field.bool(flags[2], "\(p)/pbc/2"))
+                pbc = (
+                    try Field.bool(flags[0], "\(p)/pbc/0"), try Field.bool(flags[1], "\(p)/pbc/1"),
+                    try Field.bool(flags[2], "\(p)/pbc/2")
+                )
             }
         }
         return Structure(numbers: numbers, positions: positions, cell: cell, pbc: pbc)
@@ -210,7 +223,9 @@ enum Field {
     }
 
     static func object(_ v: JSONValue, _ p: @autoclosure () -> String) throws(ServiceError) -> JSONObject {
-        guard case .object(let o) = v else { throw ServiceError(.invalid, pointer: p(), "expected an object, got \(describe(v))") }
+        guard case .object(let o) = v else {
+            throw ServiceError(.invalid, pointer: p(), "expected an object, got \(describe(v))")
+        }
         return o
     }
 
@@ -225,7 +240,9 @@ enum Field {
     }
 
     static func bool(_ v: JSONValue, _ p: @autoclosure () -> String) throws(ServiceError) -> Bool {
-        guard case .bool(let b) = v else { throw ServiceError(.invalid, pointer: p(), "expected true or false, got \(describe(v))") }
+        guard case .bool(let b) = v else {
+            throw ServiceError(.invalid, pointer: p(), "expected true or false, got \(describe(v))")
+        }
         return b
     }
 
@@ -244,7 +261,8 @@ enum Field {
     static func integer(_ v: JSONValue, _ p: @autoclosure () -> String, in range: ClosedRange<Int>) throws(ServiceError) -> Int {
         let x = try integer(v, p())
         guard range.contains(x) else {
-            throw ServiceError(.invalid, pointer: p(), "must be an integer from \(range.lowerBound) to \(range.upperBound), not \(x)")
+            throw ServiceError(
+                .invalid, pointer: p(), "must be an integer from \(range.lowerBound) to \(range.upperBound), not \(x)")
         }
         return x
     }
@@ -257,18 +275,23 @@ enum Field {
     /// Unknown keys are refused: a misspelt option must not be silently ignored.
     static func allowOnly(_ o: JSONObject, _ keys: Set<String>, at p: String) throws(ServiceError) {
         for key in o.keys where !keys.contains(key) {
-            throw ServiceError(.invalid, pointer: "\(p)/\(escape(key))",
-                               "unknown field '\(key.prefix(64))'; expected one of " + keys.sorted().joined(separator: ", "))
+            throw ServiceError(
+                .invalid, pointer: "\(p)/\(escape(key))",
+                "unknown field '\(key.prefix(64))'; expected one of " + keys.sorted().joined(separator: ", "))
         }
     }
 
-    static func vector3(_ v: JSONValue, _ p: @autoclosure () -> String, into out: inout [Double],
-                        at offset: Int) throws(ServiceError) {
+    static func vector3(
+        _ v: JSONValue, _ p: @autoclosure () -> String, into out: inout [Double],
+        at offset: Int
+    ) throws(ServiceError) {
         guard case .array(let a) = v, a.count == 3 else {
             throw ServiceError(.invalid, pointer: p(), "expected 3 numbers")
         }
         for k in 0..<3 {
-            guard case .number(let x) = a[k] else { throw ServiceError(.invalid, pointer: "\(p())/\(k)", "expected a number, got \(describe(a[k]))") }
+            guard case .number(let x) = a[k] else {
+                throw ServiceError(.invalid, pointer: "\(p())/\(k)", "expected a number, got \(describe(a[k]))")
+            }
             guard x.isFinite else { throw ServiceError(.invalid, pointer: "\(p())/\(k)", "must be finite") }
             out[offset + k] = x
         }
@@ -285,14 +308,16 @@ extension String {
     /// a "~" or "/" followed by a combining mark is one grapheme cluster with it, and a
     /// multi-character target cannot be a Character at all.)
     func replacingOccurrences(_ target: String, _ replacement: String) -> String {
-        let source = Array(utf8), pattern = Array(target.utf8)
+        let source = Array(utf8)
+        let pattern = Array(target.utf8)
         guard !pattern.isEmpty, source.count >= pattern.count else { return self }
         var out: [UInt8] = []
         out.reserveCapacity(source.count)
         var i = 0
         while i < source.count {
             if source[i] == pattern[0], source.count - i >= pattern.count,
-               source[i..<(i + pattern.count)].elementsEqual(pattern) {
+                source[i..<(i + pattern.count)].elementsEqual(pattern)
+            {
                 out.append(contentsOf: replacement.utf8)
                 i += pattern.count
             } else {

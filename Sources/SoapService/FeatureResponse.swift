@@ -24,7 +24,8 @@ public enum FeatureResponseEncoder {
     /// A binary format's size and a writer that sends it straight from the matrix's arrays
     /// (no joined copy); nil for JSON.
     public static func binaryWriter(_ m: FeatureMatrix, format: FeatureFormat, basisID: String? = nil)
-        -> (size: Int, write: @Sendable ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)? {
+        -> (size: Int, write: @Sendable ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)?
+    {
         switch format {
         case .json: return nil
         case .npz:
@@ -39,10 +40,14 @@ public enum FeatureResponseEncoder {
     /// The binary answer for per-atom values without gradients, written while they are being
     /// computed: every row goes out as soon as it is final (`progress`), the labels from the
     /// structures. Byte for byte what `binaryWriter` writes once the computation is done.
-    public static func streamingWriter(_ progress: RowProgress, structures: [Structure], format: FeatureFormat,
-                                       basisID: String? = nil)
-        -> (size: Int, write: @Sendable ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)? {
-        let rows = progress.rows, columns = progress.columns
+    public static func streamingWriter(
+        _ progress: RowProgress, structures: [Structure], format: FeatureFormat,
+        basisID: String? = nil
+    )
+        -> (size: Int, write: @Sendable ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)?
+    {
+        let rows = progress.rows
+        let columns = progress.columns
         let values = NumpyArchive.Element.streamed(descr: "<f8", byteCount: 8 * rows * columns) { sink in
             var sent = 0
             while sent < rows {
@@ -62,8 +67,9 @@ public enum FeatureResponseEncoder {
             return (NumpyArchive.npySize(entry), { try NumpyArchive.writeNPY(entry, to: $0) })
         case .npz:
             let (samples, centers) = Labels.atoms(of: structures)
-            let archive = archive(samples: samples, centerTypes: centers, properties: progress.properties,
-                                  values: values, gradients: nil, basisID: basisID)
+            let archive = archive(
+                samples: samples, centerTypes: centers, properties: progress.properties,
+                values: values, gradients: nil, basisID: basisID)
             return (archive.npzSize, { try archive.writeNPZ(to: $0) })
         }
     }
@@ -100,14 +106,16 @@ public enum FeatureResponseEncoder {
         out += Array(",\"properties\":".utf8)
         appendLabels(m.properties, to: &out)
         out += Array(",\"values\":".utf8)
-        appendRows(m.values, rows: m.rowCount, columns: m.columnCount, rowsPerGroup: 1, threads: threads,
-                   to: &out, chunks: &chunks)
+        appendRows(
+            m.values, rows: m.rowCount, columns: m.columnCount, rowsPerGroup: 1, threads: threads,
+            to: &out, chunks: &chunks)
         if let samples = m.gradientSamples, let values = m.gradientValues {
             out += Array(",\"gradients\":{\"samples\":".utf8)
             appendLabels(samples, to: &out)
             out += Array(",\"values\":".utf8)
-            appendRows(values, rows: samples.count * 3, columns: m.columnCount, rowsPerGroup: 3, threads: threads,
-                       to: &out, chunks: &chunks)
+            appendRows(
+                values, rows: samples.count * 3, columns: m.columnCount, rowsPerGroup: 3, threads: threads,
+                to: &out, chunks: &chunks)
             out.append(UInt8(ascii: "}"))
         }
         if let basisID {
@@ -125,7 +133,9 @@ public enum FeatureResponseEncoder {
         out += Array("{\"names\":[".utf8)
         for (k, name) in labels.names.enumerated() {
             if k > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "\"")); out += Array(name.utf8); out.append(UInt8(ascii: "\""))
+            out.append(UInt8(ascii: "\""))
+            out += Array(name.utf8)
+            out.append(UInt8(ascii: "\""))
         }
         out += Array("],\"values\":[".utf8)
         let width = labels.names.count
@@ -143,8 +153,10 @@ public enum FeatureResponseEncoder {
 
     /// `[[row],[row],…]`, or with rowsPerGroup 3, `[[[x],[y],[z]],…]`. Chunks
     /// of rows are formatted on separate threads, then concatenated.
-    static func appendRows(_ values: [Double], rows: Int, columns: Int, rowsPerGroup: Int, threads: Int,
-                           to out: inout [UInt8], chunks: inout [[UInt8]]) {
+    static func appendRows(
+        _ values: [Double], rows: Int, columns: Int, rowsPerGroup: Int, threads: Int,
+        to out: inout [UInt8], chunks: inout [[UInt8]]
+    ) {
         let groups = rows / rowsPerGroup
         out.append(UInt8(ascii: "["))
         let workers = max(1, min(threads, groups / 64 + 1))
@@ -154,7 +166,8 @@ public enum FeatureResponseEncoder {
             parts.withUnsafeMutableBufferPointer { partsOut in
                 let partsOut = partsOut
                 DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    let first = w * perChunk, end = min(groups, first + perChunk)
+                    let first = w * perChunk
+                    let end = min(groups, first + perChunk)
                     guard first < end else { return }
                     var buffer: [UInt8] = []
                     buffer.reserveCapacity((end - first) * rowsPerGroup * (columns * 22 + 4))
@@ -187,25 +200,33 @@ public enum FeatureResponseEncoder {
 
     static func archive(_ m: FeatureMatrix, basisID: String?) -> NumpyArchive {
         let gradients = m.gradientSamples.flatMap { samples in m.gradientValues.map { (samples, $0) } }
-        return archive(samples: m.samples, centerTypes: m.centerTypes, properties: m.properties,
-                       values: .float64(m.values), gradients: gradients, basisID: basisID)
+        return archive(
+            samples: m.samples, centerTypes: m.centerTypes, properties: m.properties,
+            values: .float64(m.values), gradients: gradients, basisID: basisID)
     }
 
     /// The arrays of a features .npz from labels in memory; `values` in memory or streamed.
-    static func archive(samples: Labels, centerTypes: [Int32]?, properties: Labels, values: NumpyArchive.Element,
-                        gradients: (samples: Labels, values: [Double])?, basisID: String?) -> NumpyArchive {
-        archive(rows: samples.count, sampleNames: samples.names, samples: .int32(samples.values),
-                centerTypes: centerTypes.map { .int32($0) }, properties: properties, values: values,
-                gradients: gradients.map { (count: $0.samples.count, samples: .int32($0.samples.values), values: .float64($0.values)) },
-                basisID: basisID)
+    static func archive(
+        samples: Labels, centerTypes: [Int32]?, properties: Labels, values: NumpyArchive.Element,
+        gradients: (samples: Labels, values: [Double])?, basisID: String?
+    ) -> NumpyArchive {
+        archive(
+            rows: samples.count, sampleNames: samples.names, samples: .int32(samples.values),
+            centerTypes: centerTypes.map { .int32($0) }, properties: properties, values: values,
+            gradients: gradients.map {
+                (count: $0.samples.count, samples: .int32($0.samples.values), values: .float64($0.values))
+            },
+            basisID: basisID)
     }
 
     /// The arrays of a features .npz, in their order, each in memory or streamed (a job's
     /// result streams them all from its chunk files).
-    static func archive(rows: Int, sampleNames: [String], samples: NumpyArchive.Element, centerTypes: NumpyArchive.Element?,
-                        properties: Labels, values: NumpyArchive.Element,
-                        gradients: (count: Int, samples: NumpyArchive.Element, values: NumpyArchive.Element)?,
-                        basisID: String?) -> NumpyArchive {
+    static func archive(
+        rows: Int, sampleNames: [String], samples: NumpyArchive.Element, centerTypes: NumpyArchive.Element?,
+        properties: Labels, values: NumpyArchive.Element,
+        gradients: (count: Int, samples: NumpyArchive.Element, values: NumpyArchive.Element)?,
+        basisID: String?
+    ) -> NumpyArchive {
         var archive = NumpyArchive()
         archive.add("samples", shape: [rows, sampleNames.count], samples)
         archive.add("sample_names", shape: [sampleNames.count], .strings(sampleNames))

@@ -16,8 +16,9 @@ public struct PreparedFeaturization: Sendable {
 extension Featurizer {
     /// `structures` featurized with a prepared request's descriptor, basis and options.
     func compute(_ structures: [Structure], _ prepared: PreparedFeaturization) throws(FeaturizationError) -> FeatureMatrix {
-        try compute(structures, type: prepared.request.type, basis: prepared.basis, level: prepared.request.level,
-                    gradients: prepared.request.gradients, options: prepared.options)
+        try compute(
+            structures, type: prepared.request.type, basis: prepared.basis, level: prepared.request.level,
+            gradients: prepared.request.gradients, options: prepared.options)
     }
 }
 
@@ -28,7 +29,9 @@ public struct FittedBasis: Sendable {
     public var basis: ExpansionBasis
     public var multispectrum: MultispectrumContraction?
     public init(fitted: OptimalBasis, basis: ExpansionBasis, multispectrum: MultispectrumContraction? = nil) {
-        self.fitted = fitted; self.basis = basis; self.multispectrum = multispectrum
+        self.fitted = fitted
+        self.basis = basis
+        self.multispectrum = multispectrum
     }
 }
 
@@ -87,16 +90,18 @@ public final class FeatureService: Sendable {
             let loaded = try resolve(id)
             let fitted = loaded.fitted
             if !request.species.isEmpty && request.species != fitted.species {
-                throw ServiceError(.invalid, pointer: "/descriptor/species",
-                                   "the basis was fitted for species \(fitted.species); omit species or give the same")
+                throw ServiceError(
+                    .invalid, pointer: "/descriptor/species",
+                    "the basis was fitted for species \(fitted.species); omit species or give the same")
             }
             var resolved = request
             resolved.species = fitted.species
             if request.type == .multispectrum { resolved.options.contraction = loaded.multispectrum }
             return PreparedFeaturization(request: resolved, basis: loaded.basis, basisID: id)
         }
-        return PreparedFeaturization(request: request, basis: try primitiveBasis(hypers: hypers, species: request.species),
-                                     basisID: nil)
+        return PreparedFeaturization(
+            request: request, basis: try primitiveBasis(hypers: hypers, species: request.species),
+            basisID: nil)
     }
 
     /// The primitive GTO basis, its spline table from the cache.
@@ -105,8 +110,9 @@ public final class FeatureService: Sendable {
         do {
             table = try splineCache.table(for: hypers.radialTableKey) { try ExpansionBasis.gtoTable(for: hypers) }
         } catch {
-            throw ServiceError(.invalid, pointer: "/descriptor/hypers/basis/radial",
-                               "no usable radial basis for these hyper-parameters (\(error)); reduce max_radial or widen the density")
+            throw ServiceError(
+                .invalid, pointer: "/descriptor/hypers/basis/radial",
+                "no usable radial basis for these hyper-parameters (\(error)); reduce max_radial or widen the density")
         }
         return ExpansionBasis.primitive(hypers: hypers, species: species, table: table)
     }
@@ -125,15 +131,18 @@ public final class FeatureService: Sendable {
 
     /// `textOutput`: the answer will be JSON text (about 3 bytes of text per byte of double),
     /// so that much more is reserved in the memory budget.
-    public func compute(_ prepared: PreparedFeaturization, threads: Int? = nil,
-                        textOutput: Bool = false, progress: RowProgress? = nil) throws(ServiceError) -> FeatureMatrix {
+    public func compute(
+        _ prepared: PreparedFeaturization, threads: Int? = nil,
+        textOutput: Bool = false, progress: RowProgress? = nil
+    ) throws(ServiceError) -> FeatureMatrix {
         do {
             var featurizer = interactiveFeaturizer(threads: threads)
             featurizer.memoryBudget = memoryBudget
             featurizer.reserveFactor = textOutput ? 4 : 1
-            return try featurizer.compute(prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
-                                          level: prepared.request.level, gradients: prepared.request.gradients,
-                                          progress: progress, options: prepared.options)
+            return try featurizer.compute(
+                prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
+                level: prepared.request.level, gradients: prepared.request.gradients,
+                progress: progress, options: prepared.options)
         } catch {
             throw ServiceError(error)
         }
@@ -143,7 +152,8 @@ public final class FeatureService: Sendable {
     public func featurize(_ body: [UInt8], format: FeatureFormat, threads: Int? = nil) throws(ServiceError) -> [UInt8] {
         let prepared = try prepare(body)
         let features = try compute(prepared, threads: threads)
-        return FeatureResponseEncoder.encode(features, format: format, basisID: prepared.basisID,
-                                             threads: threads ?? settings.threads)
+        return FeatureResponseEncoder.encode(
+            features, format: format, basisID: prepared.basisID,
+            threads: threads ?? settings.threads)
     }
 }

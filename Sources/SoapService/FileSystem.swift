@@ -1,9 +1,10 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 
 /// File helpers over Glibc: directories, atomic writes, sections of files.
 public enum FileSystem {
@@ -33,8 +34,10 @@ public enum FileSystem {
     /// the file system refuses O_DIRECT, at open or at the first write (`content` may then
     /// be called twice).
     @discardableResult
-    public static func writeAtomically(to path: String, direct: Bool = false,
-                                       _ content: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int {
+    public static func writeAtomically(
+        to path: String, direct: Bool = false,
+        _ content: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> Int {
         do {
             return try writeOnce(to: path, direct: direct, content)
         } catch is DirectIORefused {
@@ -44,15 +47,19 @@ public enum FileSystem {
 
     private struct DirectIORefused: Error {}
 
-    private static func writeOnce(to path: String, direct: Bool,
-                                  _ content: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int {
+    private static func writeOnce(
+        to path: String, direct: Bool,
+        _ content: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void
+    ) throws -> Int {
         // A name of its own, so concurrent writers of one path cannot take each other's file.
         let temporary = path + ".tmp-\(UInt64.random(in: 0...UInt64.max))"
         var fd: Int32 = -1
         var staging: DirectIOStaging.Buffer? = nil
         if direct && O_DIRECT != 0 {
             fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_DIRECT, 0o644)
-            if fd >= 0 { staging = DirectIOStaging.take() } else if errno != EINVAL {
+            if fd >= 0 {
+                staging = DirectIOStaging.take()
+            } else if errno != EINVAL {
                 throw Failure(description: "cannot create \(temporary): \(String(cString: strerror(errno)))")
             }
         }
@@ -94,7 +101,10 @@ public enum FileSystem {
                         let n = min(staging.size - filled, piece.count - offset)
                         (staging.base + filled).copyMemory(from: piece.baseAddress! + offset, byteCount: n)
                         (filled, offset) = (filled + n, offset + n)
-                        if filled == staging.size { try put(staging.base, filled); filled = 0 }
+                        if filled == staging.size {
+                            try put(staging.base, filled)
+                            filled = 0
+                        }
                     }
                     total += piece.count
                 }
@@ -111,9 +121,9 @@ public enum FileSystem {
                 }
             }
         } catch let failure as Failure {
-            throw failure   // abandon() closed and removed the file
+            throw failure  // abandon() closed and removed the file
         } catch let refused as DirectIORefused {
-            throw refused   // closed and removed too
+            throw refused  // closed and removed too
         } catch {
             close(fd)
             unlink(temporary)
@@ -163,7 +173,8 @@ public enum FileSystem {
                 let n = pread(fd, raw + filled, size - filled, off_t(offset + filled))
                 if n < 0 && errno == EINTR { continue }
                 guard n > 0 else {
-                    failure = Failure(description: n == 0 ? "\(path) is truncated" : "cannot read \(path): \(String(cString: strerror(errno)))")
+                    failure = Failure(
+                        description: n == 0 ? "\(path) is truncated" : "cannot read \(path): \(String(cString: strerror(errno)))")
                     // Zero-fill so the array is initialised even on failure.
                     (raw + filled).initializeMemory(as: UInt8.self, repeating: 0, count: size - filled)
                     break
@@ -194,11 +205,11 @@ public enum FileSystem {
 
 /// Glibc hides O_DIRECT behind _GNU_SOURCE; its value is per architecture.
 #if arch(x86_64) || arch(i386)
-let O_DIRECT: Int32 = 0o40000
+    let O_DIRECT: Int32 = 0o40000
 #elseif arch(arm64) || arch(arm)
-let O_DIRECT: Int32 = 0o200000
+    let O_DIRECT: Int32 = 0o200000
 #else
-let O_DIRECT: Int32 = 0   // unknown here: buffered writes
+    let O_DIRECT: Int32 = 0  // unknown here: buffered writes
 #endif
 
 /// Page-aligned buffers for O_DIRECT writes, kept for reuse: their pages are touched once.

@@ -33,8 +33,10 @@ public enum ServiceFuzzEntry {
         var log: [String] = []
         _ = parse(bytes, limits: tinyJSON)
         guard let value = parse(bytes, limits: service.settings.jsonLimits) else {
-            do { _ = try service.parse(bytes); preconditionFailure("FeatureService.parse accepted what JSON.parse refused") }
-            catch { check(error, "json", &log) }
+            do {
+                _ = try service.parse(bytes)
+                preconditionFailure("FeatureService.parse accepted what JSON.parse refused")
+            } catch { check(error, "json", &log) }
             return log
         }
         for limits in [RequestLimits(), tinyRequest] {
@@ -65,8 +67,9 @@ public enum ServiceFuzzEntry {
             decode("job", &log) { () throws(ServiceError) in
                 let job = try JobService.decodeJobRequest(value, requestLimits: limits, maxStructures: limits.maxStructures)
                 precondition(job.datasetID != nil || (!job.items.isEmpty && job.items.count <= limits.maxStructures))
-                let (structures, errors) = JobService.decodeJobStructures(job.items, decoder: job.decoder,
-                                                                          species: job.settings.species)
+                let (structures, errors) = JobService.decodeJobStructures(
+                    job.items, decoder: job.decoder,
+                    species: job.settings.species)
                 precondition(structures.count == job.items.count)
                 precondition(structures.filter { $0 == nil }.count == errors.count)
                 for e in errors {
@@ -86,7 +89,8 @@ public enum ServiceFuzzEntry {
             let value = try JSON.parse(bytes, limits: limits)
             let text = JSON.serialize(value)
             do {
-                let again = try JSON.parse(text, limits: JSONLimits(maxDepth: limits.maxDepth, maxStringBytes: limits.maxStringBytes))
+                let again = try JSON.parse(
+                    text, limits: JSONLimits(maxDepth: limits.maxDepth, maxStringBytes: limits.maxStringBytes))
                 precondition(again == value, "serialize/parse round trip differs")
             } catch {
                 preconditionFailure("serialized JSON does not parse: \(error)")
@@ -111,10 +115,12 @@ public enum ServiceFuzzEntry {
     /// A decoding error is the client's (4xx), names a JSON pointer and renders as valid problem+json.
     private static func check(_ error: ServiceError, _ name: String, _ log: inout [String]) {
         precondition((400...499).contains(error.status), "\(name): status \(error.status) for \(error)")
-        precondition(JSONPointer(parsing: error.pointer) != nil, "\(name): invalid JSON pointer \(error.pointer.debugDescription)")
+        precondition(
+            JSONPointer(parsing: error.pointer) != nil, "\(name): invalid JSON pointer \(error.pointer.debugDescription)")
         guard case .bytes(let document) = Application.problem(error).body,
-              case .object(let o)? = try? JSON.parse(document),
-              o["status"]?.intValue == error.status else {
+            case .object(let o)? = try? JSON.parse(document),
+            o["status"]?.intValue == error.status
+        else {
             preconditionFailure("\(name): the problem document of \(error) is not valid JSON")
         }
         log.append("\(name) \(error.status) \(error.pointer)")

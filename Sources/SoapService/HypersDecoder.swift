@@ -22,8 +22,9 @@ struct HypersDecoder {
             smoothing = .step
         } else {
             try Field.allowOnly(smoothingJSON, ["type", "width"], at: "\(p)/cutoff/smoothing")
-            smoothing = .shiftedCosine(width: try Field.number(
-                try Field.required(smoothingJSON, "width", at: "\(p)/cutoff/smoothing"), "\(p)/cutoff/smoothing/width"))
+            smoothing = .shiftedCosine(
+                width: try Field.number(
+                    try Field.required(smoothingJSON, "width", at: "\(p)/cutoff/smoothing"), "\(p)/cutoff/smoothing/width"))
         }
 
         // density
@@ -37,9 +38,10 @@ struct HypersDecoder {
             let sj = try Field.object(s, sp)
             _ = try typeName(sj, at: sp, supported: ["Willatt2018"])
             try Field.allowOnly(sj, ["type", "rate", "scale", "exponent"], at: sp)
-            scaling = .willatt2018(rate: try Field.number(try Field.required(sj, "rate", at: sp), "\(sp)/rate"),
-                                   scale: try Field.number(try Field.required(sj, "scale", at: sp), "\(sp)/scale"),
-                                   exponent: try Field.number(try Field.required(sj, "exponent", at: sp), "\(sp)/exponent"))
+            scaling = .willatt2018(
+                rate: try Field.number(try Field.required(sj, "rate", at: sp), "\(sp)/rate"),
+                scale: try Field.number(try Field.required(sj, "scale", at: sp), "\(sp)/scale"),
+                exponent: try Field.number(try Field.required(sj, "exponent", at: sp), "\(sp)/exponent"))
         }
         var centerWeight = 1.0
         if let w = density["center_atom_weight"] { centerWeight = try Field.number(w, "\(p)/density/center_atom_weight") }
@@ -58,7 +60,7 @@ struct HypersDecoder {
             guard maxAngular >= 0, maxAngular <= limits.maxAngular else {
                 throw ServiceError(.invalid, pointer: "\(bp)/max_angular", "must be between 0 and \(limits.maxAngular)")
             }
-            if radialOnly { maxAngular = 0 }   // only l = 0 is needed
+            if radialOnly { maxAngular = 0 }  // only l = 0 is needed
         }
         let radial = try Field.object(try Field.required(basis, "radial", at: bp), "\(bp)/radial")
         _ = try typeName(radial, at: "\(bp)/radial", supported: ["Gto"])
@@ -75,7 +77,9 @@ struct HypersDecoder {
         }
         var accuracy: Double? = 1e-8
         if let a = basis["spline_accuracy"] {
-            if a.isNull { accuracy = nil } else {
+            if a.isNull {
+                accuracy = nil
+            } else {
                 let v = try Field.number(a, "\(bp)/spline_accuracy")
                 guard v >= limits.minSplineAccuracy else {
                     throw ServiceError(.invalid, pointer: "\(bp)/spline_accuracy", "must be at least \(limits.minSplineAccuracy)")
@@ -83,9 +87,10 @@ struct HypersDecoder {
                 accuracy = v
             }
         }
-        let hypers = SoapHypers(cutoff: radius, smoothing: smoothing, densityWidth: width, scaling: scaling,
-                                centerAtomWeight: centerWeight, maxAngular: maxAngular, maxRadial: maxRadial,
-                                splineAccuracy: accuracy)
+        let hypers = SoapHypers(
+            cutoff: radius, smoothing: smoothing, densityWidth: width, scaling: scaling,
+            centerAtomWeight: centerWeight, maxAngular: maxAngular, maxRadial: maxRadial,
+            splineAccuracy: accuracy)
         do { try hypers.validate() } catch {
             throw ServiceError(.invalid, pointer: "\(p)/\(error.field)", error.message)
         }
@@ -95,8 +100,9 @@ struct HypersDecoder {
     private func typeName(_ o: JSONObject, at p: String, supported: [String]) throws(ServiceError) -> String {
         let name = try Field.string(try Field.required(o, "type", at: p), "\(p)/type")
         guard supported.contains(name) else {
-            throw ServiceError(.invalid, pointer: "\(p)/type",
-                               "unsupported option '\(name.prefix(64))'; soapd supports " + supported.joined(separator: ", "))
+            throw ServiceError(
+                .invalid, pointer: "\(p)/type",
+                "unsupported option '\(name.prefix(64))'; soapd supports " + supported.joined(separator: ", "))
         }
         return name
     }

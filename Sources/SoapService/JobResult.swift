@@ -27,17 +27,31 @@ enum JobChunkFile {
     static func write(_ m: FeatureMatrix?, globalIndex: [Int32], to path: String) throws -> Int {
         var w = JSONWriter(capacity: 256)
         w.beginObject()
-        w.key("rows"); w.integer(m?.rowCount ?? 0)
-        w.key("columns"); w.integer(m?.columnCount ?? 0)
-        w.key("sample_names"); w.beginArray(); for n in m?.samples.names ?? [] { w.string(n) }; w.endArray()
-        w.key("centers"); w.bool(m?.centerTypes != nil)
+        w.key("rows")
+        w.integer(m?.rowCount ?? 0)
+        w.key("columns")
+        w.integer(m?.columnCount ?? 0)
+        w.key("sample_names")
+        w.beginArray()
+        for n in m?.samples.names ?? [] { w.string(n) }
+        w.endArray()
+        w.key("centers")
+        w.bool(m?.centerTypes != nil)
         if let g = m?.gradientSamples {
-            w.key("gradients"); w.integer(g.count)
-            w.key("gradient_names"); w.beginArray(); for n in g.names { w.string(n) }; w.endArray()
+            w.key("gradients")
+            w.integer(g.count)
+            w.key("gradient_names")
+            w.beginArray()
+            for n in g.names { w.string(n) }
+            w.endArray()
         }
-        if let m, m.rowCount == 0 {   // the labels file: column labels, no rows
-            w.key("property_names"); w.beginArray(); for n in m.properties.names { w.string(n) }; w.endArray()
-            w.key("properties"); w.intArray(m.properties.values.map { Int($0) })
+        if let m, m.rowCount == 0 {  // the labels file: column labels, no rows
+            w.key("property_names")
+            w.beginArray()
+            for n in m.properties.names { w.string(n) }
+            w.endArray()
+            w.key("properties")
+            w.intArray(m.properties.values.map { Int($0) })
         }
         w.endObject()
         var head = magic
@@ -82,14 +96,17 @@ enum JobChunkFile {
         let end = try headerEnd(bytes)
         let length = end - 16
         guard end <= bytes.count,
-              case .object(let o) = try JSON.parse(Array(bytes[16..<(16 + length)])),
-              let rows = o["rows"]?.doubleValue, let columns = o["columns"]?.doubleValue else { throw Damaged() }
+            case .object(let o) = try JSON.parse(Array(bytes[16..<(16 + length)])),
+            let rows = o["rows"]?.doubleValue, let columns = o["columns"]?.doubleValue
+        else { throw Damaged() }
         let names = { (key: String) -> [String] in o[key]?.arrayValue?.compactMap(\.stringValue) ?? [] }
-        let properties = Labels(names: names("property_names"),
-                                values: o["properties"]?.arrayValue?.compactMap { $0.doubleValue.map { Int32($0) } } ?? [])
-        let header = Header(rows: Int(rows), columns: Int(columns), sampleNames: names("sample_names"),
-                            centers: o["centers"]?.boolValue ?? false, gradients: o["gradients"]?.doubleValue.map { Int($0) },
-                            gradientNames: names("gradient_names"), properties: properties)
+        let properties = Labels(
+            names: names("property_names"),
+            values: o["properties"]?.arrayValue?.compactMap { $0.doubleValue.map { Int32($0) } } ?? [])
+        let header = Header(
+            rows: Int(rows), columns: Int(columns), sampleNames: names("sample_names"),
+            centers: o["centers"]?.boolValue ?? false, gradients: o["gradients"]?.doubleValue.map { Int($0) },
+            gradientNames: names("gradient_names"), properties: properties)
         return (header, 16 + length)
     }
 
@@ -106,8 +123,11 @@ enum JobChunkFile {
             get throws { try section(sampleBytes + centerBytes + valueBytes, 3 * (header.gradients ?? 0)) }
         }
         var gradientValues: [Double] {
-            get throws { try section(sampleBytes + centerBytes + valueBytes + 12 * (header.gradients ?? 0),
-                                     3 * (header.gradients ?? 0) * header.columns) }
+            get throws {
+                try section(
+                    sampleBytes + centerBytes + valueBytes + 12 * (header.gradients ?? 0),
+                    3 * (header.gradients ?? 0) * header.columns)
+            }
         }
 
         private var sampleBytes: Int { 4 * header.rows * header.sampleNames.count }
@@ -156,8 +176,10 @@ public struct JobResult: Sendable {
 
     /// The same archive as POST /v1/features answers, written from the chunk files.
     public func archive() -> NumpyArchive {
-        let width = labels.sampleNames.count, columns = self.columns
-        let rows = totalRows, gradients = totalGradients
+        let width = labels.sampleNames.count
+        let columns = self.columns
+        let rows = totalRows
+        let gradients = totalGradients
         let result = self
         let samples = NumpyArchive.Element.streamed(descr: "<i4", byteCount: 4 * rows * width) { sink in
             try result.forEachChunk { d, _ in try (try d.samples).withUnsafeBytes(sink) }
@@ -165,24 +187,30 @@ public struct JobResult: Sendable {
         let values = NumpyArchive.Element.streamed(descr: "<f8", byteCount: 8 * rows * columns) { sink in
             try result.forEachChunk { d, _ in try (try d.values).withUnsafeBytes(sink) }
         }
-        let centers = labels.centers ? NumpyArchive.Element.streamed(descr: "<i4", byteCount: 4 * rows) { sink in
-            try result.forEachChunk { d, _ in try (try d.centers).withUnsafeBytes(sink) }
-        } : nil
-        let gradientArrays = hasGradients ? (
-            count: gradients,
-            samples: NumpyArchive.Element.streamed(descr: "<i4", byteCount: 12 * gradients) { sink in
-                try result.forEachChunk { d, offset in
-                    var g = try d.gradientSamples   // row indices are the chunk's own
-                    for e in 0..<(g.count / 3) { g[3 * e] += Int32(offset) }
-                    try g.withUnsafeBytes(sink)
+        let centers =
+            labels.centers
+            ? NumpyArchive.Element.streamed(descr: "<i4", byteCount: 4 * rows) { sink in
+                try result.forEachChunk { d, _ in try (try d.centers).withUnsafeBytes(sink) }
+            } : nil
+        let gradientArrays =
+            hasGradients
+            ? (
+                count: gradients,
+                samples: NumpyArchive.Element.streamed(descr: "<i4", byteCount: 12 * gradients) { sink in
+                    try result.forEachChunk { d, offset in
+                        var g = try d.gradientSamples  // row indices are the chunk's own
+                        for e in 0..<(g.count / 3) { g[3 * e] += Int32(offset) }
+                        try g.withUnsafeBytes(sink)
+                    }
+                },
+                values: NumpyArchive.Element.streamed(descr: "<f8", byteCount: 24 * gradients * columns) { sink in
+                    try result.forEachChunk { d, _ in try (try d.gradientValues).withUnsafeBytes(sink) }
                 }
-            },
-            values: NumpyArchive.Element.streamed(descr: "<f8", byteCount: 24 * gradients * columns) { sink in
-                try result.forEachChunk { d, _ in try (try d.gradientValues).withUnsafeBytes(sink) }
-            }) : nil
-        return FeatureResponseEncoder.archive(rows: rows, sampleNames: labels.sampleNames, samples: samples,
-                                              centerTypes: centers, properties: labels.properties, values: values,
-                                              gradients: gradientArrays, basisID: nil)
+            ) : nil
+        return FeatureResponseEncoder.archive(
+            rows: rows, sampleNames: labels.sampleNames, samples: samples,
+            centerTypes: centers, properties: labels.properties, values: values,
+            gradients: gradientArrays, basisID: nil)
     }
 
     /// The POST /v1/features JSON document, written piece by piece (one chunk in memory).
@@ -191,13 +219,15 @@ public struct JobResult: Sendable {
         var out = Array("{\"samples\":{\"names\":".utf8) + Self.strings(labels.sampleNames) + Array(",\"values\":[".utf8)
         var first = true
         try forEachChunk { d, _ in
-            let width = d.header.sampleNames.count, samples = try d.samples
+            let width = d.header.sampleNames.count
+            let samples = try d.samples
             for r in 0..<d.header.rows {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
                 Self.appendInts(samples[(r * width)..<((r + 1) * width)], to: &out)
             }
-            try write(out); out.removeAll(keepingCapacity: true)
+            try write(out)
+            out.removeAll(keepingCapacity: true)
         }
         out += Array("]}".utf8)
         if labels.centers {
@@ -209,7 +239,8 @@ public struct JobResult: Sendable {
                     first = false
                     JSONNumberFormat.append(Int(z), to: &out)
                 }
-                try write(out); out.removeAll(keepingCapacity: true)
+                try write(out)
+                out.removeAll(keepingCapacity: true)
             }
             out.append(UInt8(ascii: "]"))
         }
@@ -224,7 +255,8 @@ public struct JobResult: Sendable {
                 first = false
                 Self.appendDoubles(values[(r * columns)..<((r + 1) * columns)], to: &out)
             }
-            try write(out); out.removeAll(keepingCapacity: true)
+            try write(out)
+            out.removeAll(keepingCapacity: true)
         }
         out.append(UInt8(ascii: "]"))
         if hasGradients {
@@ -240,7 +272,8 @@ public struct JobResult: Sendable {
                     g[0] += Int32(offset)
                     Self.appendInts(g[...], to: &out)
                 }
-                try write(out); out.removeAll(keepingCapacity: true)
+                try write(out)
+                out.removeAll(keepingCapacity: true)
             }
             out += Array("]},\"values\":[".utf8)
             first = true
@@ -257,7 +290,8 @@ public struct JobResult: Sendable {
                     }
                     out.append(UInt8(ascii: "]"))
                 }
-                try write(out); out.removeAll(keepingCapacity: true)
+                try write(out)
+                out.removeAll(keepingCapacity: true)
             }
             out += Array("]}".utf8)
         }
@@ -275,7 +309,9 @@ public struct JobResult: Sendable {
         out += Array("}\n".utf8)
         try forEachChunk { d, offset in
             let width = d.header.sampleNames.count
-            let samples = try d.samples, centers = try d.centers, values = try d.values
+            let samples = try d.samples
+            let centers = try d.centers
+            let values = try d.values
             for r in 0..<d.header.rows {
                 out += Array("{\"sample\":".utf8)
                 Self.appendInts(samples[(r * width)..<((r + 1) * width)], to: &out)
@@ -287,7 +323,8 @@ public struct JobResult: Sendable {
                 Self.appendDoubles(values[(r * columns)..<((r + 1) * columns)], to: &out)
                 out += Array("}\n".utf8)
             }
-            let gradientSamples = try d.gradientSamples, gradientValues = try d.gradientValues
+            let gradientSamples = try d.gradientSamples
+            let gradientValues = try d.gradientValues
             for e in 0..<(gradientSamples.count / 3) {
                 var g = Array(gradientSamples[(3 * e)..<(3 * e + 3)])
                 g[0] += Int32(offset)
@@ -301,13 +338,16 @@ public struct JobResult: Sendable {
                 }
                 out += Array("]}\n".utf8)
             }
-            try write(out); out.removeAll(keepingCapacity: true)
+            try write(out)
+            out.removeAll(keepingCapacity: true)
         }
     }
 
     static func strings(_ names: [String]) -> [UInt8] {
         var w = JSONWriter(capacity: 16 * names.count + 2)
-        w.beginArray(); for n in names { w.string(n) }; w.endArray()
+        w.beginArray()
+        for n in names { w.string(n) }
+        w.endArray()
         return w.bytes
     }
 

@@ -1,14 +1,15 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import Dispatch
 import FastJSON
 import SoapCore
-import SoapStorage
 import SoapHTTP
+import SoapStorage
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 
 /// Settings of the batch-job runner (Config keys `job_*`).
 public struct JobSettings: Sendable {
@@ -61,8 +62,10 @@ public final class JobService: @unchecked Sendable {
     /// Structures kept by a dataset (jobs may name a dataset instead of sending structures).
     let datasetStructures: (@Sendable (String, Int?) throws(ServiceError) -> ([JSONValue], Int))?
 
-    public init(database: Database, features: FeatureService, settings: JobSettings,
-                datasetStructures: (@Sendable (String, Int?) throws(ServiceError) -> ([JSONValue], Int))? = nil) {
+    public init(
+        database: Database, features: FeatureService, settings: JobSettings,
+        datasetStructures: (@Sendable (String, Int?) throws(ServiceError) -> ([JSONValue], Int))? = nil
+    ) {
         store = JobStore(database: database)
         self.features = features
         self.settings = settings
@@ -98,7 +101,7 @@ public final class JobService: @unchecked Sendable {
         state.withLock { $0.stopping = true }
         for _ in 0..<started { wake.signal() }
         for _ in 0..<started { _ = exited.wait(timeout: .now() + timeout) }
-        persister.sync {}   // the last computed chunks are written and committed
+        persister.sync {}  // the last computed chunks are written and committed
         state.withLock { $0.team }?.stop(timeout: timeout)
         started = 0
     }
@@ -153,15 +156,18 @@ public final class JobService: @unchecked Sendable {
         if record.state == .queued { try store.start(id) }
         // The request (megabytes) is read only when the decoded job was not kept.
         let job: DecodedJob
-        if let cached { job = cached } else {
+        if let cached {
+            job = cached
+        } else {
             guard let request = try store.get(id)?.request else { throw ServiceError(.notFound, "job \(id) vanished") }
             job = try decodeJob(request)
         }
         let directory = jobDirectory(id)
         try FileSystem.createDirectories(forFile: JobChunkFile.labelsPath(directory))
         let committed = Set(try store.chunks(jobID: id).map(\.chunk))
-        let execution = Execution(id: id, job: job, directory: directory, chunkAtoms: settings.chunkAtoms,
-                                  committed: committed, errors: job.errors + JobErrorList.decode(record.errorsJSON))
+        let execution = Execution(
+            id: id, job: job, directory: directory, chunkAtoms: settings.chunkAtoms,
+            committed: committed, errors: job.errors + JobErrorList.decode(record.errorsJSON))
         // Written by the persister, ahead of every chunk (its queue is in order), so the
         // computing starts at once.
         persister.async { [self] in
@@ -209,7 +215,10 @@ public final class JobService: @unchecked Sendable {
     final class Handoff: @unchecked Sendable {
         private var outcome: ChunkComputation.Result?
         init(_ outcome: ChunkComputation.Result) { self.outcome = outcome }
-        func take() -> ChunkComputation.Result? { defer { outcome = nil }; return outcome }
+        func take() -> ChunkComputation.Result? {
+            defer { outcome = nil }
+            return outcome
+        }
     }
 
     /// Writes a computed chunk and commits it; finishes the job after its last chunk.
@@ -223,9 +232,10 @@ public final class JobService: @unchecked Sendable {
             return
         }
         do {
-            try store.commitChunk(jobID: execution.id, chunk: chunk, structures: execution.chunks[chunk].count,
-                                  bytes: bytes, atoms: outcome.atoms,
-                                  errorsJSON: outcome.errors.isEmpty ? nil : execution.errorsJSON())
+            try store.commitChunk(
+                jobID: execution.id, chunk: chunk, structures: execution.chunks[chunk].count,
+                bytes: bytes, atoms: outcome.atoms,
+                errorsJSON: outcome.errors.isEmpty ? nil : execution.errorsJSON())
         } catch {
             // Cancelled meanwhile (or the database failed): stop this job.
             abandon(execution, failure: nil)
@@ -275,7 +285,9 @@ public final class JobService: @unchecked Sendable {
     // MARK: routes
 
     /// POST /v1/jobs: validates the request, keeps it, answers with the queued job.
-    public func submit(_ body: [UInt8], idempotencyKey: String?) throws(ServiceError) -> (json: [UInt8], created: Bool, id: String) {
+    public func submit(_ body: [UInt8], idempotencyKey: String?) throws(ServiceError) -> (
+        json: [UInt8], created: Bool, id: String
+    ) {
         var job = try decodeJob(body)
         var body = body
         if let pinned = job.pinnedRequest {
@@ -291,10 +303,12 @@ public final class JobService: @unchecked Sendable {
         let created: Bool
         do {
             // Known-bad structures are reported from the start.
-            (record, created) = try store.create(JobRecord(request: body, structuresTotal: job.structures.count,
-                                                           idempotencyKey: idempotencyKey,
-                                                           errorsJSON: JobErrorList.encode(job.errors)),
-                                                 idempotencyKey: idempotencyKey)
+            (record, created) = try store.create(
+                JobRecord(
+                    request: body, structuresTotal: job.structures.count,
+                    idempotencyKey: idempotencyKey,
+                    errorsJSON: JobErrorList.encode(job.errors)),
+                idempotencyKey: idempotencyKey)
             if created {
                 decoded.withLock { if $0.count < 4 { $0[record.id] = job } }
             }
@@ -318,9 +332,14 @@ public final class JobService: @unchecked Sendable {
             // Registered before the re-read, so an end between the two still wakes us; the
             // bounded wait re-reads anyway, whatever ended the job.
             let waiter = ends.register()
-            guard let next = try storage({ try store.summary(id) }) else { ends.unregister(waiter); break }
+            guard let next = try storage({ try store.summary(id) }) else {
+                ends.unregister(waiter)
+                break
+            }
             job = next
-            if job.state == .queued || job.state == .running { ends.wait(waiter, seconds: min(left, 0.25)) } else {
+            if job.state == .queued || job.state == .running {
+                ends.wait(waiter, seconds: min(left, 0.25))
+            } else {
                 ends.unregister(waiter)
             }
         }
@@ -334,11 +353,14 @@ public final class JobService: @unchecked Sendable {
         let jobs = try storage { try store.list(limit: limit, offset: offset, state: state) }
         var w = JSONWriter(capacity: 256 * (jobs.count + 1))
         w.beginObject()
-        w.key("jobs"); w.beginArray()
+        w.key("jobs")
+        w.beginArray()
         for job in jobs { write(job, to: &w) }
         w.endArray()
-        w.key("limit"); w.integer(limit)
-        w.key("offset"); w.integer(offset)
+        w.key("limit")
+        w.integer(limit)
+        w.key("offset")
+        w.integer(offset)
         w.endObject()
         return w.bytes
     }
@@ -353,9 +375,12 @@ public final class JobService: @unchecked Sendable {
                 // It finished in between: remove it as a finished job.
                 return try delete(id)
             }
-            _ = decoded.withLock { $0.removeValue(forKey: id) }   // cancelled before it was loaded
+            _ = decoded.withLock { $0.removeValue(forKey: id) }  // cancelled before it was loaded
             state.withLock { s in
-                if let current = s.current, current.id == id { current.abandon(); s.current = nil }
+                if let current = s.current, current.id == id {
+                    current.abandon()
+                    s.current = nil
+                }
             }
             removeFiles(id)
             ends.announce()
@@ -395,8 +420,9 @@ public final class JobService: @unchecked Sendable {
     /// one so that a bad one is reported (and skipped) rather than refusing the lot.
     func decodeJob(_ body: [UInt8]) throws(ServiceError) -> DecodedJob {
         let value = try features.parse(body)
-        var request = try Self.decodeJobRequest(value, requestLimits: features.settings.requestLimits,
-                                                maxStructures: settings.maxStructures)
+        var request = try Self.decodeJobRequest(
+            value, requestLimits: features.settings.requestLimits,
+            maxStructures: settings.maxStructures)
         var pinnedRequest: [UInt8]? = nil
         if let datasetID = request.datasetID {
             guard let datasetStructures else { throw ServiceError(.unavailable, "this service keeps no datasets") }
@@ -405,16 +431,21 @@ public final class JobService: @unchecked Sendable {
             request.items = stored
             if request.datasetVersion == nil, case .object(let original) = value {
                 var w = JSONWriter(capacity: body.count + 32)
-                w.value(.object(JSONObject(uniqueKeysWithValues: original.map { ($0.key, $0.value) }
-                                           + [("dataset_version", .number(Double(version)))])))
+                w.value(
+                    .object(
+                        JSONObject(
+                            uniqueKeysWithValues: original.map { ($0.key, $0.value) }
+                                + [("dataset_version", .number(Double(version)))])))
                 pinnedRequest = w.bytes
             }
         }
         let prepared = try features.prepare(request.settings)
-        let (structures, errors) = Self.decodeJobStructures(request.items, decoder: request.decoder,
-                                                            species: prepared.request.species)
-        return DecodedJob(prepared: prepared, structures: structures, errors: errors, failFast: request.failFast,
-                          pinnedRequest: pinnedRequest)
+        let (structures, errors) = Self.decodeJobStructures(
+            request.items, decoder: request.decoder,
+            species: prepared.request.species)
+        return DecodedJob(
+            prepared: prepared, structures: structures, errors: errors, failFast: request.failFast,
+            pinnedRequest: pinnedRequest)
     }
 
     /// A job request before anything is computed: the /v1/features settings (with no
@@ -436,8 +467,10 @@ public final class JobService: @unchecked Sendable {
     }
 
     /// The request decoding of `decodeJob` (pure: no storage, no computation; the fuzzers call it too).
-    static func decodeJobRequest(_ value: JSONValue, requestLimits: RequestLimits,
-                                 maxStructures: Int) throws(ServiceError) -> JobRequest {
+    static func decodeJobRequest(
+        _ value: JSONValue, requestLimits: RequestLimits,
+        maxStructures: Int
+    ) throws(ServiceError) -> JobRequest {
         guard case .object(let original) = value else { throw ServiceError(.invalid, pointer: "", "expected a JSON object") }
         var failFast = false
         if let f = original["fail_fast"] { failFast = try Field.bool(f, "/fail_fast") }
@@ -449,7 +482,9 @@ public final class JobService: @unchecked Sendable {
                 throw ServiceError(.invalid, pointer: "/dataset_id", "give structures or dataset_id, not both")
             }
             datasetID = try Field.string(dataset, "/dataset_id")
-            datasetVersion = try original["dataset_version"].map { v throws(ServiceError) in try Field.integer(v, "/dataset_version") }
+            datasetVersion = try original["dataset_version"].map { v throws(ServiceError) in
+                try Field.integer(v, "/dataset_version")
+            }
         } else {
             if original["dataset_version"] != nil {
                 throw ServiceError(.invalid, pointer: "/dataset_version", "applies with dataset_id only")
@@ -459,20 +494,24 @@ public final class JobService: @unchecked Sendable {
         }
         // Everything but the structures, through the /v1/features decoder.
         let jobOnly: Set<String> = ["fail_fast", "dataset_id", "dataset_version", "structures"]
-        let settingsOnly = JSONObject(uniqueKeysWithValues: original.filter { !jobOnly.contains($0.key) }
-            .map { ($0.key, $0.value) } + [("structures", JSONValue.array([]))])
+        let settingsOnly = JSONObject(
+            uniqueKeysWithValues: original.filter { !jobOnly.contains($0.key) }
+                .map { ($0.key, $0.value) } + [("structures", JSONValue.array([]))])
         var limits = requestLimits
         limits.maxStructures = maxStructures
         let decoder = FeatureRequestDecoder(limits: limits)
         let request = try decoder.decode(.object(settingsOnly))
-        return JobRequest(settings: request, items: items, datasetID: datasetID, datasetVersion: datasetVersion,
-                          failFast: failFast, decoder: decoder)
+        return JobRequest(
+            settings: request, items: items, datasetID: datasetID, datasetVersion: datasetVersion,
+            failFast: failFast, decoder: decoder)
     }
 
     /// Each structure of a job decoded and validated on its own: a bad one is reported
     /// (and skipped) rather than refusing the lot.
-    static func decodeJobStructures(_ items: [JSONValue], decoder: FeatureRequestDecoder,
-                                    species: [Int]) -> ([Structure?], [JobError]) {
+    static func decodeJobStructures(
+        _ items: [JSONValue], decoder: FeatureRequestDecoder,
+        species: [Int]
+    ) -> ([Structure?], [JobError]) {
         var structures: [Structure?] = []
         structures.reserveCapacity(items.count)
         var errors: [JobError] = []
@@ -482,13 +521,16 @@ public final class JobService: @unchecked Sendable {
                 let s = try decoder.decodeStructure(item, at: "/structures/\(index)")
                 do { try s.validate(index: index) } catch { throw ServiceError(FeaturizationError.structure(error)) }
                 if let k = s.numbers.firstIndex(where: { !slots.contains($0) }) {
-                    throw ServiceError(.invalid, pointer: "/structures/\(index)/numbers/\(k)",
-                                       "atomic number \(s.numbers[k]) is not in descriptor.species")
+                    throw ServiceError(
+                        .invalid, pointer: "/structures/\(index)/numbers/\(k)",
+                        "atomic number \(s.numbers[k]) is not in descriptor.species")
                 }
                 structures.append(s)
             } catch {
-                errors.append(JobError(structure: index, pointer: error.pointer.isEmpty ? "/structures/\(index)" : error.pointer,
-                                       detail: error.message))
+                errors.append(
+                    JobError(
+                        structure: index, pointer: error.pointer.isEmpty ? "/structures/\(index)" : error.pointer,
+                        detail: error.message))
                 structures.append(nil)
             }
         }
@@ -497,36 +539,60 @@ public final class JobService: @unchecked Sendable {
 
     func write(_ job: JobSummary, to w: inout JSONWriter) {
         w.beginObject()
-        w.key("id"); w.string(job.id)
-        w.key("state"); w.string(job.state.rawValue)
-        w.key("created_at"); w.string(SystemClock.iso8601(job.createdAt.timeIntervalSince1970))
-        w.key("updated_at"); w.string(SystemClock.iso8601(job.updatedAt.timeIntervalSince1970))
+        w.key("id")
+        w.string(job.id)
+        w.key("state")
+        w.string(job.state.rawValue)
+        w.key("created_at")
+        w.string(SystemClock.iso8601(job.createdAt.timeIntervalSince1970))
+        w.key("updated_at")
+        w.string(SystemClock.iso8601(job.updatedAt.timeIntervalSince1970))
         if let started = job.startedAt {
-            w.key("started_at"); w.string(SystemClock.iso8601(started.timeIntervalSince1970, milliseconds: true))
+            w.key("started_at")
+            w.string(SystemClock.iso8601(started.timeIntervalSince1970, milliseconds: true))
         }
         if let finished = job.finishedAt {
-            w.key("finished_at"); w.string(SystemClock.iso8601(finished.timeIntervalSince1970, milliseconds: true))
+            w.key("finished_at")
+            w.string(SystemClock.iso8601(finished.timeIntervalSince1970, milliseconds: true))
         }
-        w.key("progress"); w.beginObject()
-        w.key("structures_done"); w.integer(job.structuresDone)
-        w.key("structures_total"); w.integer(job.structuresTotal)
-        w.key("chunks_done"); w.integer(job.chunksDone)
-        w.key("atoms_done"); w.integer(job.atomsDone)
+        w.key("progress")
+        w.beginObject()
+        w.key("structures_done")
+        w.integer(job.structuresDone)
+        w.key("structures_total")
+        w.integer(job.structuresTotal)
+        w.key("chunks_done")
+        w.integer(job.chunksDone)
+        w.key("atoms_done")
+        w.integer(job.atomsDone)
         if let (rate, eta) = state.withLock({ s -> (Double, Double?)? in
             guard let c = s.current, c.id == job.id else { return nil }
             return c.rates(done: job.structuresDone, total: job.structuresTotal)
         }) {
-            w.key("atoms_per_second"); w.number(rate)
-            if let eta { w.key("eta_seconds"); w.number(eta) }
+            w.key("atoms_per_second")
+            w.number(rate)
+            if let eta {
+                w.key("eta_seconds")
+                w.number(eta)
+            }
         } else if job.state == .succeeded, let started = job.startedAt, let finished = job.finishedAt,
-                  finished > started {
+            finished > started
+        {
             // Over its whole running time (a resumed job's includes the time it was down).
-            w.key("atoms_per_second"); w.number(Double(job.atomsDone) / finished.timeIntervalSince(started))
+            w.key("atoms_per_second")
+            w.number(Double(job.atomsDone) / finished.timeIntervalSince(started))
         }
         w.endObject()
-        w.key("errors"); w.raw(Array(job.errorsJSON.utf8))
-        if let error = job.error { w.key("error"); w.string(error) }
-        if job.state == .succeeded { w.key("result"); w.string("/v1/jobs/\(job.id)/result") }
+        w.key("errors")
+        w.raw(Array(job.errorsJSON.utf8))
+        if let error = job.error {
+            w.key("error")
+            w.string(error)
+        }
+        if job.state == .succeeded {
+            w.key("result")
+            w.string("/v1/jobs/\(job.id)/result")
+        }
         w.endObject()
     }
 
@@ -560,9 +626,12 @@ enum JobErrorList {
 
     static func write(_ e: JobError, to w: inout JSONWriter) {
         w.beginObject()
-        w.key("structure"); w.integer(e.structure)
-        w.key("pointer"); w.string(e.pointer)
-        w.key("detail"); w.string(e.detail)
+        w.key("structure")
+        w.integer(e.structure)
+        w.key("pointer")
+        w.string(e.pointer)
+        w.key("detail")
+        w.string(e.detail)
         w.endObject()
     }
 
@@ -617,7 +686,8 @@ final class Execution: @unchecked Sendable {
         self.job = job
         self.directory = directory
         var ranges: [Range<Int>] = []
-        var first = 0, atoms = 0
+        var first = 0
+        var atoms = 0
         for (s, structure) in job.structures.enumerated() {
             atoms += structure?.count ?? 1
             if atoms >= chunkAtoms {
@@ -673,8 +743,9 @@ final class Execution: @unchecked Sendable {
     func compute(chunk: Int, featurizer: Featurizer) throws -> ChunkComputation.Result {
         let range = chunks[chunk]
         let members = range.compactMap { s in job.structures[s].map { (s, $0) } }
-        let computed = try ChunkComputation.run(members, prepared: job.prepared,
-                                                featurizer: featurizer, failFast: job.failFast)
+        let computed = try ChunkComputation.run(
+            members, prepared: job.prepared,
+            featurizer: featurizer, failFast: job.failFast)
         lock.withLock { $0.report(computed.errors) }
         return computed
     }
@@ -713,8 +784,10 @@ enum ChunkComputation {
         var atoms: Int
     }
 
-    static func run(_ members: [(Int, Structure)], prepared: PreparedFeaturization, featurizer: Featurizer,
-                    failFast: Bool) throws(ServiceError) -> Result {
+    static func run(
+        _ members: [(Int, Structure)], prepared: PreparedFeaturization, featurizer: Featurizer,
+        failFast: Bool
+    ) throws(ServiceError) -> Result {
         func compute(_ chunk: [(Int, Structure)]) throws(FeaturizationError) -> FeatureMatrix {
             try featurizer.compute(chunk.map(\.1), prepared)
         }
@@ -727,18 +800,24 @@ enum ChunkComputation {
             } catch {
                 good = []
                 for member in members {
-                    do { _ = try compute([member]); good.append(member) } catch let e {
+                    do {
+                        _ = try compute([member])
+                        good.append(member)
+                    } catch let e {
                         let service = ServiceError(e)
                         let pointer = Execution.jobPointer(service.pointer, structure: member.0)
-                        if failFast { throw ServiceError(.invalid, pointer: pointer, "structure \(member.0): \(service.message)") }
+                        if failFast {
+                            throw ServiceError(.invalid, pointer: pointer, "structure \(member.0): \(service.message)")
+                        }
                         errors.append(JobError(structure: member.0, pointer: pointer, detail: service.message))
                     }
                 }
                 do { matrix = good.isEmpty ? nil : try compute(good) } catch { throw ServiceError(error) }
             }
         }
-        return Result(matrix: matrix, globalIndex: good.map { Int32($0.0) }, errors: errors,
-                      atoms: good.reduce(0) { $0 + $1.1.count })
+        return Result(
+            matrix: matrix, globalIndex: good.map { Int32($0.0) }, errors: errors,
+            atoms: good.reduce(0) { $0 + $1.1.count })
     }
 }
 
@@ -761,12 +840,15 @@ public final class StreamingFeaturizer {
     public var onError: (String) -> Void = { _ in }
 
     /// `settings` is a /v1/features body without structures (descriptor, per, gradients).
-    public init(features: FeatureService, settings: [UInt8], directory: String, chunkAtoms: Int,
-                failFast: Bool) throws(ServiceError) {
+    public init(
+        features: FeatureService, settings: [UInt8], directory: String, chunkAtoms: Int,
+        failFast: Bool
+    ) throws(ServiceError) {
         let value = try features.parse(settings)
         guard case .object(let o) = value else { throw ServiceError(.invalid, pointer: "", "expected a JSON object") }
         if o["structures"] != nil {
-            throw ServiceError(.invalid, pointer: "/structures", "give structures as JSON lines in --structures, not in the request")
+            throw ServiceError(
+                .invalid, pointer: "/structures", "give structures as JSON lines in --structures, not in the request")
         }
         var withStructures = Array(o.map { ($0.key, $0.value) })
         withStructures.append(("structures", .array([])))
@@ -807,7 +889,8 @@ public final class StreamingFeaturizer {
 
     func flush() throws(ServiceError) {
         guard !pending.isEmpty else { return }
-        let computed = try ChunkComputation.run(pending, prepared: prepared, featurizer: features.featurizer(), failFast: failFast)
+        let computed = try ChunkComputation.run(
+            pending, prepared: prepared, featurizer: features.featurizer(), failFast: failFast)
         for e in computed.errors { report(e) }
         do {
             try JobChunkFile.write(computed.matrix, globalIndex: computed.globalIndex, to: JobChunkFile.path(directory, chunks))
@@ -853,7 +936,10 @@ final class JobEnds: @unchecked Sendable {
     }
 
     func announce() {
-        for semaphore in waiters.withLock({ w -> [DispatchSemaphore] in defer { w.removeAll() }; return Array(w.values) }) {
+        for semaphore in waiters.withLock({ w -> [DispatchSemaphore] in
+            defer { w.removeAll() }
+            return Array(w.values)
+        }) {
             semaphore.signal()
         }
     }

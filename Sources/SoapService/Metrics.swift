@@ -10,8 +10,8 @@ public final class Metrics: Sendable {
         var sum = 0.0
     }
     private struct State {
-        var requests: [String: Int] = [:]            // "route|status"
-        var latency: [String: Histogram] = [:]       // route
+        var requests: [String: Int] = [:]  // "route|status"
+        var latency: [String: Histogram] = [:]  // route
         var atoms = 0
         var structures = 0
     }
@@ -31,12 +31,17 @@ public final class Metrics: Sendable {
     }
 
     public func recordFeaturized(atoms: Int, structures: Int) {
-        state.withLock { $0.atoms += atoms; $0.structures += structures }
+        state.withLock {
+            $0.atoms += atoms
+            $0.structures += structures
+        }
     }
 
     /// The exposition text; `gauges` adds live values (queue depth, cache sizes…).
-    public func render(gauges: [(name: String, help: String, value: Double)],
-                       counters: [(name: String, help: String, value: Double)]) -> String {
+    public func render(
+        gauges: [(name: String, help: String, value: Double)],
+        counters: [(name: String, help: String, value: Double)]
+    ) -> String {
         let s = state.withLock { $0 }
         var out = "# HELP soapd_http_requests_total HTTP requests answered, by route and status.\n"
         out += "# TYPE soapd_http_requests_total counter\n"

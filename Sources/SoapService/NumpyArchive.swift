@@ -1,7 +1,8 @@
 import CFastCRC
 import Dispatch
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Writes arrays as a NumPy .npz (a ZIP of .npy files, stored uncompressed
@@ -15,8 +16,9 @@ public struct NumpyArchive {
         case strings([String])
         /// Data produced piece by piece when the archive is written (e.g. read back from
         /// files), `byteCount` bytes of `descr` ('<f8', '<i4'); only `writeNPZ` takes it.
-        case streamed(descr: String, byteCount: Int,
-                      write: @Sendable ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)
+        case streamed(
+            descr: String, byteCount: Int,
+            write: @Sendable ((UnsafeRawBufferPointer) throws -> Void) throws -> Void)
     }
 
     public enum WriteError: Error, Equatable {
@@ -27,7 +29,11 @@ public struct NumpyArchive {
         public var name: String
         public var shape: [Int]
         public var element: Element
-        public init(name: String, shape: [Int], element: Element) { self.name = name; self.shape = shape; self.element = element }
+        public init(name: String, shape: [Int], element: Element) {
+            self.name = name
+            self.shape = shape
+            self.element = element
+        }
     }
 
     public var entries: [Entry] = []
@@ -52,7 +58,8 @@ public struct NumpyArchive {
         case .strings(let s): descr = "<U\(max(1, s.map { $0.unicodeScalars.count }.max() ?? 1))"
         case .streamed(let d, _, _): descr = d
         }
-        let shape = entry.shape.count == 1 ? "(\(entry.shape[0]),)" : "(" + entry.shape.map(String.init).joined(separator: ", ") + ")"
+        let shape =
+            entry.shape.count == 1 ? "(\(entry.shape[0]),)" : "(" + entry.shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
         let unpadded = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - unpadded % 64) % 64) + "\n"
@@ -129,8 +136,9 @@ public struct NumpyArchive {
         for entry in entries {
             let header = Self.npyHeader(entry)
             let fileSize = header.count + Self.dataSize(entry.element)
-            let p = Placement(name: Array((entry.name + ".npy").utf8), npyHeader: header, fileSize: fileSize,
-                              offset: offset, zip64: fileSize >= 0xFFFF_FFFF || offset >= 0xFFFF_FFFF)
+            let p = Placement(
+                name: Array((entry.name + ".npy").utf8), npyHeader: header, fileSize: fileSize,
+                offset: offset, zip64: fileSize >= 0xFFFF_FFFF || offset >= 0xFFFF_FFFF)
             out.append(p)
             offset += p.localHeaderSize + fileSize + p.descriptorSize
         }
@@ -164,7 +172,7 @@ public struct NumpyArchive {
         var crcs: [UInt32] = []
         for (entry, p) in zip(entries, placed) {
             let size32: UInt32 = p.zip64 ? 0xFFFF_FFFF : UInt32(p.fileSize)
-            var local = le32(0x04034b50) + le16(p.zip64 ? 45 : 20) + le16(0x08) + le16(0) + le16(0) + le16(0x21)
+            var local = le32(0x0403_4b50) + le16(p.zip64 ? 45 : 20) + le16(0x08) + le16(0) + le16(0) + le16(0x21)
             local += le32(0) + le32(size32) + le32(size32) + le16(p.name.count) + le16(p.zip64 ? 20 : 0) + p.name
             if p.zip64 { local += le16(1) + le16(16) + le64(UInt64(p.fileSize)) + le64(UInt64(p.fileSize)) }
             try local.withUnsafeBytes(sink)
@@ -189,7 +197,7 @@ public struct NumpyArchive {
                 value = crc.value()
             }
             crcs.append(value)
-            var descriptor = le32(0x08074b50) + le32(value)
+            var descriptor = le32(0x0807_4b50) + le32(value)
             descriptor += p.zip64 ? le64(UInt64(p.fileSize)) + le64(UInt64(p.fileSize)) : le32(size32) + le32(size32)
             try descriptor.withUnsafeBytes(sink)
         }
@@ -197,7 +205,7 @@ public struct NumpyArchive {
         central.reserveCapacity(centralSize)
         for (p, crc) in zip(placed, crcs) {
             let size32: UInt32 = p.zip64 ? 0xFFFF_FFFF : UInt32(p.fileSize)
-            central += le32(0x02014b50) + le16(p.zip64 ? 45 : 20) + le16(p.zip64 ? 45 : 20) + le16(0x08) + le16(0)
+            central += le32(0x0201_4b50) + le16(p.zip64 ? 45 : 20) + le16(p.zip64 ? 45 : 20) + le16(0x08) + le16(0)
             central += le16(0) + le16(0x21) + le32(crc) + le32(size32) + le32(size32) + le16(p.name.count)
             central += le16(p.zip64 ? 28 : 0) + le16(0) + le16(0) + le16(0) + le32(0)
             central += le32(p.zip64 ? 0xFFFF_FFFF : UInt32(p.offset)) + p.name
@@ -208,11 +216,11 @@ public struct NumpyArchive {
         let count = entries.count
         if centralOffset >= 0xFFFF_FFFF {
             let zip64End = centralOffset + central.count
-            central += le32(0x06064b50) + le64(44) + le16(45) + le16(45) + le32(0) + le32(0)
+            central += le32(0x0606_4b50) + le64(44) + le16(45) + le16(45) + le32(0) + le32(0)
             central += le64(UInt64(count)) + le64(UInt64(count)) + le64(UInt64(centralSize)) + le64(UInt64(centralOffset))
-            central += le32(0x07064b50) + le32(0) + le64(UInt64(zip64End)) + le32(1)
+            central += le32(0x0706_4b50) + le32(0) + le64(UInt64(zip64End)) + le32(1)
         }
-        central += le32(0x06054b50) + le16(0) + le16(0) + le16(count) + le16(count) + le32(UInt32(centralSize))
+        central += le32(0x0605_4b50) + le16(0) + le16(0) + le16(count) + le16(count) + le32(UInt32(centralSize))
         central += le32(centralOffset >= 0xFFFF_FFFF ? 0xFFFF_FFFF : UInt32(centralOffset)) + le16(0)
         try central.withUnsafeBytes(sink)
     }

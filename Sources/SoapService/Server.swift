@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import Dispatch
 import FastJSON
 import SoapCore
 import SoapHTTP
 import SoapStorage
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 
 /// The running service: the HTTP server bound to the application, with
 /// one structured log line per request and graceful shutdown on signals.
@@ -57,7 +58,10 @@ public final class SoapdServer: @unchecked Sendable {
         if !["127.0.0.1", "::1", "localhost"].contains(c.host) && !application.authorization.requiresWriteTokens {
             Log.message("warning", "listening on a non-loopback address (\(c.host)); no write tokens are configured")
         }
-        Log.message("info", "soapd \(Application.version) listening on \(c.host):\(http.boundPort), database \(c.resolvedDatabasePath), \(c.effectiveThreads) threads, \(BLAS.description)")
+        Log.message(
+            "info",
+            "soapd \(Application.version) listening on \(c.host):\(http.boundPort), database \(c.resolvedDatabasePath), \(c.effectiveThreads) threads, \(BLAS.description)"
+        )
     }
 
     /// Blocks until SIGTERM or SIGINT, then drains in-flight requests and returns.
@@ -71,7 +75,8 @@ public final class SoapdServer: @unchecked Sendable {
             signalSources.append(source)
         }
         done.wait()
-        Log.message("info", "shutting down: draining in-flight requests (grace \(application.configuration.gracePeriodSeconds) s)")
+        Log.message(
+            "info", "shutting down: draining in-flight requests (grace \(application.configuration.gracePeriodSeconds) s)")
         // Job workers finish (and commit) the chunk they hold; the rest resumes at next start.
         application.jobs?.stop(timeout: application.configuration.gracePeriodSeconds)
         http.shutdown()
@@ -84,15 +89,24 @@ public enum Log {
     public static func request(_ log: HTTPRequestLog) {
         var w = JSONWriter(capacity: 256)
         w.beginObject()
-        w.key("time"); w.string(timestamp())
-        w.key("level"); w.string(log.status >= 500 ? "error" : "info")
-        w.key("method"); w.string(log.method)
-        w.key("path"); w.string(String(log.path.prefix(200)))
-        w.key("status"); w.integer(log.status)
-        w.key("bytes"); w.integer(log.bytesSent)
-        w.key("duration_ms"); w.number((log.durationSeconds * 1e6).rounded() / 1e3)
-        w.key("request_id"); w.string(log.requestID)
-        w.key("remote"); w.string(log.remoteAddress)
+        w.key("time")
+        w.string(timestamp())
+        w.key("level")
+        w.string(log.status >= 500 ? "error" : "info")
+        w.key("method")
+        w.string(log.method)
+        w.key("path")
+        w.string(String(log.path.prefix(200)))
+        w.key("status")
+        w.integer(log.status)
+        w.key("bytes")
+        w.integer(log.bytesSent)
+        w.key("duration_ms")
+        w.number((log.durationSeconds * 1e6).rounded() / 1e3)
+        w.key("request_id")
+        w.string(log.requestID)
+        w.key("remote")
+        w.string(log.remoteAddress)
         w.endObject()
         emit(w.bytes)
     }
@@ -100,9 +114,12 @@ public enum Log {
     public static func message(_ level: String, _ text: String) {
         var w = JSONWriter(capacity: 128)
         w.beginObject()
-        w.key("time"); w.string(timestamp())
-        w.key("level"); w.string(level)
-        w.key("message"); w.string(text)
+        w.key("time")
+        w.string(timestamp())
+        w.key("level")
+        w.string(level)
+        w.key("message")
+        w.string(text)
         w.endObject()
         emit(w.bytes)
     }
@@ -115,4 +132,3 @@ public enum Log {
 
     static func timestamp() -> String { SystemClock.iso8601(SystemClock.wall(), milliseconds: true) }
 }
-

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import FastJSON
 import SoapCore
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 
 /// Every setting of the service. Defaults live in Config/soapd.json; a
 /// config file, then `SOAPD_<KEY>` environment variables, then command-line
@@ -83,8 +84,10 @@ public struct ServiceConfiguration: Sendable {
             return true
         }
     }
-    static func string(_ name: String, _ path: WritableKeyPath<ServiceConfiguration, String>,
-                       allowed: Set<String>? = nil) -> Key {
+    static func string(
+        _ name: String, _ path: WritableKeyPath<ServiceConfiguration, String>,
+        allowed: Set<String>? = nil
+    ) -> Key {
         Key(name: name) { config, text in
             if let allowed, !allowed.contains(text) { return false }
             config[keyPath: path] = text

@@ -1,20 +1,20 @@
-import SoapStorage
 import SoapCore
+import SoapStorage
 
 /// Everything a request can fail with, as values; the HTTP edge maps them to
 /// RFC 9457 problem documents and the CLI to one line on stderr.
 public struct ServiceError: Error, Sendable, CustomStringConvertible {
     public enum Kind: String, Sendable {
-        case malformed          // not JSON, or not the JSON shape expected → 400
-        case invalid            // well-formed, but a value is out of range or unsupported → 422
-        case tooLarge           // over a configured limit → 413 / 422
-        case notFound           // → 404
-        case conflict           // → 409
-        case notAcceptable      // no offered media type matches Accept → 406
-        case unavailable        // → 503
-        case timeout            // → 504
-        case insufficientStorage // → 507
-        case `internal`         // → 500
+        case malformed  // not JSON, or not the JSON shape expected → 400
+        case invalid  // well-formed, but a value is out of range or unsupported → 422
+        case tooLarge  // over a configured limit → 413 / 422
+        case notFound  // → 404
+        case conflict  // → 409
+        case notAcceptable  // no offered media type matches Accept → 406
+        case unavailable  // → 503
+        case timeout  // → 504
+        case insufficientStorage  // → 507
+        case `internal`  // → 500
     }
     public var kind: Kind
     /// RFC 6901 JSON pointer to the offending field ("" for the whole body).
@@ -22,7 +22,9 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
     public var message: String
 
     public init(_ kind: Kind, pointer: String = "", _ message: String) {
-        self.kind = kind; self.pointer = pointer; self.message = message
+        self.kind = kind
+        self.pointer = pointer
+        self.message = message
     }
 
     public var status: Int {
@@ -65,27 +67,36 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
             self.init(.invalid, pointer: "\(structures)/\(e.structure)/\(e.field)", e.message)
         case .unknownSpecies(let s, let a, let z):
             let symbol = Elements.isKnown(z) ? " (\(Elements.symbols[z - 1]))" : ""
-            self.init(.invalid, pointer: "\(structures)/\(s)/numbers/\(a)",
-                      "atomic number \(z)\(symbol) is not in descriptor.species")
+            self.init(
+                .invalid, pointer: "\(structures)/\(s)/numbers/\(a)",
+                "atomic number \(z)\(symbol) is not in descriptor.species")
         case .invalidSpecies(let m):
             self.init(.invalid, pointer: "/descriptor/species", m)
         case .tooManyPairs(let s, let estimate, let limit):
-            self.init(.tooLarge, pointer: "\(structures)/\(s)",
-                      "about \(estimate) neighbour pairs within the cutoff, above the limit of \(limit)")
+            self.init(
+                .tooLarge, pointer: "\(structures)/\(s)",
+                "about \(estimate) neighbour pairs within the cutoff, above the limit of \(limit)")
         case .outputTooLarge(let values, let limit):
             self.init(.tooLarge, "the output would hold \(values) numbers, above the limit of \(limit); split the request")
         case .maxAngularTooLarge(let type, let maxAngular, let limit):
-            self.init(.invalid, pointer: "/descriptor/hypers/basis/max_angular",
-                      "\(type.rawValue) supports max_angular up to \(limit), not \(maxAngular)")
+            self.init(
+                .invalid, pointer: "/descriptor/hypers/basis/max_angular",
+                "\(type.rawValue) supports max_angular up to \(limit), not \(maxAngular)")
         case .overBudget(let bytes, let limit):
-            self.init(.tooLarge, "the output needs about \(bytes) bytes, above the memory budget of \(limit) bytes; "
-                      + "split the request or submit it as a job (POST /v1/jobs)")
+            self.init(
+                .tooLarge,
+                "the output needs about \(bytes) bytes, above the memory budget of \(limit) bytes; "
+                    + "split the request or submit it as a job (POST /v1/jobs)")
         case .budgetBusy(let bytes, let available):
-            self.init(.unavailable, "the output needs about \(bytes) bytes and only \(available) are free in the memory budget "
-                      + "while other requests run; retry shortly")
+            self.init(
+                .unavailable,
+                "the output needs about \(bytes) bytes and only \(available) are free in the memory budget "
+                    + "while other requests run; retry shortly")
         case .deadlineExceeded(let seconds):
-            self.init(.timeout, "the computation took longer than the limit of \(seconds) s and was stopped; "
-                      + "split the request or submit it as a job (POST /v1/jobs)")
+            self.init(
+                .timeout,
+                "the computation took longer than the limit of \(seconds) s and was stopped; "
+                    + "split the request or submit it as a job (POST /v1/jobs)")
         case .multispectrum(let e):
             switch e {
             case .correlationOrder: self.init(.invalid, pointer: "/descriptor/correlation_order", e.description)

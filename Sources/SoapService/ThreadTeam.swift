@@ -1,12 +1,13 @@
-#if canImport(Glibc)
-import Glibc
-#else
-import Darwin
-#endif
 import Dispatch
 import SoapCore
 import SoapHTTP
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 
 /// A calling thread plus `width − 1` helper threads of its own that run the featurizer's
 /// parallel loops together (fork-join). The batch-job runner computes each chunk with all
@@ -32,7 +33,13 @@ final class ThreadTeam: ForkJoinExecutor, @unchecked Sendable {
     init(width: Int, setUp: @escaping @Sendable () -> Void = {}) {
         var started = 0
         for _ in 1..<max(1, width) {
-            if spawnThread({ [self] in setUp(); helperLoop(); exited.signal() }) { started += 1 }
+            if spawnThread({ [self] in
+                setUp()
+                helperLoop()
+                exited.signal()
+            }) {
+                started += 1
+            }
         }
         self.width = 1 + started
     }
@@ -49,20 +56,28 @@ final class ThreadTeam: ForkJoinExecutor, @unchecked Sendable {
     /// that every reference to the body is gone when it returns (forkJoin checks that the
     /// body did not escape once all helpers said they finished).
     private func runOne() -> Bool {
-        guard let (body, index) = work.withLock({ w -> ((Int) -> Void, Int)? in
-            guard !w.stopping, let body = w.body else { return nil }
-            defer { w.next += 1 }
-            return (body, w.next)
-        }) else { return false }
+        guard
+            let (body, index) = work.withLock({ w -> ((Int) -> Void, Int)? in
+                guard !w.stopping, let body = w.body else { return nil }
+                defer { w.next += 1 }
+                return (body, w.next)
+            })
+        else { return false }
         body(index)
         return true
     }
 
     func forkJoin(_ count: Int, _ body: (Int) -> Void) {
         let count = min(max(count, 1), width)
-        guard count > 1 else { body(0); return }
+        guard count > 1 else {
+            body(0)
+            return
+        }
         withoutActuallyEscaping(body) { body in
-            work.withLock { $0.body = body; $0.next = 1 }
+            work.withLock {
+                $0.body = body
+                $0.next = 1
+            }
             for _ in 1..<count { go.signal() }
             body(0)
             for _ in 1..<count { finished.wait() }

@@ -18,32 +18,38 @@ public final class BasisStore: Sendable {
     /// wins, its `createdAt` too). Returns true if a row was inserted.
     @discardableResult
     public func put(_ basis: BasisRecord) throws -> Bool {
-        try database.execute("""
+        try database.execute(
+            """
             INSERT INTO bases (id, created_at, dataset_id, options_json, summary_json, payload)
             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
-            """, [
+            """,
+            [
                 .text(basis.id), .integer(Timestamp.now()), SQLValue(basis.datasetID),
                 .text(basis.optionsJSON), .text(basis.summaryJSON), .blob(basis.payload),
             ]) > 0
     }
 
     public func get(_ id: String) throws -> BasisRecord? {
-        try database.queryRow("""
+        try database.queryRow(
+            """
             SELECT id, created_at, dataset_id, options_json, summary_json, payload FROM bases WHERE id = ?
-            """, [.text(id)]).map { row throws(StorageError) in
-                try BasisRecord(
-                    id: row.string("id"), datasetID: row.optionalString("dataset_id"),
-                    optionsJSON: row.string("options_json"), summaryJSON: row.string("summary_json"),
-                    payload: row.blob("payload"), createdAt: row.date("created_at"))
-            }
+            """, [.text(id)]
+        ).map { row throws(StorageError) in
+            try BasisRecord(
+                id: row.string("id"), datasetID: row.optionalString("dataset_id"),
+                optionsJSON: row.string("options_json"), summaryJSON: row.string("summary_json"),
+                payload: row.blob("payload"), createdAt: row.date("created_at"))
+        }
     }
 
     /// Newest first, without payloads.
     public func list(limit: Int = 100, offset: Int = 0) throws -> [BasisSummary] {
         try checkPage(limit: limit, offset: offset)
-        return try database.query("""
+        return try database.query(
+            """
             SELECT \(Self.summaryColumns) FROM bases ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?
-            """, [SQLValue(limit), SQLValue(offset)]).map(Self.decodeSummary)
+            """, [SQLValue(limit), SQLValue(offset)]
+        ).map(Self.decodeSummary)
     }
 
     /// False if there was no such basis.

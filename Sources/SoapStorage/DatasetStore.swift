@@ -27,9 +27,11 @@ public final class DatasetStore: Sendable {
         let now = Timestamp.now()
         stored.createdAt = Timestamp.date(now)
         stored.updatedAt = stored.createdAt
-        try database.execute("""
+        try database.execute(
+            """
             INSERT INTO datasets (\(Self.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [
+            """,
+            [
                 .text(stored.id), .integer(now), .integer(now), .text(stored.hypersJSON), .text(stored.speciesJSON),
                 SQLValue(stored.structures), .text(stored.centersJSON), SQLValue(stored.neighbors),
                 .doubles(stored.statistics), SQLValue(stored.targets), SQLValue(stored.version),
@@ -45,9 +47,11 @@ public final class DatasetStore: Sendable {
     /// Newest first.
     public func list(limit: Int = 100, offset: Int = 0) throws -> [DatasetSummary] {
         try checkPage(limit: limit, offset: offset)
-        return try database.query("""
+        return try database.query(
+            """
             SELECT \(Self.summaryColumns) FROM datasets ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?
-            """, [SQLValue(limit), SQLValue(offset)]).map(Self.decodeSummary)
+            """, [SQLValue(limit), SQLValue(offset)]
+        ).map(Self.decodeSummary)
     }
 
     /// Deletes the dataset and (by cascade) its batch rows; bases keep existing with
@@ -79,9 +83,12 @@ public final class DatasetStore: Sendable {
         guard structures >= 0 else { throw StoreError.invalidArgument("structures must be non-negative") }
         return try database.transaction { db in
             guard let current = try Self.fetch(db, datasetID) else { throw StoreError.notFound(id: datasetID) }
-            if let key = idempotencyKey, try db.queryRow("""
-                SELECT 1 FROM dataset_batches WHERE dataset_id = ? AND idempotency_key = ?
-                """, [.text(datasetID), .text(key)]) != nil {
+            if let key = idempotencyKey,
+                try db.queryRow(
+                    """
+                    SELECT 1 FROM dataset_batches WHERE dataset_id = ? AND idempotency_key = ?
+                    """, [.text(datasetID), .text(key)]) != nil
+            {
                 return .duplicate(current)
             }
             var updated = try merge(current)
@@ -91,25 +98,29 @@ public final class DatasetStore: Sendable {
             updated.updatedAt = Timestamp.date(now)
             updated.version = current.version + 1
             updated.structures = current.structures + structures
-            try db.execute("""
+            try db.execute(
+                """
                 UPDATE datasets SET updated_at = ?, hypers_json = ?, species_json = ?, structures = ?,
                     centers_json = ?, neighbors = ?, statistics = ?, targets = ?, version = ?
                 WHERE id = ?
-                """, [
+                """,
+                [
                     .integer(now), .text(updated.hypersJSON), .text(updated.speciesJSON),
                     SQLValue(updated.structures), .text(updated.centersJSON), SQLValue(updated.neighbors),
                     .doubles(updated.statistics), SQLValue(updated.targets), SQLValue(updated.version),
                     .text(updated.id),
                 ])
             if let key = idempotencyKey {
-                try db.execute("""
+                try db.execute(
+                    """
                     INSERT INTO dataset_batches (dataset_id, idempotency_key, structures, added_at)
                     VALUES (?, ?, ?, ?)
                     """, [.text(datasetID), .text(key), SQLValue(structures), .integer(now)])
             }
             if let structuresBlob {
-                try db.execute("INSERT INTO dataset_structures (dataset_id, version, structures) VALUES (?, ?, ?)",
-                               [.text(datasetID), SQLValue(updated.version), .blob(structuresBlob)])
+                try db.execute(
+                    "INSERT INTO dataset_structures (dataset_id, version, structures) VALUES (?, ?, ?)",
+                    [.text(datasetID), SQLValue(updated.version), .blob(structuresBlob)])
             }
             return .applied(updated)
         }
@@ -117,39 +128,47 @@ public final class DatasetStore: Sendable {
 
     /// The kept structure batches of a dataset up to `version` (all when nil), oldest first.
     public func storedStructures(datasetID: String, upToVersion version: Int? = nil) throws -> [[UInt8]] {
-        try database.query("""
+        try database.query(
+            """
             SELECT structures FROM dataset_structures WHERE dataset_id = ? AND version <= ? ORDER BY version
-            """, [.text(datasetID), SQLValue(version ?? Int(Int64.max))]).map { row throws(StorageError) in
-                try row.blob("structures")
-            }
+            """, [.text(datasetID), SQLValue(version ?? Int(Int64.max))]
+        ).map { row throws(StorageError) in
+            try row.blob("structures")
+        }
     }
 
     /// The versions that kept a structure batch, up to `version` (all when nil), oldest first:
     /// with `storedStructures(datasetID:version:)`, a way to read the batches one at a time.
     public func storedStructureVersions(datasetID: String, upToVersion version: Int? = nil) throws -> [Int] {
-        try database.query("""
+        try database.query(
+            """
             SELECT version FROM dataset_structures WHERE dataset_id = ? AND version <= ? ORDER BY version
-            """, [.text(datasetID), SQLValue(version ?? Int(Int64.max))]).map { row throws(StorageError) in
-                try row.int("version")
-            }
+            """, [.text(datasetID), SQLValue(version ?? Int(Int64.max))]
+        ).map { row throws(StorageError) in
+            try row.int("version")
+        }
     }
 
     /// The structure batch kept at `version`, if any.
     public func storedStructures(datasetID: String, version: Int) throws -> [UInt8]? {
-        try database.queryRow("SELECT structures FROM dataset_structures WHERE dataset_id = ? AND version = ?",
-                              [.text(datasetID), SQLValue(version)]).map { row throws(StorageError) in try row.blob("structures") }
+        try database.queryRow(
+            "SELECT structures FROM dataset_structures WHERE dataset_id = ? AND version = ?",
+            [.text(datasetID), SQLValue(version)]
+        ).map { row throws(StorageError) in try row.blob("structures") }
     }
 
     /// The recorded (keyed) batches of a dataset, oldest first.
     public func batches(datasetID: String) throws -> [DatasetBatch] {
-        try database.query("""
+        try database.query(
+            """
             SELECT dataset_id, idempotency_key, structures, added_at FROM dataset_batches
             WHERE dataset_id = ? ORDER BY added_at, idempotency_key
-            """, [.text(datasetID)]).map { row throws(StorageError) in
-                try DatasetBatch(
-                    datasetID: row.string("dataset_id"), idempotencyKey: row.string("idempotency_key"),
-                    structures: row.int("structures"), addedAt: row.date("added_at"))
-            }
+            """, [.text(datasetID)]
+        ).map { row throws(StorageError) in
+            try DatasetBatch(
+                datasetID: row.string("dataset_id"), idempotencyKey: row.string("idempotency_key"),
+                structures: row.int("structures"), addedAt: row.date("added_at"))
+        }
     }
 
     // MARK: Decoding

@@ -26,21 +26,25 @@ public final class JobStore: Sendable {
         let key = idempotencyKey ?? job.idempotencyKey
         return try database.transaction { db in
             // Under BEGIN IMMEDIATE, so two requests with one key cannot both insert.
-            if let key, let existing = try db.queryRow(
-                "SELECT \(Self.summaryColumns), request FROM jobs JOIN job_requests ON job_id = id WHERE idempotency_key = ?",
-                [.text(key)]
-            ) {
+            if let key,
+                let existing = try db.queryRow(
+                    "SELECT \(Self.summaryColumns), request FROM jobs JOIN job_requests ON job_id = id WHERE idempotency_key = ?",
+                    [.text(key)]
+                )
+            {
                 return (try Self.decode(existing), false)
             }
             let now = Timestamp.now()
             let stored = JobRecord(
                 id: job.id, request: job.request, structuresTotal: job.structuresTotal, idempotencyKey: key,
                 errorsJSON: job.errorsJSON, createdAt: Timestamp.date(now), updatedAt: Timestamp.date(now))
-            try db.execute("""
+            try db.execute(
+                """
                 INSERT INTO jobs (id, created_at, updated_at, state, request_bytes, idempotency_key,
                     structures_total, structures_done, chunks_done, error, result_path, errors_json)
                 VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, NULL, NULL, ?)
-                """, [
+                """,
+                [
                     .text(stored.id), .integer(now), .integer(now), .text(stored.state.rawValue),
                     SQLValue(stored.request.count), SQLValue(key), SQLValue(stored.structuresTotal), .text(stored.errorsJSON),
                 ])
@@ -50,8 +54,10 @@ public final class JobStore: Sendable {
     }
 
     public func get(_ id: String) throws -> JobRecord? {
-        try database.queryRow("SELECT \(Self.summaryColumns), request FROM jobs JOIN job_requests ON job_id = id WHERE id = ?",
-                              [.text(id)]).map(Self.decode)
+        try database.queryRow(
+            "SELECT \(Self.summaryColumns), request FROM jobs JOIN job_requests ON job_id = id WHERE id = ?",
+            [.text(id)]
+        ).map(Self.decode)
     }
 
     /// Newest first, optionally only jobs in `state`; without request bodies.
@@ -59,12 +65,14 @@ public final class JobStore: Sendable {
         try checkPage(limit: limit, offset: offset)
         let rows: [Row]
         if let state {
-            rows = try database.query("""
+            rows = try database.query(
+                """
                 SELECT \(Self.summaryColumns) FROM jobs WHERE state = ?
                 ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?
                 """, [.text(state.rawValue), SQLValue(limit), SQLValue(offset)])
         } else {
-            rows = try database.query("""
+            rows = try database.query(
+                """
                 SELECT \(Self.summaryColumns) FROM jobs ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?
                 """, [SQLValue(limit), SQLValue(offset)])
         }
@@ -79,17 +87,21 @@ public final class JobStore: Sendable {
     /// Jobs to pick up again after a restart (queued or running), oldest first. A
     /// running job resumes after its last committed chunk (see `chunks`).
     public func resumable() throws -> [JobSummary] {
-        try database.query("""
+        try database.query(
+            """
             SELECT \(Self.summaryColumns) FROM jobs WHERE state IN ('queued', 'running') ORDER BY created_at, id
-            """).map(Self.decodeSummary)
+            """
+        ).map(Self.decodeSummary)
     }
 
     /// Ids of the jobs that ended (succeeded, failed or cancelled) before `cutoff`
     /// (seconds since 1970).
     public func ended(before cutoff: Double) throws -> [String] {
-        try database.query("""
+        try database.query(
+            """
             SELECT id FROM jobs WHERE state IN ('succeeded', 'failed', 'cancelled') AND updated_at < ?
-            """, [.integer(Timestamp.milliseconds(Date(timeIntervalSince1970: cutoff)))]).map { row throws(StorageError) in try row.string("id") }
+            """, [.integer(Timestamp.milliseconds(Date(timeIntervalSince1970: cutoff)))]
+        ).map { row throws(StorageError) in try row.string("id") }
     }
 
     /// False if there was no such job. Its chunk rows go with it (cascade); result files
@@ -125,10 +137,12 @@ public final class JobStore: Sendable {
             // Started: the first time it ran (a resumed job keeps it); finished: its end.
             if next == .running, job.startedAt == nil { job.startedAt = Timestamp.date(now) }
             if next.isTerminal { job.finishedAt = Timestamp.date(now) }
-            try db.execute("""
+            try db.execute(
+                """
                 UPDATE jobs SET state = ?, updated_at = ?, error = ?, result_path = ?, errors_json = ?,
                 started_at = ?, finished_at = ? WHERE id = ?
-                """, [
+                """,
+                [
                     .text(next.rawValue), .integer(now), SQLValue(job.error), SQLValue(job.resultPath),
                     .text(job.errorsJSON), job.startedAt.map { .integer(Timestamp.milliseconds($0)) } ?? .null,
                     job.finishedAt.map { .integer(Timestamp.milliseconds($0)) } ?? .null, .text(id),
@@ -166,8 +180,10 @@ public final class JobStore: Sendable {
     /// `.jobNotRunning` for a job that is not running (e.g. cancelled meanwhile), and a
     /// constraint error if the total would pass `structuresTotal`.
     @discardableResult
-    public func commitChunk(jobID: String, chunk: Int, structures: Int, bytes: Int, atoms: Int = 0,
-                            errorsJSON: String? = nil) throws -> Bool {
+    public func commitChunk(
+        jobID: String, chunk: Int, structures: Int, bytes: Int, atoms: Int = 0,
+        errorsJSON: String? = nil
+    ) throws -> Bool {
         guard chunk >= 0, structures >= 0, bytes >= 0, atoms >= 0 else {
             throw StoreError.invalidArgument("chunk, structures, bytes and atoms must be non-negative")
         }
@@ -178,12 +194,14 @@ public final class JobStore: Sendable {
             let state = try Self.state(row)
             guard state == .running else { throw StoreError.jobNotRunning(jobID: jobID, state: state) }
             let now = Timestamp.now()
-            let inserted = try db.execute("""
+            let inserted = try db.execute(
+                """
                 INSERT INTO job_chunks (job_id, chunk, structures, bytes, committed_at) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (job_id, chunk) DO NOTHING
                 """, [.text(jobID), SQLValue(chunk), SQLValue(structures), SQLValue(bytes), .integer(now)])
             guard inserted > 0 else { return false }
-            try db.execute("""
+            try db.execute(
+                """
                 UPDATE jobs SET structures_done = structures_done + ?, chunks_done = chunks_done + 1, updated_at = ?,
                 atoms_done = atoms_done + ?, errors_json = COALESCE(?, errors_json) WHERE id = ?
                 """, [SQLValue(structures), .integer(now), SQLValue(atoms), SQLValue(errorsJSON), .text(jobID)])
@@ -193,13 +211,15 @@ public final class JobStore: Sendable {
 
     /// Committed chunks in chunk order.
     public func chunks(jobID: String) throws -> [JobChunk] {
-        try database.query("""
+        try database.query(
+            """
             SELECT job_id, chunk, structures, bytes, committed_at FROM job_chunks WHERE job_id = ? ORDER BY chunk
-            """, [.text(jobID)]).map { row throws(StorageError) in
-                try JobChunk(
-                    jobID: row.string("job_id"), chunk: row.int("chunk"), structures: row.int("structures"),
-                    bytes: row.int("bytes"), committedAt: row.date("committed_at"))
-            }
+            """, [.text(jobID)]
+        ).map { row throws(StorageError) in
+            try JobChunk(
+                jobID: row.string("job_id"), chunk: row.int("chunk"), structures: row.int("structures"),
+                bytes: row.int("bytes"), committedAt: row.date("committed_at"))
+        }
     }
 
     // MARK: Decoding

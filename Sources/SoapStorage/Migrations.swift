@@ -32,8 +32,10 @@ enum Migrations {
     private static func check(_ database: Database) throws(StorageError) -> Int {
         let current = try database.schemaVersion()
         guard current <= latestVersion else {
-            throw StorageError(code: SQLITE_CANTOPEN, message:
-                "database schema version \(current) is newer than this build supports (\(latestVersion)); refusing to open")
+            throw StorageError(
+                code: SQLITE_CANTOPEN,
+                message:
+                    "database schema version \(current) is newer than this build supports (\(latestVersion)); refusing to open")
         }
         return current
     }

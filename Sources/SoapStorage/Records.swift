@@ -161,7 +161,7 @@ public enum JobState: String, Sendable, CaseIterable {
     public func canTransition(to next: JobState) -> Bool {
         switch (self, next) {
         case (.queued, .running), (.queued, .cancelled),
-             (.running, .succeeded), (.running, .failed), (.running, .cancelled):
+            (.running, .succeeded), (.running, .failed), (.running, .cancelled):
             return true
         default:
             return false

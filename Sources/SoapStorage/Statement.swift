@@ -57,8 +57,9 @@ final class Statement {
     func bind(_ values: [SQLValue]) throws(StorageError) {
         let expected = Int(sqlite3_bind_parameter_count(handle))
         guard expected == values.count else {
-            throw StorageError(code: SQLITE_RANGE,
-                               message: "statement has \(expected) parameters, got \(values.count) bindings", sql: sql)
+            throw StorageError(
+                code: SQLITE_RANGE,
+                message: "statement has \(expected) parameters, got \(values.count) bindings", sql: sql)
         }
         for (offset, value) in values.enumerated() {
             let index = Int32(offset + 1)

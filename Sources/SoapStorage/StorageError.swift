@@ -39,7 +39,8 @@ public struct StorageError: Error, Sendable, CustomStringConvertible {
     /// The error just returned by a call on `handle` (extended result codes are enabled on
     /// every connection, so `code` already carries the detail).
     static func from(_ handle: OpaquePointer?, code: Int32, sql: String? = nil) -> StorageError {
-        let message = handle.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
+        let message =
+            handle.flatMap { sqlite3_errmsg($0) }.map { String(cString: $0) }
             ?? String(cString: sqlite3_errstr(code))
         return StorageError(code: code, message: message, sql: sql)
     }

@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-import Foundation
-#else
-import Darwin
-#endif
+import FastJSON
 import SoapCore
 import SoapService
 import SoapStorage
-import FastJSON
+
+#if canImport(Glibc)
+    import Glibc
+    import Foundation
+#else
+    import Darwin
+#endif
 
 enum CommandLineTool {
     /// `--name value` pairs; every flag takes a value.
@@ -35,7 +36,9 @@ enum CommandLineTool {
         func string(_ name: String) -> String? { values[name] }
         func int(_ name: String, min: Int = 1) -> Int? {
             guard let s = values[name] else { return nil }
-            guard let v = Int(s), v >= min else { CommandLineTool.fail("--\(name) must be an integer ≥ \(min), got '\(s)'", code: 2) }
+            guard let v = Int(s), v >= min else {
+                CommandLineTool.fail("--\(name) must be an integer ≥ \(min), got '\(s)'", code: 2)
+            }
             return v
         }
         func allowOnly(_ names: Set<String>) {
@@ -86,7 +89,8 @@ enum CommandLineTool {
         do {
             let prepared = try service.prepare(body)
             let features = try service.compute(prepared)
-            let chunks = format == .json
+            let chunks =
+                format == .json
                 ? FeatureResponseEncoder.jsonChunks(features, basisID: prepared.basisID, threads: settings.threads)
                 : [FeatureResponseEncoder.encode(features, format: format, basisID: prepared.basisID)]
             try FileIO.write(chunks, to: output)
@@ -102,7 +106,9 @@ enum CommandLineTool {
     /// progress line goes to stderr.
     static func featurizeStreaming(_ options: Options, settings input: String, structures path: String) {
         let output = options.string("output") ?? "-"
-        if let f = options.string("format"), f != "npz" { fail("streaming (--structures) writes npz; --format \(f) is not available", code: 2) }
+        if let f = options.string("format"), f != "npz" {
+            fail("streaming (--structures) writes npz; --format \(f) is not available", code: 2)
+        }
         var settings = FeatureServiceSettings()
         if let t = options.int("threads") { settings.threads = t }
         let service = service(settings, database: options.string("database"))
@@ -110,8 +116,9 @@ enum CommandLineTool {
         let failFast = options.string("fail-fast").map { $0 == "true" } ?? false
         let streaming: StreamingFeaturizer
         do {
-            streaming = try StreamingFeaturizer(features: service, settings: try FileIO.read(input), directory: scratch,
-                                                chunkAtoms: options.int("chunk-atoms") ?? 4096, failFast: failFast)
+            streaming = try StreamingFeaturizer(
+                features: service, settings: try FileIO.read(input), directory: scratch,
+                chunkAtoms: options.int("chunk-atoms") ?? 4096, failFast: failFast)
         } catch let error as ServiceError {
             fail(error.description)
         } catch {
@@ -126,8 +133,9 @@ enum CommandLineTool {
             guard final || t - lastReport > 0.5 else { return }
             lastReport = t
             let rate = Double(streaming.atomsDone) / max(t - start, 1e-9)
-            fputs("\rsoapd featurize: \(streaming.structuresSeen) structures, \(streaming.atomsDone) atoms, \(Int(rate)) atoms/s"
-                  + (final ? "\n" : ""), stderr)
+            fputs(
+                "\rsoapd featurize: \(streaming.structuresSeen) structures, \(streaming.atomsDone) atoms, \(Int(rate)) atoms/s"
+                    + (final ? "\n" : ""), stderr)
         }
         do {
             try FileIO.forEachLine(path) { line in
@@ -178,8 +186,9 @@ enum CommandLineTool {
         times.sort()
         let median = times.count % 2 == 1 ? times[times.count / 2] : (times[times.count / 2 - 1] + times[times.count / 2]) / 2
         let atoms = prepared.atomCount
-        print("{\"atoms\": \(atoms), \"seconds_median\": \(median), \"seconds_min\": \(times[0]), "
-              + "\"atoms_per_second\": \(Double(atoms) / median), \"repeat\": \(repeats), \"threads\": \(settings.threads)}")
+        print(
+            "{\"atoms\": \(atoms), \"seconds_median\": \(median), \"seconds_min\": \(times[0]), "
+                + "\"atoms_per_second\": \(Double(atoms) / median), \"repeat\": \(repeats), \"threads\": \(settings.threads)}")
     }
 
     /// Offline fitting: a dataset from files, its statistics, a fitted basis in the database.
@@ -192,11 +201,14 @@ enum CommandLineTool {
     /// multispectrum order the dataset keeps its structures and the contraction of orders
     /// 2…NU (K features per (λ, σ) block) is fitted on them. Prints the basis summary (with its id).
     static func fit(_ options: Options) {
-        options.allowOnly(["database", "descriptor", "structures", "contraction", "q-max", "residual-variance",
-                           "method", "gamma", "center-specific", "threads", "multispectrum-order",
-                           "multispectrum-features"])
+        options.allowOnly([
+            "database", "descriptor", "structures", "contraction", "q-max", "residual-variance",
+            "method", "gamma", "center-specific", "threads", "multispectrum-order",
+            "multispectrum-features",
+        ])
         guard let path = options.string("database"), let descriptor = options.string("descriptor"),
-              let structures = options.string("structures") else {
+            let structures = options.string("structures")
+        else {
             fail("fit needs --database PATH --descriptor FILE --structures FILE[,FILE…]", code: 2)
         }
         var settings = FeatureServiceSettings()
@@ -206,7 +218,8 @@ enum CommandLineTool {
             try FileSystem.createDirectories(forFile: path)
             let bases = BasisService(database: try Database(path: path), features: features)
             let definition = try FileIO.read(descriptor)
-            let order = options.int("multispectrum-order"), budget = options.int("multispectrum-features")
+            let order = options.int("multispectrum-order")
+            let budget = options.int("multispectrum-features")
             guard (order == nil) == (budget == nil) else {
                 fail("--multispectrum-order and --multispectrum-features go together", code: 2)
             }
@@ -214,7 +227,8 @@ enum CommandLineTool {
             let created = try bases.createDataset(Array("{\"descriptor\":".utf8) + definition + Array(keep.utf8))
             guard case .object(let o) = try JSON.parse(created), let id = o["id"]?.stringValue else { fail("no dataset id") }
             for file in structures.split(separator: ",") {
-                let batch = try bases.addStructures(datasetID: id, body: try FileIO.read(String(file)), idempotencyKey: String(file))
+                let batch = try bases.addStructures(
+                    datasetID: id, body: try FileIO.read(String(file)), idempotencyKey: String(file))
                 fputs("soapd fit: added \(file): " + String(decoding: batch.prefix(200), as: UTF8.self) + "\n", stderr)
             }
             // The POST /v1/bases body, written (not spliced) so every flag value is JSON-escaped.
@@ -225,20 +239,38 @@ enum CommandLineTool {
             }
             var w = JSONWriter(capacity: 256)
             w.beginObject()
-            w.key("dataset_id"); w.string(id)
-            w.key("contraction"); w.string(options.string("contraction") ?? "separate")
-            if let q = options.int("q-max") { w.key("q_max"); w.integer(q) }
-            if let rv = number("residual-variance") { w.key("residual_variance"); w.number(rv) }
-            if let method = options.string("method") { w.key("method"); w.string(method) }
-            if let gamma = number("gamma") { w.key("gamma"); w.number(gamma) }
+            w.key("dataset_id")
+            w.string(id)
+            w.key("contraction")
+            w.string(options.string("contraction") ?? "separate")
+            if let q = options.int("q-max") {
+                w.key("q_max")
+                w.integer(q)
+            }
+            if let rv = number("residual-variance") {
+                w.key("residual_variance")
+                w.number(rv)
+            }
+            if let method = options.string("method") {
+                w.key("method")
+                w.string(method)
+            }
+            if let gamma = number("gamma") {
+                w.key("gamma")
+                w.number(gamma)
+            }
             if let specific = options.string("center-specific") {
                 guard specific == "true" || specific == "false" else { fail("--center-specific is true or false", code: 2) }
-                w.key("center_specific"); w.bool(specific == "true")
+                w.key("center_specific")
+                w.bool(specific == "true")
             }
             if let order, let budget {
-                w.key("multispectrum"); w.beginObject()
-                w.key("correlation_order"); w.integer(order)
-                w.key("max_features_per_order"); w.integer(budget)
+                w.key("multispectrum")
+                w.beginObject()
+                w.key("correlation_order")
+                w.integer(order)
+                w.key("max_features_per_order")
+                w.integer(budget)
                 w.endObject()
             }
             w.endObject()

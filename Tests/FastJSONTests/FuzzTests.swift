@@ -20,7 +20,8 @@ final class FuzzTests: XCTestCase {
 
     func testRandomByteStrings() {
         var rng = SplitMix64(seed: 12)
-        let alphabet = Array("{}[],:\"\\ \n\t0123456789-+.eEtruefalsnu/bfnrt\u{0}".utf8) + [0xC3, 0xA9, 0xED, 0xF0, 0x9F, 0x80, 0xFF]
+        let alphabet =
+            Array("{}[],:\"\\ \n\t0123456789-+.eEtruefalsnu/bfnrt\u{0}".utf8) + [0xC3, 0xA9, 0xED, 0xF0, 0x9F, 0x80, 0xFF]
         for i in 0..<10_000 {
             let length = Int.random(in: 0...64, using: &rng)
             let bytes: [UInt8] = (0..<length).map { _ in

@@ -5,7 +5,8 @@ import XCTest
 final class PointerTests: XCTestCase {
     func testDescriptionEscapes() {
         XCTAssertEqual(JSONPointer.root.description, "")
-        XCTAssertEqual(JSONPointer.root.appending("structures").appending(3).appending("positions").description,
+        XCTAssertEqual(
+            JSONPointer.root.appending("structures").appending(3).appending("positions").description,
             "/structures/3/positions")
         XCTAssertEqual(JSONPointer(tokens: ["a/b", "m~n", "", "~/~1"]).description, "/a~1b/m~0n//~0~1~01")
         XCTAssertEqual(JSONPointer(tokens: ["a", "b"]).parent, JSONPointer(tokens: ["a"]))
@@ -27,7 +28,8 @@ final class PointerTests: XCTestCase {
 
     /// The RFC 6901 §5 example document.
     func testResolution() throws {
-        let doc = try JSON.parse(#"""
+        let doc = try JSON.parse(
+            #"""
             {"foo": ["bar", "baz"], "": 0, "a/b": 1, "c%d": 2, "e^f": 3, "g|h": 4, "i\\j": 5, "k\"l": 6, " ": 7, "m~n": 8}
             """#)
         let expectations: [(String, JSONValue?)] = [

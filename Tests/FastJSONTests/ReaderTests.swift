@@ -3,7 +3,7 @@ import XCTest
 @testable import FastJSON
 
 #if canImport(Foundation)
-import Foundation
+    import Foundation
 #endif
 
 final class ReaderTests: XCTestCase {
@@ -82,7 +82,7 @@ final class ReaderTests: XCTestCase {
         XCTAssertEqual(try JSON.parse(Array(text.utf8)), expected)
         XCTAssertEqual(try Array(text.utf8).withUnsafeBytes { try JSON.parse($0) }, expected)
         #if canImport(Foundation)
-        XCTAssertEqual(try JSON.parse(Data(text.utf8)), expected)
+            XCTAssertEqual(try JSON.parse(Data(text.utf8)), expected)
         #endif
     }
 
@@ -249,7 +249,8 @@ final class ReaderTests: XCTestCase {
         let limits = JSONLimits(maxStringBytes: 8)
         XCTAssertEqual(parseOrFail("\"12345678\"", limits: limits), .string("12345678"))
         XCTAssertEqual(parseOrFail("\"éé\\n123\"", limits: limits), .string("éé\n123"))  // 8 bytes decoded
-        XCTAssertEqual(parseOrFail("\"\\u0041\\u0042\\u0043\\u0044\\u0045\\u0046\\u0047\\u0048\"", limits: limits),
+        XCTAssertEqual(
+            parseOrFail("\"\\u0041\\u0042\\u0043\\u0044\\u0045\\u0046\\u0047\\u0048\"", limits: limits),
             .string("ABCDEFGH"))
         for bad in ["\"123456789\"", "\"1234567\\n9\"", "\"ééé\\n123\"", "{\"123456789\": 1}", "\"123456789", "\"12\\n3456789"] {
             let e = try XCTUnwrap(parseError(bad, limits: limits), bad)

@@ -3,9 +3,9 @@ import XCTest
 @testable import FastJSON
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Deterministic generator so failures reproduce.
@@ -52,7 +52,8 @@ func parseError(_ bytes: [UInt8], limits: JSONLimits = JSONLimits(), file: Stati
 {
     do {
         let v = try JSON.parse(bytes, limits: limits)
-        XCTFail("expected an error for \(String(decoding: bytes, as: UTF8.self).debugDescription.prefix(200)), got \(v)",
+        XCTFail(
+            "expected an error for \(String(decoding: bytes, as: UTF8.self).debugDescription.prefix(200)), got \(v)",
             file: file, line: line)
         return nil
     } catch {

@@ -100,8 +100,10 @@ final class WriterTests: XCTestCase {
     func testValueRoundTrip() throws {
         var rng = SplitMix64(seed: 9)
         func randomString() -> String {
-            let pool: [Unicode.Scalar] = ["a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "é",
-                "€", "😀", "\u{FFFF}", "\u{10FFFF}", "\u{7F}"]
+            let pool: [Unicode.Scalar] = [
+                "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\t", "\u{0}", "\u{1F}", "é",
+                "€", "😀", "\u{FFFF}", "\u{10FFFF}", "\u{7F}",
+            ]
             var s = String.UnicodeScalarView()
             for _ in 0..<Int.random(in: 0...12, using: &rng) { s.append(pool.randomElement(using: &rng)!) }
             return String(s)

@@ -1,5 +1,5 @@
-import XCTest
 import SoapCore
+import XCTest
 
 /// Spherical harmonics, the GTO basis and the radial integrals against
 /// independent evaluations.
@@ -48,7 +48,9 @@ final class BasisFunctionTests: XCTestCase {
                 XCTAssertEqual(sum, Double(2 * l + 1) / (4 * Double.pi), accuracy: 1e-12)
             }
         }
-        let L2 = 6, nTheta = 40, nPhi = 40
+        let L2 = 6
+        let nTheta = 40
+        let nPhi = 40
         let count = (L2 + 1) * (L2 + 1)
         var gram = [Double](repeating: 0, count: count * count)
         // Gauss–Legendre nodes by Newton on P_n.
@@ -56,8 +58,13 @@ final class BasisFunctionTests: XCTestCase {
             var t = cos(Double.pi * (Double(i) + 0.75) / (Double(nTheta) + 0.5))
             var dp = 0.0
             for _ in 0..<100 {
-                var p0 = 1.0, p1 = t
-                for k in 2...nTheta { let p2 = (Double(2 * k - 1) * t * p1 - Double(k - 1) * p0) / Double(k); p0 = p1; p1 = p2 }
+                var p0 = 1.0
+                var p1 = t
+                for k in 2...nTheta {
+                    let p2 = (Double(2 * k - 1) * t * p1 - Double(k - 1) * p0) / Double(k)
+                    p0 = p1
+                    p1 = p2
+                }
                 dp = Double(nTheta) * (t * p1 - p0) / (t * t - 1)
                 t -= p1 / dp
             }
@@ -66,7 +73,9 @@ final class BasisFunctionTests: XCTestCase {
                 let phi = 2 * Double.pi * Double(j) / Double(nPhi)
                 let s = (1 - t * t).squareRoot()
                 let (v, _) = harmonics(L2, s * cos(phi), s * sin(phi), t)
-                for a in 0..<count { for b in 0..<count { gram[a * count + b] += w * 2 * Double.pi / Double(nPhi) * v[a] * v[b] } }
+                for a in 0..<count {
+                    for b in 0..<count { gram[a * count + b] += w * 2 * Double.pi / Double(nPhi) * v[a] * v[b] }
+                }
             }
         }
         for a in 0..<count { for b in 0..<count { XCTAssertEqual(gram[a * count + b], a == b ? 1 : 0, accuracy: 1e-12) } }
@@ -84,8 +93,10 @@ final class BasisFunctionTests: XCTestCase {
             let count = (L + 1) * (L + 1)
             let h = 1e-6
             for d in 0..<3 {
-                var p = r, m = r
-                p[d] += h; m[d] -= h
+                var p = r
+                var m = r
+                p[d] += h
+                m[d] -= h
                 let np = (p[0] * p[0] + p[1] * p[1] + p[2] * p[2]).squareRoot()
                 let nm = (m[0] * m[0] + m[1] * m[1] + m[2] * m[2]).squareRoot()
                 let vp = harmonics(L, p[0] / np, p[1] / np, p[2] / np).values
@@ -97,7 +108,8 @@ final class BasisFunctionTests: XCTestCase {
 
     func testGtoBasisIsOrthonormalOnHalfLine() throws {
         let gto = try GtoRadialBasis(cutoff: 5, densityWidth: 0.5, count: 8, maxAngular: 0)
-        let steps = 40000, top = 30.0
+        let steps = 40000
+        let top = 30.0
         for n in 0..<8 {
             for m in n..<8 {
                 var s = 0.0
@@ -113,7 +125,9 @@ final class BasisFunctionTests: XCTestCase {
     func testRadialIntegralAgainstQuadrature() throws {
         // I_nl(r) = (πσ²)^(-3/4) 4π ∫ x² R_n(x) e^{-(x²+r²)/2σ²} i_l(x r/σ²) dx,
         // with i_l by its power series; independent of the ₁F₁ closed form.
-        let sigma = 0.5, L = 4, N = 6
+        let sigma = 0.5
+        let L = 4
+        let N = 6
         let gto = try GtoRadialBasis(cutoff: 4, densityWidth: sigma, count: N, maxAngular: L)
         func besselI(_ l: Int, _ x: Double) -> Double {
             var term = pow(x, Double(l)) / (1...max(1, 2 * l + 1)).filter { $0 % 2 == 1 }.reduce(1.0) { $0 * Double($1) }
@@ -126,18 +140,23 @@ final class BasisFunctionTests: XCTestCase {
             }
             return sum
         }
-        var values = [Double](repeating: 0, count: (L + 1) * N), derivs = values
+        var values = [Double](repeating: 0, count: (L + 1) * N)
+        var derivs = values
         for r in [0.3, 1.1, 2.0, 2.9] {
-            values.withUnsafeMutableBufferPointer { v in derivs.withUnsafeMutableBufferPointer { d in
-                gto.radialIntegrals(at: r, values: v.baseAddress!, derivatives: d.baseAddress!)
-            }}
+            values.withUnsafeMutableBufferPointer { v in
+                derivs.withUnsafeMutableBufferPointer { d in
+                    gto.radialIntegrals(at: r, values: v.baseAddress!, derivatives: d.baseAddress!)
+                }
+            }
             for l in 0...L {
                 for n in 0..<N {
                     var s = 0.0
-                    let steps = 6000, top = 12.0
+                    let steps = 6000
+                    let top = 12.0
                     for i in 1...steps {
                         let x = top * Double(i) / Double(steps)
-                        s += x * x * gto.function(n, at: x) * exp(-(x * x + r * r) / (2 * sigma * sigma))
+                        s +=
+                            x * x * gto.function(n, at: x) * exp(-(x * x + r * r) / (2 * sigma * sigma))
                             * besselI(l, x * r / (sigma * sigma))
                     }
                     let expected = pow(Double.pi * sigma * sigma, -0.75) * 4 * Double.pi * s * top / Double(steps)
@@ -153,19 +172,37 @@ final class BasisFunctionTests: XCTestCase {
         XCTAssertLessThanOrEqual(table.maxValueError, 1e-6)
         let gto = try GtoRadialBasis(cutoff: 5, densityWidth: 0.4, count: 8, maxAngular: 6)
         let K = table.count
-        var exact = [Double](repeating: 0, count: K), dExact = exact, plus = exact, minus = exact, dummy = exact
-        var splined = exact, dSplined = exact
+        var exact = [Double](repeating: 0, count: K)
+        var dExact = exact
+        var plus = exact
+        var minus = exact
+        var dummy = exact
+        var splined = exact
+        var dSplined = exact
         var rng = SeededRandom(seed: 2)
         for _ in 0..<50 {
-            let r = rng.uniform(0.01, 4.99), h = 1e-5
-            exact.withUnsafeMutableBufferPointer { e in dExact.withUnsafeMutableBufferPointer { de in
-                gto.radialIntegrals(at: r, values: e.baseAddress!, derivatives: de.baseAddress!) } }
-            plus.withUnsafeMutableBufferPointer { p in dummy.withUnsafeMutableBufferPointer { d in
-                gto.radialIntegrals(at: r + h, values: p.baseAddress!, derivatives: d.baseAddress!) } }
-            minus.withUnsafeMutableBufferPointer { m in dummy.withUnsafeMutableBufferPointer { d in
-                gto.radialIntegrals(at: r - h, values: m.baseAddress!, derivatives: d.baseAddress!) } }
-            splined.withUnsafeMutableBufferPointer { s in dSplined.withUnsafeMutableBufferPointer { ds in
-                table.evaluate(r, values: s.baseAddress!, derivatives: ds.baseAddress!) } }
+            let r = rng.uniform(0.01, 4.99)
+            let h = 1e-5
+            exact.withUnsafeMutableBufferPointer { e in
+                dExact.withUnsafeMutableBufferPointer { de in
+                    gto.radialIntegrals(at: r, values: e.baseAddress!, derivatives: de.baseAddress!)
+                }
+            }
+            plus.withUnsafeMutableBufferPointer { p in
+                dummy.withUnsafeMutableBufferPointer { d in
+                    gto.radialIntegrals(at: r + h, values: p.baseAddress!, derivatives: d.baseAddress!)
+                }
+            }
+            minus.withUnsafeMutableBufferPointer { m in
+                dummy.withUnsafeMutableBufferPointer { d in
+                    gto.radialIntegrals(at: r - h, values: m.baseAddress!, derivatives: d.baseAddress!)
+                }
+            }
+            splined.withUnsafeMutableBufferPointer { s in
+                dSplined.withUnsafeMutableBufferPointer { ds in
+                    table.evaluate(r, values: s.baseAddress!, derivatives: ds.baseAddress!)
+                }
+            }
             for k in 0..<K {
                 XCTAssertEqual((plus[k] - minus[k]) / (2 * h), dExact[k], accuracy: 1e-7)
                 XCTAssertEqual(splined[k], exact[k], accuracy: 1e-6)

@@ -1,18 +1,21 @@
 import Foundation
 import XCTest
+
 @testable import SoapCore
 
 /// The bispectrum against an independent evaluation, and its symmetries.
 final class BispectrumTests: XCTestCase {
-    let hypers = SoapHypers(cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
-                            centerAtomWeight: 0.8, maxAngular: 3, maxRadial: 2)
+    let hypers = SoapHypers(
+        cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
+        centerAtomWeight: 0.8, maxAngular: 3, maxRadial: 2)
     let species = [1, 6, 7, 8]
 
     /// Wigner 3j by the textbook Racah formula (factorial form), written
     /// independently of SoapCore's Clebsch–Gordan tables.
     static func wigner3j(_ j1: Int, _ j2: Int, _ j3: Int, _ m1: Int, _ m2: Int, _ m3: Int) -> Double {
         guard m1 + m2 + m3 == 0, abs(m1) <= j1, abs(m2) <= j2, abs(m3) <= j3,
-              j3 >= abs(j1 - j2), j3 <= j1 + j2 else { return 0 }
+            j3 >= abs(j1 - j2), j3 <= j1 + j2
+        else { return 0 }
         func f(_ n: Int) -> Double { n <= 1 ? 1 : (2...n).reduce(1.0) { $0 * Double($1) } }
         let triangle = f(j1 + j2 - j3) * f(j1 - j2 + j3) * f(-j1 + j2 + j3) / f(j1 + j2 + j3 + 1)
         let norm = (triangle * f(j1 + m1) * f(j1 - m1) * f(j2 + m2) * f(j2 - m2) * f(j3 + m3) * f(j3 - m3)).squareRoot()
@@ -46,9 +49,12 @@ final class BispectrumTests: XCTestCase {
             let label = Array(bispectrum.properties[c]).map { Int($0) }
             let (l1, l2, l3) = (label[0], label[1], label[3])
             XCTAssertEqual(label[2], l3, "k_2 = l_3")
-            let q = typed
-                ? [channel(Int32(label[4]), Int32(label[5])), channel(Int32(label[6]), Int32(label[7])),
-                   channel(Int32(label[8]), Int32(label[9]))]
+            let q =
+                typed
+                ? [
+                    channel(Int32(label[4]), Int32(label[5])), channel(Int32(label[6]), Int32(label[7])),
+                    channel(Int32(label[8]), Int32(label[9])),
+                ]
                 : [label[4], label[5], label[6]]
             if threeJ[[l1, l2, l3]] == nil {
                 var terms: [(Int, Int, Int, Double)] = []
@@ -64,7 +70,8 @@ final class BispectrumTests: XCTestCase {
         }
         let channels = (typed ? typeIndex.count : 1) * K
         let lm = (hypers.maxAngular + 1) * (hypers.maxAngular + 1)
-        var worst = 0.0, imaginary = 0.0
+        var worst = 0.0
+        var imaginary = 0.0
         for row in 0..<se.rowCount {
             // Real coefficients [channel][l² + l + m], then complex (re, im).
             var real = [Double](repeating: 0, count: channels * lm)
@@ -73,7 +80,8 @@ final class BispectrumTests: XCTestCase {
                 let (l, m, n) = (Int(label[label.count - 3]), Int(label[label.count - 2]), label[label.count - 1])
                 real[channel(typed ? label[0] : nil, n) * lm + l * l + l + m] = se.values[row * se.columnCount + c]
             }
-            var re = [Double](repeating: 0, count: channels * lm), im = re
+            var re = [Double](repeating: 0, count: channels * lm)
+            var im = re
             for q in 0..<channels {
                 let r = q * lm
                 for l in 0...hypers.maxAngular {
@@ -83,20 +91,24 @@ final class BispectrumTests: XCTestCase {
                     for m in 1...l {
                         // Y^m = (−1)^m (Y_m + i Y_−m)/√2, Y^−m = (Y_m − i Y_−m)/√2 (real Y_±m of §6).
                         let s = (m % 2 == 0 ? 1.0 : -1.0) / 2.0.squareRoot()
-                        re[c + m] = s * real[c + m]; im[c + m] = s * real[c - m]
-                        re[c - m] = real[c + m] / 2.0.squareRoot(); im[c - m] = -real[c - m] / 2.0.squareRoot()
+                        re[c + m] = s * real[c + m]
+                        im[c + m] = s * real[c - m]
+                        re[c - m] = real[c + m] / 2.0.squareRoot()
+                        im[c - m] = -real[c - m] / 2.0.squareRoot()
                     }
                 }
             }
             for (c, column) in columns.enumerated() {
                 let (o1, o2, o3) = (column.q[0] * lm, column.q[1] * lm, column.q[2] * lm)
-                var sumRe = 0.0, sumIm = 0.0
+                var sumRe = 0.0
+                var sumIm = 0.0
                 for (i1, i2, i3, w) in column.terms {
                     let (ar, ai) = (re[o1 + i1], im[o1 + i1])
                     let (br, bi) = (re[o2 + i2], im[o2 + i2])
                     let (cr, ci) = (re[o3 + i3], im[o3 + i3])
                     let (pr, pi) = (ar * br - ai * bi, ar * bi + ai * br)
-                    sumRe += w * (pr * cr - pi * ci); sumIm += w * (pr * ci + pi * cr)
+                    sumRe += w * (pr * cr - pi * ci)
+                    sumIm += w * (pr * ci + pi * cr)
                 }
                 worst = max(worst, abs(sumRe - bispectrum.values[row * bispectrum.columnCount + c]))
                 imaginary = max(imaginary, abs(sumIm))
@@ -122,8 +134,9 @@ final class BispectrumTests: XCTestCase {
     func testMixedBasisColumnsAndValues() throws {
         // A fitted "mixed" basis has one channel group: columns without neighbour types.
         let molecules = (0..<6).map { TestStructures.molecule(seed: UInt64(30 + $0)) }
-        let h = SoapHypers(cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
-                           maxAngular: 2, maxRadial: 4, splineAccuracy: 1e-9)
+        let h = SoapHypers(
+            cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
+            maxAngular: 2, maxRadial: 4, splineAccuracy: 1e-9)
         let featurizer = Featurizer(threads: 2)
         let stats = try featurizer.statistics(molecules, basis: try primitiveBasis(h, species: species))
         let fit = try OptimalBasis.fit(stats, hypers: h, contraction: .mixed, q: 3)
@@ -159,7 +172,8 @@ final class BispectrumTests: XCTestCase {
         let se = try Featurizer(threads: 1).compute([fixture.structures[2]], type: .sphericalExpansion, basis: basis).values
         let seRotated = try Featurizer(threads: 1).compute(
             [TestStructures.rotated(fixture.structures[2], by: TestStructures.rotation(seed: 41))],
-            type: .sphericalExpansion, basis: basis).values
+            type: .sphericalExpansion, basis: basis
+        ).values
         XCTAssertGreaterThan(maxAbsDifference(se, seRotated), 1e-3)
     }
 

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import XCTest
+
 @testable import SoapCore
 
 /// Real Clebsch–Gordan tables: textbook complex values, both orthogonality
@@ -22,8 +23,9 @@ final class ClebschGordanTests: XCTestCase {
             (2, 0, 1, 0, 1, 0, -(2.0 / 5).squareRoot()),
         ]
         for (l1, m1, l2, m2, L, M, expected) in cases {
-            XCTAssertEqual(ClebschGordan.complex(l1, m1, l2, m2, L, M), expected, accuracy: 1e-15,
-                           "<\(l1) \(m1) \(l2) \(m2)|\(L) \(M)>")
+            XCTAssertEqual(
+                ClebschGordan.complex(l1, m1, l2, m2, L, M), expected, accuracy: 1e-15,
+                "<\(l1) \(m1) \(l2) \(m2)|\(L) \(M)>")
         }
         XCTAssertEqual(ClebschGordan.complex(1, 1, 1, 1, 1, 1), 0, "M ≠ m1 + m2")
         XCTAssertEqual(ClebschGordan.complex(1, 0, 1, 0, 3, 0), 0, "outside the triangle")
@@ -37,7 +39,8 @@ final class ClebschGordanTests: XCTestCase {
         var worst = 0.0
         for l1 in 0...lMax {
             for l2 in 0...lMax {
-                let d1 = 2 * l1 + 1, d2 = 2 * l2 + 1
+                let d1 = 2 * l1 + 1
+                let d2 = 2 * l2 + 1
                 // Dense U[(L, M)][(m1, m2)]: a square matrix, orthogonal.
                 var rows: [[Double]] = []
                 for L in abs(l1 - l2)...(l1 + l2) {
@@ -50,8 +53,12 @@ final class ClebschGordanTests: XCTestCase {
                 XCTAssertEqual(rows.count, d1 * d2)
                 for a in rows.indices {
                     for b in rows.indices {
-                        var dotRows = 0.0, dotColumns = 0.0
-                        for k in rows.indices { dotRows += rows[a][k] * rows[b][k]; dotColumns += rows[k][a] * rows[k][b] }
+                        var dotRows = 0.0
+                        var dotColumns = 0.0
+                        for k in rows.indices {
+                            dotRows += rows[a][k] * rows[b][k]
+                            dotColumns += rows[k][a] * rows[k][b]
+                        }
                         let delta = a == b ? 1.0 : 0.0
                         worst = max(worst, abs(dotRows - delta), abs(dotColumns - delta))
                     }
@@ -116,7 +123,8 @@ final class ClebschGordanTests: XCTestCase {
                 for l2 in 0...lMax {
                     var sum = [Double](repeating: 0, count: (2 * l1 + 1) * (2 * l2 + 1))
                     for L in abs(l1 - l2)...(l1 + l2) {
-                        let k = (Double((2 * l1 + 1) * (2 * l2 + 1)) / (4 * Double.pi * Double(2 * L + 1))).squareRoot()
+                        let k =
+                            (Double((2 * l1 + 1) * (2 * l2 + 1)) / (4 * Double.pi * Double(2 * L + 1))).squareRoot()
                             * ClebschGordan.complex(l1, 0, l2, 0, L, 0)
                         for e in cg.range(l1, l2, L) {
                             let i = (Int(cg.m1[e]) + l1) * (2 * l2 + 1) + Int(cg.m2[e]) + l2
@@ -146,7 +154,9 @@ final class ClebschGordanTests: XCTestCase {
                     stored += r.count
                     XCTAssertGreaterThan(r.count, 0)
                     for e in r {
-                        let a = abs(Int(cg.m1[e])), b = abs(Int(cg.m2[e])), c = abs(Int(cg.mL[e]))
+                        let a = abs(Int(cg.m1[e]))
+                        let b = abs(Int(cg.m2[e]))
+                        let c = abs(Int(cg.mL[e]))
                         XCTAssertTrue(c == a + b || c == abs(a - b), "(\(l1) \(l2) \(L)) entry \(e)")
                         XCTAssertGreaterThan(abs(cg.values[e]), 1e-10)
                     }
@@ -157,7 +167,9 @@ final class ClebschGordanTests: XCTestCase {
         XCTAssertEqual(stored, cg.values.count)
         // Far fewer than the dense (2l1+1)(2l2+1)(2L+1) entries.
         var dense = 0
-        for l1 in 0...6 { for l2 in 0...6 { for L in abs(l1 - l2)...(l1 + l2) { dense += (2 * l1 + 1) * (2 * l2 + 1) * (2 * L + 1) } } }
+        for l1 in 0...6 {
+            for l2 in 0...6 { for L in abs(l1 - l2)...(l1 + l2) { dense += (2 * l1 + 1) * (2 * l2 + 1) * (2 * L + 1) } }
+        }
         XCTAssertLessThan(stored * 4, dense)
     }
 

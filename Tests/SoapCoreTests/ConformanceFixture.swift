@@ -39,22 +39,25 @@ struct ConformanceFixture {
     static func parseHypers(_ h: [String: Any]) -> SoapHypers {
         let cutoff = h["cutoff"] as! [String: Any]
         let smoothingJSON = cutoff["smoothing"] as! [String: Any]
-        let smoothing: CutoffSmoothing = (smoothingJSON["type"] as! String) == "Step"
+        let smoothing: CutoffSmoothing =
+            (smoothingJSON["type"] as! String) == "Step"
             ? .step : .shiftedCosine(width: (smoothingJSON["width"] as! NSNumber).doubleValue)
         let density = h["density"] as! [String: Any]
         var scaling = RadialScaling.none
         if let s = density["scaling"] as? [String: Any] {
-            scaling = .willatt2018(rate: (s["rate"] as! NSNumber).doubleValue, scale: (s["scale"] as! NSNumber).doubleValue,
-                                   exponent: (s["exponent"] as! NSNumber).doubleValue)
+            scaling = .willatt2018(
+                rate: (s["rate"] as! NSNumber).doubleValue, scale: (s["scale"] as! NSNumber).doubleValue,
+                exponent: (s["exponent"] as! NSNumber).doubleValue)
         }
         let basis = h["basis"] as! [String: Any]
         let radial = basis["radial"] as! [String: Any]
-        return SoapHypers(cutoff: (cutoff["radius"] as! NSNumber).doubleValue, smoothing: smoothing,
-                          densityWidth: (density["width"] as! NSNumber).doubleValue, scaling: scaling,
-                          centerAtomWeight: (density["center_atom_weight"] as? NSNumber)?.doubleValue ?? 1,
-                          maxAngular: (basis["max_angular"] as? NSNumber)?.intValue ?? 0,
-                          maxRadial: (radial["max_radial"] as! NSNumber).intValue,
-                          splineAccuracy: (basis["spline_accuracy"] as? NSNumber)?.doubleValue)
+        return SoapHypers(
+            cutoff: (cutoff["radius"] as! NSNumber).doubleValue, smoothing: smoothing,
+            densityWidth: (density["width"] as! NSNumber).doubleValue, scaling: scaling,
+            centerAtomWeight: (density["center_atom_weight"] as? NSNumber)?.doubleValue ?? 1,
+            maxAngular: (basis["max_angular"] as? NSNumber)?.intValue ?? 0,
+            maxRadial: (radial["max_radial"] as! NSNumber).intValue,
+            splineAccuracy: (basis["spline_accuracy"] as? NSNumber)?.doubleValue)
     }
 
     var expected: [String: Any] { json["expected"] as! [String: Any] }
@@ -73,7 +76,8 @@ struct ConformanceFixture {
 /// Largest |ours − theirs| over all entries, matching columns by label and
 /// checking coverage both ways (every label of theirs exists in ours and vice versa).
 func maxDeviation(_ ours: FeatureMatrix, _ expected: (names: [String], columns: [[Int]: Int], values: [[Double]]))
-    -> (deviation: Double, missing: Int, extra: Int) {
+    -> (deviation: Double, missing: Int, extra: Int)
+{
     let width = ours.properties.names.count
     var ourColumns: [[Int]: Int] = [:]
     for c in 0..<ours.columnCount {

@@ -1,5 +1,5 @@
-import XCTest
 import SoapCore
+import XCTest
 
 /// featomic 0.6.7 reference numbers (shared conformance set): values within
 /// 1e-6 absolute, gradients within 2e-5, columns matched by label both ways.
@@ -15,10 +15,14 @@ final class ConformanceTests: XCTestCase {
             let fixture = try ConformanceFixture(name)
             let featurizer = Featurizer(threads: 2)
             let primitive = try basis(fixture.hypers, fixture.species)
-            for (key, type, b) in [("spherical_expansion", DescriptorType.sphericalExpansion, primitive),
-                                   ("power_spectrum", .powerSpectrum, primitive),
-                                   ("radial_spectrum", .radialSpectrum,
-                                    try basis(fixture.radialSpectrumHypers, fixture.species))] {
+            for (key, type, b) in [
+                ("spherical_expansion", DescriptorType.sphericalExpansion, primitive),
+                ("power_spectrum", .powerSpectrum, primitive),
+                (
+                    "radial_spectrum", .radialSpectrum,
+                    try basis(fixture.radialSpectrumHypers, fixture.species)
+                ),
+            ] {
                 let expected = try XCTUnwrap(fixture.expectedBlock(key), "\(name) \(key)")
                 let ours = try featurizer.compute(fixture.structures, type: type, basis: b)
                 XCTAssertEqual(ours.properties.names, expected.names, "\(name) \(key)")
@@ -44,8 +48,9 @@ final class ConformanceTests: XCTestCase {
             let fixture = try ConformanceFixture(name)
             guard let expected = fixture.expectedBlock("bispectrum") else { continue }
             cases += 1
-            let ours = try Featurizer(threads: 2).compute(fixture.structures, type: .bispectrum,
-                                                          basis: try basis(fixture.hypers, fixture.species))
+            let ours = try Featurizer(threads: 2).compute(
+                fixture.structures, type: .bispectrum,
+                basis: try basis(fixture.hypers, fixture.species))
             XCTAssertEqual(ours.properties.names, expected.names, name)
             XCTAssertEqual(ours.rowCount, expected.values.count, "\(name) rows")
             let theirLabels = ((fixture.expected["bispectrum"] as! [String: Any])["labels"] as! [[NSNumber]])
@@ -66,25 +71,33 @@ final class ConformanceTests: XCTestCase {
             let fixture = try ConformanceFixture(name)
             guard let entries = fixture.expected["power_spectrum_gradients"] as? [[String: Any]] else { continue }
             let expected = try XCTUnwrap(fixture.expectedBlock("power_spectrum"))
-            let ours = try Featurizer(threads: 2).compute(fixture.structures, type: .powerSpectrum,
-                                                          basis: try basis(fixture.hypers, fixture.species),
-                                                          gradients: true)
+            let ours = try Featurizer(threads: 2).compute(
+                fixture.structures, type: .powerSpectrum,
+                basis: try basis(fixture.hypers, fixture.species),
+                gradients: true)
             let labels = try XCTUnwrap(ours.gradientSamples)
             let grads = try XCTUnwrap(ours.gradientValues)
             let cols = ours.columnCount
             var ourEntry: [[Int]: Int] = [:]
             for e in 0..<labels.count { ourEntry[labels[e].map { Int($0) }] = e }
             // Same (row, atom) pairs, both ways.
-            let theirPairs = Set(entries.map { [($0["sample_row"] as! NSNumber).intValue,
-                                                ($0["structure"] as! NSNumber).intValue,
-                                                ($0["atom"] as! NSNumber).intValue] })
+            let theirPairs = Set(
+                entries.map {
+                    [
+                        ($0["sample_row"] as! NSNumber).intValue,
+                        ($0["structure"] as! NSNumber).intValue,
+                        ($0["atom"] as! NSNumber).intValue,
+                    ]
+                })
             XCTAssertEqual(Set(ourEntry.keys), theirPairs, "\(name): gradient pairs differ")
             var ourColumn: [[Int]: Int] = [:]
             for c in 0..<cols { ourColumn[ours.properties[c].map { Int($0) }] = c }
             var worst = 0.0
             for entry in entries {
-                let key = [(entry["sample_row"] as! NSNumber).intValue, (entry["structure"] as! NSNumber).intValue,
-                           (entry["atom"] as! NSNumber).intValue]
+                let key = [
+                    (entry["sample_row"] as! NSNumber).intValue, (entry["structure"] as! NSNumber).intValue,
+                    (entry["atom"] as! NSNumber).intValue,
+                ]
                 guard let e = ourEntry[key] else { continue }
                 let values = (entry["values"] as! [[NSNumber]]).map { $0.map { $0.doubleValue } }
                 for (label, theirs) in expected.columns {

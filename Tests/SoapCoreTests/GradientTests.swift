@@ -1,17 +1,21 @@
-import XCTest
 import SoapCore
+import XCTest
 
 /// Analytic position gradients against central finite differences of
 /// soapd's own values, for every descriptor, per atom and per structure.
 final class GradientTests: XCTestCase {
-    let siHypers = SoapHypers(cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.5,
-                              maxAngular: 4, maxRadial: 4)
-    let moleculeHypers = SoapHypers(cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.3,
-                                    scaling: .willatt2018(rate: 1, scale: 2, exponent: 4), centerAtomWeight: 0.7,
-                                    maxAngular: 3, maxRadial: 3)
+    let siHypers = SoapHypers(
+        cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.5,
+        maxAngular: 4, maxRadial: 4)
+    let moleculeHypers = SoapHypers(
+        cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.3,
+        scaling: .willatt2018(rate: 1, scale: 2, exponent: 4), centerAtomWeight: 0.7,
+        maxAngular: 3, maxRadial: 3)
 
-    func check(_ structure: Structure, hypers: SoapHypers, species: [Int], type: DescriptorType,
-               level: SampleLevel, file: StaticString = #filePath, line: UInt = #line) throws {
+    func check(
+        _ structure: Structure, hypers: SoapHypers, species: [Int], type: DescriptorType,
+        level: SampleLevel, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let basis = try primitiveBasis(hypers, species: species)
         let featurizer = Featurizer(threads: 2)
         let result = try featurizer.compute([structure], type: type, basis: basis, level: level, gradients: true)
@@ -25,7 +29,8 @@ final class GradientTests: XCTestCase {
         let scale = max(maxAbs(grads), 1e-12)
         for atom in 0..<structure.count {
             for d in 0..<3 {
-                var plus = structure, minus = structure
+                var plus = structure
+                var minus = structure
                 plus.positions[3 * atom + d] += h
                 minus.positions[3 * atom + d] -= h
                 let vp = try featurizer.compute([plus], type: type, basis: basis, level: level).values
@@ -36,7 +41,9 @@ final class GradientTests: XCTestCase {
                         let fd = (vp[row * cols + c] - vm[row * cols + c]) / (2 * h)
                         let analytic = e.map { grads[($0 * 3 + d) * cols + c] } ?? 0
                         if e == nil && abs(fd) > 1e-9 * scale {
-                            XCTFail("row \(row) atom \(atom): non-zero derivative \(fd) but no gradient entry", file: file, line: line)
+                            XCTFail(
+                                "row \(row) atom \(atom): non-zero derivative \(fd) but no gradient entry", file: file, line: line
+                            )
                             return
                         }
                         worst = max(worst, abs(fd - analytic))
@@ -45,8 +52,9 @@ final class GradientTests: XCTestCase {
             }
         }
         print("gradients \(type) \(level): max |FD − analytic| / max |gradient| = \(worst / scale)")
-        XCTAssertLessThan(worst / scale, 1e-5, "\(type) \(level): worst |FD − analytic| = \(worst), max gradient \(scale)",
-                          file: file, line: line)
+        XCTAssertLessThan(
+            worst / scale, 1e-5, "\(type) \(level): worst |FD − analytic| = \(worst), max gradient \(scale)",
+            file: file, line: line)
     }
 
     func testSiliconAllDescriptors() throws {
@@ -74,7 +82,9 @@ final class GradientTests: XCTestCase {
         // Cutoff far larger than the 2-atom cell: every atom sees its own images.
         // Displaced from the ideal sites, where symmetry makes every gradient vanish.
         var primitive = TestStructures.siliconPrimitive
-        primitive.positions[3] += 0.1; primitive.positions[4] -= 0.05; primitive.positions[5] += 0.07
+        primitive.positions[3] += 0.1
+        primitive.positions[4] -= 0.05
+        primitive.positions[5] += 0.07
         try check(primitive, hypers: siHypers, species: [14], type: .powerSpectrum, level: .atom)
         try check(primitive, hypers: siHypers, species: [14], type: .sphericalExpansion, level: .structure)
         try check(primitive, hypers: siHypers, species: [14], type: .bispectrum, level: .atom)

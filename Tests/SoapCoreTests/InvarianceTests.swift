@@ -1,14 +1,17 @@
-import XCTest
 import SoapCore
+import XCTest
 
 /// Symmetries the descriptors must respect: rotation, permutation,
 /// translation, and the choice of periodic cell.
 final class InvarianceTests: XCTestCase {
-    let hypers = SoapHypers(cutoff: 5.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.5,
-                            maxAngular: 5, maxRadial: 5)
+    let hypers = SoapHypers(
+        cutoff: 5.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.5,
+        maxAngular: 5, maxRadial: 5)
 
-    func compute(_ s: [Structure], _ type: DescriptorType = .powerSpectrum, species: [Int] = [14],
-                 level: SampleLevel = .atom) throws -> FeatureMatrix {
+    func compute(
+        _ s: [Structure], _ type: DescriptorType = .powerSpectrum, species: [Int] = [14],
+        level: SampleLevel = .atom
+    ) throws -> FeatureMatrix {
         try Featurizer(threads: 2).compute(s, type: type, basis: try primitiveBasis(hypers, species: species), level: level)
     }
 
@@ -31,13 +34,17 @@ final class InvarianceTests: XCTestCase {
         let molecule = TestStructures.molecule()
         let species = [1, 6, 7, 8]
         let a = try compute([molecule], .sphericalExpansion, species: species)
-        let b = try compute([TestStructures.rotated(molecule, by: TestStructures.rotation(seed: 9))], .sphericalExpansion,
-                            species: species)
+        let b = try compute(
+            [TestStructures.rotated(molecule, by: TestStructures.rotation(seed: 9))], .sphericalExpansion,
+            species: species)
         XCTAssertGreaterThan(maxAbsDifference(a.values, b.values), 1e-3, "a rotation should change the expansion")
         let names = a.properties.names
-        let lIndex = names.firstIndex(of: "l")!, nIndex = names.firstIndex(of: "n")!, tIndex = names.firstIndex(of: "neighbor_type")!
+        let lIndex = names.firstIndex(of: "l")!
+        let nIndex = names.firstIndex(of: "n")!
+        let tIndex = names.firstIndex(of: "neighbor_type")!
         for row in 0..<a.rowCount {
-            var normsA: [[Int32]: Double] = [:], normsB: [[Int32]: Double] = [:]
+            var normsA: [[Int32]: Double] = [:]
+            var normsB: [[Int32]: Double] = [:]
             for c in 0..<a.columnCount {
                 let label = a.properties[c]
                 let key = [label[label.startIndex + tIndex], label[label.startIndex + lIndex], label[label.startIndex + nIndex]]
@@ -55,7 +62,8 @@ final class InvarianceTests: XCTestCase {
         var permuted = structure
         permuted.numbers = permutation.map { structure.numbers[$0] }
         permuted.positions = permutation.flatMap { structure.positions[(3 * $0)..<(3 * $0 + 3)] }
-        let a = try compute([structure], species: [11, 17]), b = try compute([permuted], species: [11, 17])
+        let a = try compute([structure], species: [11, 17])
+        let b = try compute([permuted], species: [11, 17])
         let cols = a.columnCount
         for (newIndex, old) in permutation.enumerated() {
             let rowA = Array(a.values[(old * cols)..<((old + 1) * cols)])
@@ -72,9 +80,12 @@ final class InvarianceTests: XCTestCase {
             let species = Array(Set(structure.numbers)).sorted()
             var moved = structure
             for i in 0..<structure.count {
-                moved.positions[3 * i] += 13.7; moved.positions[3 * i + 1] -= 4.1; moved.positions[3 * i + 2] += 0.33
+                moved.positions[3 * i] += 13.7
+                moved.positions[3 * i + 1] -= 4.1
+                moved.positions[3 * i + 2] += 0.33
             }
-            let a = try compute([structure], species: species), b = try compute([moved], species: species)
+            let a = try compute([structure], species: species)
+            let b = try compute([moved], species: species)
             XCTAssertLessThan(maxAbsDifference(a.values, b.values), 1e-10)
         }
     }
@@ -104,7 +115,8 @@ final class InvarianceTests: XCTestCase {
         for i in 0..<structure.count where i % 3 == 0 {
             for k in 0..<3 { other.positions[3 * i + k] += 2 * c[3 + k] - c[6 + k] }
         }
-        let a = try compute([structure], species: [11, 17]), b = try compute([other], species: [11, 17])
+        let a = try compute([structure], species: [11, 17])
+        let b = try compute([other], species: [11, 17])
         XCTAssertLessThan(maxAbsDifference(a.values, b.values), 1e-10)
     }
 
@@ -115,18 +127,23 @@ final class InvarianceTests: XCTestCase {
         var h = hypers
         h.centerAtomWeight = weight
         let atom = Structure(numbers: [14], positions: [1, 2, 3])
-        let se = try Featurizer(threads: 1).compute([atom], type: .sphericalExpansion,
-                                                    basis: try primitiveBasis(h, species: [14]))
+        let se = try Featurizer(threads: 1).compute(
+            [atom], type: .sphericalExpansion,
+            basis: try primitiveBasis(h, species: [14]))
         let gto = try GtoRadialBasis(cutoff: h.cutoff, densityWidth: h.densityWidth, count: h.radialCount, maxAngular: 0)
         let sigma2 = h.densityWidth * h.densityWidth
         for c in 0..<se.columnCount {
             let label = se.properties[c].map { Int($0) }  // neighbor_type, l, m, n
             let value = se.values[c]
-            if label[1] != 0 { XCTAssertEqual(value, 0, "l > 0 must vanish"); continue }
+            if label[1] != 0 {
+                XCTAssertEqual(value, 0, "l > 0 must vanish")
+                continue
+            }
             let n = label[3]
             // I_n0(0) = (πσ²)^(-3/4) 4π ∫ x² R_n(x) e^{-x²/2σ²} dx  (i_0(0) = 1)
             var integral = 0.0
-            let steps = 20000, top = 12.0
+            let steps = 20000
+            let top = 12.0
             for s in 0...steps {
                 let x = top * Double(s) / Double(steps)
                 let w = (s == 0 || s == steps) ? 0.5 : 1.0

@@ -1,13 +1,15 @@
 import Foundation
 import XCTest
+
 @testable import SoapCore
 
 /// The NICE multispectrum and λ-SOAP: consistency with the power spectrum and the
 /// bispectrum, symmetries, equivariance, gradients and fitted contractions.
 final class MultispectrumTests: XCTestCase {
     let species = [1, 6, 7, 8]
-    let hypers = SoapHypers(cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
-                            centerAtomWeight: 0.8, maxAngular: 3, maxRadial: 2)
+    let hypers = SoapHypers(
+        cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
+        centerAtomWeight: 0.8, maxAngular: 3, maxRadial: 2)
 
     lazy var molecules: [Structure] = (0..<30).map { k in
         // Ethanol-shaped, elements shuffled and geometry rattled (as in SupervisedBasisTests).
@@ -19,17 +21,21 @@ final class MultispectrumTests: XCTestCase {
 
     /// A fitted "mixed" basis of q channels: one channel group, so high orders stay small.
     func mixedBasis(q: Int, maxAngular: Int = 2, maxRadial: Int = 4) throws -> ExpansionBasis {
-        let h = SoapHypers(cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
-                           maxAngular: maxAngular, maxRadial: maxRadial, splineAccuracy: 1e-9)
+        let h = SoapHypers(
+            cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
+            maxAngular: maxAngular, maxRadial: maxRadial, splineAccuracy: 1e-9)
         let stats = try Featurizer(threads: 2).statistics(molecules, basis: try primitiveBasis(h, species: species))
         let fit = try OptimalBasis.fit(stats, hypers: h, contraction: .mixed, q: q)
         return fit.expansionBasis(tables: try fit.splineTables())
     }
 
-    func multispectrum(_ structures: [Structure], basis: ExpansionBasis, order: Int, level: SampleLevel = .atom,
-                       gradients: Bool = false, contraction: MultispectrumContraction? = nil) throws -> FeatureMatrix {
-        try Featurizer(threads: 2).compute(structures, type: .multispectrum, basis: basis, level: level, gradients: gradients,
-                                           options: DescriptorOptions(correlationOrder: order, contraction: contraction))
+    func multispectrum(
+        _ structures: [Structure], basis: ExpansionBasis, order: Int, level: SampleLevel = .atom,
+        gradients: Bool = false, contraction: MultispectrumContraction? = nil
+    ) throws -> FeatureMatrix {
+        try Featurizer(threads: 2).compute(
+            structures, type: .multispectrum, basis: basis, level: level, gradients: gradients,
+            options: DescriptorOptions(correlationOrder: order, contraction: contraction))
     }
 
     func columnIndex(_ m: FeatureMatrix) -> [[Int32]: Int] {
@@ -59,8 +65,9 @@ final class MultispectrumTests: XCTestCase {
             let backward = try XCTUnwrap(index[[l, l, t2, n2, t1, n1]])
             for row in 0..<p.rowCount {
                 let expected = p.values[row * p.columnCount + c]
-                worst = max(worst, abs(kappa * m.values[row * m.columnCount + forward] - expected),
-                            abs(kappa * m.values[row * m.columnCount + backward] - expected))
+                worst = max(
+                    worst, abs(kappa * m.values[row * m.columnCount + forward] - expected),
+                    abs(kappa * m.values[row * m.columnCount + backward] - expected))
             }
         }
         let scale = maxAbs(p.values)
@@ -95,20 +102,23 @@ final class MultispectrumTests: XCTestCase {
         let ms = try multispectrum(molecules, basis: small, order: 3)
         let bs = try Featurizer(threads: 2).compute(molecules, type: .bispectrum, basis: small)
         XCTAssertGreaterThan(ms.rowCount, 3 * bs.columnCount)
-        let forward = try FeatureReconstruction.residualVariance(target: ms.values, targetColumns: ms.columnCount,
-                                                                 basis: bs.values, basisColumns: bs.columnCount,
-                                                                 rows: ms.rowCount, centered: false)
-        let backward = try FeatureReconstruction.residualVariance(target: bs.values, targetColumns: bs.columnCount,
-                                                                  basis: ms.values, basisColumns: ms.columnCount,
-                                                                  rows: ms.rowCount, centered: false)
+        let forward = try FeatureReconstruction.residualVariance(
+            target: ms.values, targetColumns: ms.columnCount,
+            basis: bs.values, basisColumns: bs.columnCount,
+            rows: ms.rowCount, centered: false)
+        let backward = try FeatureReconstruction.residualVariance(
+            target: bs.values, targetColumns: bs.columnCount,
+            basis: ms.values, basisColumns: ms.columnCount,
+            rows: ms.rowCount, centered: false)
         print("multispectrum ν=3 from bispectrum: residual \(forward); bispectrum from multispectrum: \(backward)")
         XCTAssertLessThan(forward, 1e-12)
         XCTAssertLessThan(backward, 1e-12)
         // The ν = 2 features do not span them: the check can fail.
         let ps = try multispectrum(molecules, basis: small, order: 2)
-        let fromPower = try FeatureReconstruction.residualVariance(target: ms.values, targetColumns: ms.columnCount,
-                                                                   basis: ps.values, basisColumns: ps.columnCount,
-                                                                   rows: ms.rowCount, centered: false)
+        let fromPower = try FeatureReconstruction.residualVariance(
+            target: ms.values, targetColumns: ms.columnCount,
+            basis: ps.values, basisColumns: ps.columnCount,
+            rows: ms.rowCount, centered: false)
         XCTAssertGreaterThan(fromPower, 1e-4)
     }
 
@@ -117,23 +127,30 @@ final class MultispectrumTests: XCTestCase {
     func relativeDifference(_ a: [Double], _ b: [Double]) -> Double { maxAbsDifference(a, b) / max(maxAbs(a), 1e-300) }
 
     func testRotationAndPermutationInvariance() throws {
-        let primitive = try primitiveBasis(SoapHypers(cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
-                                                      maxAngular: 2, maxRadial: 1), species: species)
+        let primitive = try primitiveBasis(
+            SoapHypers(
+                cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
+                maxAngular: 2, maxRadial: 1), species: species)
         let mixed = try mixedBasis(q: 3)
         let molecule = molecules[4]
         let permutation = [3, 0, 9, 1, 7, 2, 8, 5, 4, 6]
         var permuted = molecule
         permuted.numbers = permutation.map { molecule.numbers[$0] }
         permuted.positions = permutation.flatMap { molecule.positions[(3 * $0)..<(3 * $0 + 3)] }
-        for (name, basis, order) in [("primitive", primitive, 2), ("primitive", primitive, 3), ("mixed", mixed, 3),
-                                     ("mixed", mixed, 4)] {
+        for (name, basis, order) in [
+            ("primitive", primitive, 2), ("primitive", primitive, 3), ("mixed", mixed, 3),
+            ("mixed", mixed, 4),
+        ] {
             let reference = try multispectrum([molecule], basis: basis, order: order)
             XCTAssertGreaterThan(maxAbs(reference.values), 1e-4)
             var worst = 0.0
             for seed in 1...3 {
                 let rotated = TestStructures.rotated(molecule, by: TestStructures.rotation(seed: UInt64(60 + seed)))
-                worst = max(worst, relativeDifference(reference.values,
-                                                      try multispectrum([rotated], basis: basis, order: order).values))
+                worst = max(
+                    worst,
+                    relativeDifference(
+                        reference.values,
+                        try multispectrum([rotated], basis: basis, order: order).values))
             }
             let p = try multispectrum([permuted], basis: basis, order: order)
             let cols = p.columnCount
@@ -142,7 +159,9 @@ final class MultispectrumTests: XCTestCase {
                 for c in 0..<cols { reordered[oldRow * cols + c] = p.values[newRow * cols + c] }
             }
             let permutationError = relativeDifference(reference.values, reordered)
-            print("multispectrum ν=\(order) \(name) (\(reference.columnCount) columns): rotation \(worst), permutation \(permutationError)")
+            print(
+                "multispectrum ν=\(order) \(name) (\(reference.columnCount) columns): rotation \(worst), permutation \(permutationError)"
+            )
             XCTAssertLessThan(worst, 1e-10, "\(name) ν = \(order)")
             XCTAssertLessThan(permutationError, 1e-10, "\(name) ν = \(order)")
         }
@@ -161,23 +180,34 @@ final class MultispectrumTests: XCTestCase {
         var scratch = SphericalHarmonics.Scratch(maxAngular: lambda)
         var rng = SeededRandom(seed: 99)
         let points = 4 * d
-        var a = [Double](repeating: 0, count: points * d), b = a
+        var a = [Double](repeating: 0, count: points * d)
+        var b = a
         var y = [Double](repeating: 0, count: sh.count)
         for p in 0..<points {
             var v = [rng.gaussian(), rng.gaussian(), rng.gaussian()]
             let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).squareRoot()
             v = v.map { $0 / n }
             let w = (0..<3).map { i in r[3 * i] * v[0] + r[3 * i + 1] * v[1] + r[3 * i + 2] * v[2] }
-            y.withUnsafeMutableBufferPointer { sh.evaluate(x: v[0], y: v[1], z: v[2], values: $0.baseAddress!, gradients: nil, scratch: &scratch) }
+            y.withUnsafeMutableBufferPointer {
+                sh.evaluate(x: v[0], y: v[1], z: v[2], values: $0.baseAddress!, gradients: nil, scratch: &scratch)
+            }
             for k in 0..<d { a[p * d + k] = y[lambda * lambda + k] }
-            y.withUnsafeMutableBufferPointer { sh.evaluate(x: w[0], y: w[1], z: w[2], values: $0.baseAddress!, gradients: nil, scratch: &scratch) }
+            y.withUnsafeMutableBufferPointer {
+                sh.evaluate(x: w[0], y: w[1], z: w[2], values: $0.baseAddress!, gradients: nil, scratch: &scratch)
+            }
             for k in 0..<d { b[p * d + k] = y[lambda * lambda + k] }
         }
         // Dᵀ = (AᵀA)⁻¹ AᵀB
-        var ata = [Double](repeating: 0, count: d * d), atb = ata
-        for p in 0..<points { for i in 0..<d { for j in 0..<d {
-            ata[i * d + j] += a[p * d + i] * a[p * d + j]; atb[i * d + j] += a[p * d + i] * b[p * d + j]
-        }}}
+        var ata = [Double](repeating: 0, count: d * d)
+        var atb = ata
+        for p in 0..<points {
+            for i in 0..<d {
+                for j in 0..<d {
+                    ata[i * d + j] += a[p * d + i] * a[p * d + j]
+                    atb[i * d + j] += a[p * d + i] * b[p * d + j]
+                }
+            }
+        }
         let inverse = try! SymmetricEigen.power(ata, n: d, exponent: -1)
         var dt = [Double](repeating: 0, count: d * d)
         for i in 0..<d { for j in 0..<d { for k in 0..<d { dt[i * d + j] += inverse[i * d + k] * atb[k * d + j] } } }
@@ -188,29 +218,39 @@ final class MultispectrumTests: XCTestCase {
 
     /// λ-SOAP: each feature's 2λ+1 components rotate with the real Wigner D-matrix.
     func testLambdaSOAPIsEquivariant() throws {
-        let basis = try primitiveBasis(SoapHypers(cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
-                                                  maxAngular: 2, maxRadial: 1), species: species)
+        let basis = try primitiveBasis(
+            SoapHypers(
+                cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
+                maxAngular: 2, maxRadial: 1), species: species)
         let molecule = molecules[7]
         for lambda in [0, 1, 2, 3] {
             let options = DescriptorOptions(lambda: lambda)
             let x = try Featurizer(threads: 2).compute([molecule], type: .powerSpectrum, basis: basis, options: options)
-            XCTAssertEqual(x.properties.names, ["o3_lambda", "o3_sigma", "l_1", "l_2", "neighbor_1_type", "n_1",
-                                                "neighbor_2_type", "n_2", "m"])
+            XCTAssertEqual(
+                x.properties.names,
+                [
+                    "o3_lambda", "o3_sigma", "l_1", "l_2", "neighbor_1_type", "n_1",
+                    "neighbor_2_type", "n_2", "m",
+                ])
             let sigmas = Set((0..<x.columnCount).map { x.properties[$0][x.properties[$0].startIndex + 1] })
             XCTAssertEqual(sigmas, lambda == 0 ? [1] : [1, -1], "λ = \(lambda)")
             let d = 2 * lambda + 1
             XCTAssertEqual(x.columnCount % d, 0)
-            var worst = 0.0, moved = 0.0
+            var worst = 0.0
+            var moved = 0.0
             for seed in 1...2 {
                 let r = TestStructures.rotation(seed: UInt64(70 + seed))
                 let D = Self.wignerD(r, lambda: lambda)
                 // D is orthogonal (checks the reference itself).
-                for i in 0..<d { for j in 0..<d {
-                    let dot = (0..<d).reduce(0.0) { $0 + D[i * d + $1] * D[j * d + $1] }
-                    XCTAssertEqual(dot, i == j ? 1 : 0, accuracy: 1e-10)
-                }}
-                let y = try Featurizer(threads: 2).compute([TestStructures.rotated(molecule, by: r)], type: .powerSpectrum,
-                                                           basis: basis, options: options)
+                for i in 0..<d {
+                    for j in 0..<d {
+                        let dot = (0..<d).reduce(0.0) { $0 + D[i * d + $1] * D[j * d + $1] }
+                        XCTAssertEqual(dot, i == j ? 1 : 0, accuracy: 1e-10)
+                    }
+                }
+                let y = try Featurizer(threads: 2).compute(
+                    [TestStructures.rotated(molecule, by: r)], type: .powerSpectrum,
+                    basis: basis, options: options)
                 for row in 0..<x.rowCount {
                     for f in stride(from: 0, to: x.columnCount, by: d) {
                         let base = row * x.columnCount + f
@@ -229,16 +269,19 @@ final class MultispectrumTests: XCTestCase {
             if lambda > 0 { XCTAssertGreaterThan(moved, 1e-3 * scale, "the components do move") }
         }
         // λ = 0, σ = +1 is the ν = 2 multispectrum, column for column.
-        let zero = try Featurizer(threads: 1).compute([molecule], type: .powerSpectrum, basis: basis,
-                                                      options: DescriptorOptions(lambda: 0))
+        let zero = try Featurizer(threads: 1).compute(
+            [molecule], type: .powerSpectrum, basis: basis,
+            options: DescriptorOptions(lambda: 0))
         let invariant = try multispectrum([molecule], basis: basis, order: 2)
         XCTAssertEqual(zero.values, invariant.values)
     }
 
     // MARK: gradients
 
-    func checkGradients(_ structure: Structure, level: SampleLevel,
-                        compute: (Structure, Bool) throws -> FeatureMatrix, name: String) throws {
+    func checkGradients(
+        _ structure: Structure, level: SampleLevel,
+        compute: (Structure, Bool) throws -> FeatureMatrix, name: String
+    ) throws {
         let result = try compute(structure, true)
         let cols = result.columnCount
         let labels = try XCTUnwrap(result.gradientSamples)
@@ -251,16 +294,21 @@ final class MultispectrumTests: XCTestCase {
         XCTAssertEqual(try compute(structure, false).values, result.values)
         for atom in 0..<structure.count {
             for d in 0..<3 {
-                var plus = structure, minus = structure
+                var plus = structure
+                var minus = structure
                 plus.positions[3 * atom + d] += h
                 minus.positions[3 * atom + d] -= h
-                let vp = try compute(plus, false).values, vm = try compute(minus, false).values
+                let vp = try compute(plus, false).values
+                let vm = try compute(minus, false).values
                 for row in 0..<result.rowCount {
                     let e = entry[[Int32(row), Int32(atom)]]
                     for c in 0..<cols {
                         let fd = (vp[row * cols + c] - vm[row * cols + c]) / (2 * h)
                         let analytic = e.map { grads[($0 * 3 + d) * cols + c] } ?? 0
-                        if e == nil && abs(fd) > 1e-9 * scale { XCTFail("\(name): derivative without an entry"); return }
+                        if e == nil && abs(fd) > 1e-9 * scale {
+                            XCTFail("\(name): derivative without an entry")
+                            return
+                        }
                         worst = max(worst, abs(fd - analytic))
                     }
                 }
@@ -272,24 +320,39 @@ final class MultispectrumTests: XCTestCase {
     }
 
     func testGradientsAgainstFiniteDifferences() throws {
-        let primitive = try primitiveBasis(SoapHypers(cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
-                                                      scaling: .willatt2018(rate: 1, scale: 2, exponent: 4),
-                                                      centerAtomWeight: 0.7, maxAngular: 2, maxRadial: 1), species: species)
+        let primitive = try primitiveBasis(
+            SoapHypers(
+                cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35,
+                scaling: .willatt2018(rate: 1, scale: 2, exponent: 4),
+                centerAtomWeight: 0.7, maxAngular: 2, maxRadial: 1), species: species)
         let mixed = try mixedBasis(q: 2)
         let molecule = molecules[2]
         for level in [SampleLevel.atom, .structure] {
-            try checkGradients(molecule, level: level, compute: { s, g in
-                try self.multispectrum([s], basis: primitive, order: 3, level: level, gradients: g) }, name: "ν=3 primitive")
-            try checkGradients(molecule, level: level, compute: { s, g in
-                try self.multispectrum([s], basis: mixed, order: 4, level: level, gradients: g) }, name: "ν=4 mixed")
+            try checkGradients(
+                molecule, level: level,
+                compute: { s, g in
+                    try self.multispectrum([s], basis: primitive, order: 3, level: level, gradients: g)
+                }, name: "ν=3 primitive")
+            try checkGradients(
+                molecule, level: level,
+                compute: { s, g in
+                    try self.multispectrum([s], basis: mixed, order: 4, level: level, gradients: g)
+                }, name: "ν=4 mixed")
         }
         // λ-SOAP, and a periodic crystal with images of the neighbours.
-        try checkGradients(molecule, level: .atom, compute: { s, g in
-            try Featurizer(threads: 2).compute([s], type: .powerSpectrum, basis: primitive, gradients: g,
-                                               options: DescriptorOptions(lambda: 1)) }, name: "λ-SOAP λ=1")
+        try checkGradients(
+            molecule, level: .atom,
+            compute: { s, g in
+                try Featurizer(threads: 2).compute(
+                    [s], type: .powerSpectrum, basis: primitive, gradients: g,
+                    options: DescriptorOptions(lambda: 1))
+            }, name: "λ-SOAP λ=1")
         let si = try primitiveBasis(SoapHypers(cutoff: 4.0, densityWidth: 0.5, maxAngular: 2, maxRadial: 1), species: [14])
-        try checkGradients(TestStructures.silicon(rattle: 0.1), level: .atom, compute: { s, g in
-            try self.multispectrum([s], basis: si, order: 4, gradients: g) }, name: "ν=4 silicon")
+        try checkGradients(
+            TestStructures.silicon(rattle: 0.1), level: .atom,
+            compute: { s, g in
+                try self.multispectrum([s], basis: si, order: 4, gradients: g)
+            }, name: "ν=4 silicon")
     }
 
     // MARK: fitted contractions
@@ -303,8 +366,9 @@ final class MultispectrumTests: XCTestCase {
         let fitSet = Array(molecules.prefix(20))
         let batches = [Array(fitSet[0..<3]), Array(fitSet[3..<11]), [], Array(fitSet[11...])]
         var whole = try MultispectrumFitter(featurizer: Featurizer(threads: 2), basis: basis, correlationOrder: 4, maxFeatures: 6)
-        var batched = try MultispectrumFitter(featurizer: Featurizer(threads: 1), basis: basis, correlationOrder: 4,
-                                              maxFeatures: 6)
+        var batched = try MultispectrumFitter(
+            featurizer: Featurizer(threads: 1), basis: basis, correlationOrder: 4,
+            maxFeatures: 6)
         var passes = 0
         while !batched.isComplete {
             try whole.add(fitSet)
@@ -325,12 +389,14 @@ final class MultispectrumTests: XCTestCase {
         XCTAssertEqual(a.blocks.count, b.blocks.count)
         XCTAssertTrue(a.blocks.contains { $0.inputCount > $0.count }, "something is truncated")
         for (x, y) in zip(a.blocks, b.blocks) {
-            XCTAssertEqual([x.order, x.lambda, x.sigma, x.inputCount, x.count], [y.order, y.lambda, y.sigma, y.inputCount, y.count])
+            XCTAssertEqual(
+                [x.order, x.lambda, x.sigma, x.inputCount, x.count], [y.order, y.lambda, y.sigma, y.inputCount, y.count])
             XCTAssertLessThan(relativeDifference(x.eigenvalues, y.eigenvalues), 1e-10)
             XCTAssertEqual(x.residualVariance, y.residualVariance, accuracy: 1e-10)
         }
         // The array entry point is this loop.
-        let direct = try Featurizer(threads: 2).multispectrumContraction(fitSet, basis: basis, correlationOrder: 4, maxFeatures: 6)
+        let direct = try Featurizer(threads: 2).multispectrumContraction(
+            fitSet, basis: basis, correlationOrder: 4, maxFeatures: 6)
         XCTAssertEqual(direct.blocks.count, b.blocks.count)
         for (x, y) in zip(direct.blocks, b.blocks) { XCTAssertLessThan(relativeDifference(x.eigenvalues, y.eigenvalues), 1e-10) }
         // Passing no centres at all is an error, not an empty contraction.
@@ -343,28 +409,34 @@ final class MultispectrumTests: XCTestCase {
         let basis = try mixedBasis(q: 2)
         let fitSet = Array(molecules.prefix(20))
         let budget = 6
-        let contraction = try Featurizer(threads: 2).multispectrumContraction(fitSet, basis: basis, correlationOrder: 4,
-                                                                             maxFeatures: budget)
+        let contraction = try Featurizer(threads: 2).multispectrumContraction(
+            fitSet, basis: basis, correlationOrder: 4,
+            maxFeatures: budget)
         XCTAssertEqual(Set(contraction.blocks.map(\.order)), [2, 3, 4])
         for block in contraction.blocks {
             XCTAssertLessThanOrEqual(block.count, budget)
             XCTAssertEqual(block.eigenvalues, block.eigenvalues.sorted(by: >))
             // Orthonormal rows.
             let n = block.inputCount
-            for i in 0..<block.count { for j in 0...i {
-                let dot = (0..<n).reduce(0.0) { $0 + block.components[i * n + $1] * block.components[j * n + $1] }
-                XCTAssertEqual(dot, i == j ? 1 : 0, accuracy: 1e-10)
-            }}
+            for i in 0..<block.count {
+                for j in 0...i {
+                    let dot = (0..<n).reduce(0.0) { $0 + block.components[i * n + $1] * block.components[j * n + $1] }
+                    XCTAssertEqual(dot, i == j ? 1 : 0, accuracy: 1e-10)
+                }
+            }
         }
-        XCTAssertTrue(contraction.blocks.contains { $0.order == 3 && $0.inputCount > budget && $0.residualVariance > 0 },
-                      "order 3 is truncated")
+        XCTAssertTrue(
+            contraction.blocks.contains { $0.order == 3 && $0.inputCount > budget && $0.residualVariance > 0 },
+            "order 3 is truncated")
         for order in 2...4 {
             let m = try multispectrum(molecules, basis: basis, order: order, contraction: contraction)
             XCTAssertEqual(m.properties.names, ["component"])
             XCTAssertLessThanOrEqual(m.columnCount, budget)
             XCTAssertGreaterThan(maxAbs(m.values), 1e-4)
-            let rotated = try multispectrum(molecules.prefix(3).map {
-                TestStructures.rotated($0, by: TestStructures.rotation(seed: 5)) }, basis: basis, order: order,
+            let rotated = try multispectrum(
+                molecules.prefix(3).map {
+                    TestStructures.rotated($0, by: TestStructures.rotation(seed: 5))
+                }, basis: basis, order: order,
                 contraction: contraction)
             let reference = try multispectrum(Array(molecules.prefix(3)), basis: basis, order: order, contraction: contraction)
             XCTAssertLessThan(relativeDifference(reference.values, rotated.values), 1e-10, "ν = \(order)")
@@ -377,21 +449,25 @@ final class MultispectrumTests: XCTestCase {
         var worst = 0.0
         for row in 0..<full.rowCount {
             for r in 0..<u.count {
-                let expected = (0..<u.inputCount).reduce(0.0) { $0 + u.components[r * u.inputCount + $1] * full.values[row * full.columnCount + $1] }
+                let expected = (0..<u.inputCount).reduce(0.0) {
+                    $0 + u.components[r * u.inputCount + $1] * full.values[row * full.columnCount + $1]
+                }
                 worst = max(worst, abs(expected - projected.values[row * projected.columnCount + r]))
             }
         }
         XCTAssertLessThan(worst, 1e-12 * maxAbs(full.values))
 
         // A budget above every block's size loses nothing: the contracted ν = 3 spans the full one.
-        let generous = try Featurizer(threads: 2).multispectrumContraction(fitSet, basis: basis, correlationOrder: 3,
-                                                                          maxFeatures: 10_000)
+        let generous = try Featurizer(threads: 2).multispectrumContraction(
+            fitSet, basis: basis, correlationOrder: 3,
+            maxFeatures: 10_000)
         let full3 = try multispectrum(molecules, basis: basis, order: 3)
         let kept3 = try multispectrum(molecules, basis: basis, order: 3, contraction: generous)
         XCTAssertLessThan(kept3.columnCount, full3.columnCount, "null directions are dropped")
-        let lost = try FeatureReconstruction.residualVariance(target: full3.values, targetColumns: full3.columnCount,
-                                                              basis: kept3.values, basisColumns: kept3.columnCount,
-                                                              rows: full3.rowCount, centered: false)
+        let lost = try FeatureReconstruction.residualVariance(
+            target: full3.values, targetColumns: full3.columnCount,
+            basis: kept3.values, basisColumns: kept3.columnCount,
+            rows: full3.rowCount, centered: false)
         print("ν=3 contracted with an unbounded budget: \(kept3.columnCount) of \(full3.columnCount) columns, residual \(lost)")
         XCTAssertLessThan(lost, 1e-10)
         // A request above the fitted order is refused, naming the order.
@@ -399,8 +475,11 @@ final class MultispectrumTests: XCTestCase {
             guard case FeaturizationError.multispectrum(.contractionMismatch) = error else { return XCTFail("\(error)") }
         }
         // Gradients through the projections.
-        try checkGradients(molecules[1], level: .atom, compute: { s, g in
-            try self.multispectrum([s], basis: basis, order: 4, gradients: g, contraction: contraction) },
+        try checkGradients(
+            molecules[1], level: .atom,
+            compute: { s, g in
+                try self.multispectrum([s], basis: basis, order: 4, gradients: g, contraction: contraction)
+            },
             name: "ν=4 contracted")
     }
 
@@ -411,15 +490,20 @@ final class MultispectrumTests: XCTestCase {
                 XCTAssertEqual(error as? FeaturizationError, .multispectrum(.correlationOrder(order)))
             }
         }
-        XCTAssertThrowsError(try Featurizer().compute([molecules[0]], type: .powerSpectrum, basis: basis,
-                                                      options: DescriptorOptions(lambda: 7))) { error in
+        XCTAssertThrowsError(
+            try Featurizer().compute(
+                [molecules[0]], type: .powerSpectrum, basis: basis,
+                options: DescriptorOptions(lambda: 7))
+        ) { error in
             XCTAssertEqual(error as? FeaturizationError, .multispectrum(.lambda(7)))
         }
         // Untruncated ν = 4 on a primitive basis is far too wide: refused before any allocation.
         var limits = FeaturizationLimits()
         limits.maxValues = 10_000_000
-        XCTAssertThrowsError(try Featurizer(threads: 1, limits: limits).compute(
-            [molecules[0]], type: .multispectrum, basis: basis, options: DescriptorOptions(correlationOrder: 4))) { error in
+        XCTAssertThrowsError(
+            try Featurizer(threads: 1, limits: limits).compute(
+                [molecules[0]], type: .multispectrum, basis: basis, options: DescriptorOptions(correlationOrder: 4))
+        ) { error in
             guard case FeaturizationError.outputTooLarge = error else { return XCTFail("\(error)") }
         }
     }

@@ -1,5 +1,5 @@
-import XCTest
 import SoapCore
+import XCTest
 
 /// The thesis's observations on body-ordered features built from a truncated density
 /// basis (§2.2.1–2.2.2, Fig. 2.4), on multi-species molecules the test builds.
@@ -21,8 +21,9 @@ final class MultispectrumThesisTests: XCTestCase {
     let species = [1, 6, 7, 8]
     /// Reference: 3 GTOs per species (12 channels); l ≤ 1 keeps the ν = 3 reference's width
     /// (4 coupling paths × 12³) within what a debug-build test projects in seconds.
-    let reference = SoapHypers(cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: 1,
-                               maxRadial: 2, splineAccuracy: 1e-9)
+    let reference = SoapHypers(
+        cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: 1,
+        maxRadial: 2, splineAccuracy: 1e-9)
 
     /// Ethanol-shaped molecules, elements shuffled and geometry rattled.
     lazy var molecules: [Structure] = (0..<80).map { k in
@@ -36,8 +37,9 @@ final class MultispectrumThesisTests: XCTestCase {
     func features(_ basis: ExpansionBasis, order: Int) throws -> FeatureMatrix {
         let featurizer = Featurizer(threads: 2)
         if order == 1 { return try featurizer.compute(molecules, type: .sphericalExpansion, basis: basis) }
-        return try featurizer.compute(molecules, type: .multispectrum, basis: basis,
-                                      options: DescriptorOptions(correlationOrder: order))
+        return try featurizer.compute(
+            molecules, type: .multispectrum, basis: basis,
+            options: DescriptorOptions(correlationOrder: order))
     }
 
     /// The ν-order invariants through the established descriptors (the radial spectrum, the
@@ -50,9 +52,10 @@ final class MultispectrumThesisTests: XCTestCase {
     func squaredNorm(_ m: FeatureMatrix) -> Double { m.values.reduce(0) { $0 + $1 * $1 } }
 
     func reconstructionError(_ full: FeatureMatrix, from truncated: FeatureMatrix) throws -> Double {
-        try FeatureReconstruction.residualVariance(target: full.values, targetColumns: full.columnCount,
-                                                   basis: truncated.values, basisColumns: truncated.columnCount,
-                                                   rows: full.rowCount)
+        try FeatureReconstruction.residualVariance(
+            target: full.values, targetColumns: full.columnCount,
+            basis: truncated.values, basisColumns: truncated.columnCount,
+            rows: full.rowCount)
     }
 
     func testResidualVarianceGrowsWithOrderAndTheMixedBasisLosesLess() throws {
@@ -80,17 +83,20 @@ final class MultispectrumThesisTests: XCTestCase {
                 gfre[name]!.append(try reconstructionError(fullInvariants, from: truncatedInvariants))
             }
         }
-        print("residual variance RV_ν for ν = 1, 2, 3 (4 channels; reference 12): GTO \(rv["gto"]!), mixed optimal \(rv["mixed"]!)")
+        print(
+            "residual variance RV_ν for ν = 1, 2, 3 (4 channels; reference 12): GTO \(rv["gto"]!), mixed optimal \(rv["mixed"]!)")
         print("feature-space reconstruction error for ν = 1, 2, 3: GTO \(gfre["gto"]!), mixed optimal \(gfre["mixed"]!)")
         // The optimal basis' RV_1 is eq. 2.12 summed over l: what its fit reports.
-        let expected = (0...reference.maxAngular).reduce(0.0) { sum, l in
-            let joint = statistics.joint(l: l)
-            let total = (0..<statistics.channels).reduce(0.0) { $0 + joint[$1 * statistics.channels + $1] }
-            return sum + total * fit.residualVariance[l][3]
-        } / (0...reference.maxAngular).reduce(0.0) { sum, l in
-            let joint = statistics.joint(l: l)
-            return sum + (0..<statistics.channels).reduce(0.0) { $0 + joint[$1 * statistics.channels + $1] }
-        }
+        let expected =
+            (0...reference.maxAngular).reduce(0.0) { sum, l in
+                let joint = statistics.joint(l: l)
+                let total = (0..<statistics.channels).reduce(0.0) { $0 + joint[$1 * statistics.channels + $1] }
+                return sum + total * fit.residualVariance[l][3]
+            }
+            / (0...reference.maxAngular).reduce(0.0) { sum, l in
+                let joint = statistics.joint(l: l)
+                return sum + (0..<statistics.channels).reduce(0.0) { $0 + joint[$1 * statistics.channels + $1] }
+            }
         XCTAssertEqual(rv["mixed"]![0], expected, accuracy: 1e-6)
         for name in ["gto", "mixed"] {
             let curve = rv[name]!

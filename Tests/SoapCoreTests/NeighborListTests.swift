@@ -1,5 +1,5 @@
-import XCTest
 import SoapCore
+import XCTest
 
 /// Cell lists against brute-force enumeration of periodic images.
 final class NeighborListTests: XCTestCase {
@@ -10,15 +10,20 @@ final class NeighborListTests: XCTestCase {
         let range = { (p: Bool) in p ? -images...images : 0...0 }
         for i in 0..<s.count {
             for j in 0..<s.count {
-                for a in range(s.pbc.0) { for b in range(s.pbc.1) { for c in range(s.pbc.2) {
-                    var v = [0.0, 0.0, 0.0]
-                    for k in 0..<3 {
-                        v[k] = s.positions[3 * j + k] - s.positions[3 * i + k]
-                            + Double(a) * cell[k] + Double(b) * cell[3 + k] + Double(c) * cell[6 + k]
+                for a in range(s.pbc.0) {
+                    for b in range(s.pbc.1) {
+                        for c in range(s.pbc.2) {
+                            var v = [0.0, 0.0, 0.0]
+                            for k in 0..<3 {
+                                v[k] =
+                                    s.positions[3 * j + k] - s.positions[3 * i + k]
+                                    + Double(a) * cell[k] + Double(b) * cell[3 + k] + Double(c) * cell[6 + k]
+                            }
+                            let r = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).squareRoot()
+                            if r > 0 && r < cutoff { pairs.append([Double(i), Double(j), v[0], v[1], v[2]]) }
+                        }
                     }
-                    let r = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).squareRoot()
-                    if r > 0 && r < cutoff { pairs.append([Double(i), Double(j), v[0], v[1], v[2]]) }
-                }}}
+                }
             }
         }
         return pairs
@@ -29,8 +34,13 @@ final class NeighborListTests: XCTestCase {
         var pairs: [[Double]] = []
         for i in 0..<s.count {
             for p in list.start[i]..<list.start[i + 1] {
-                pairs.append([Double(i), Double(list.neighbor[p]), list.vectors[3 * p], list.vectors[3 * p + 1], list.vectors[3 * p + 2]])
-                XCTAssertEqual(list.distances[p], (pow(list.vectors[3 * p], 2) + pow(list.vectors[3 * p + 1], 2) + pow(list.vectors[3 * p + 2], 2)).squareRoot(), accuracy: 1e-12)
+                pairs.append([
+                    Double(i), Double(list.neighbor[p]), list.vectors[3 * p], list.vectors[3 * p + 1], list.vectors[3 * p + 2],
+                ])
+                XCTAssertEqual(
+                    list.distances[p],
+                    (pow(list.vectors[3 * p], 2) + pow(list.vectors[3 * p + 1], 2) + pow(list.vectors[3 * p + 2], 2))
+                        .squareRoot(), accuracy: 1e-12)
             }
         }
         return pairs

@@ -1,12 +1,13 @@
-import XCTest
 import SoapCore
+import XCTest
 
 /// The optimal radial basis on data the tests build: multi-species molecules.
 final class OptimalBasisTests: XCTestCase {
     let species = [1, 6, 7, 8]
     func hypers(maxRadial: Int) -> SoapHypers {
-        SoapHypers(cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: 3,
-                   maxRadial: maxRadial, splineAccuracy: 1e-9)
+        SoapHypers(
+            cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: 3,
+            maxRadial: maxRadial, splineAccuracy: 1e-9)
     }
     lazy var molecules: [Structure] = (0..<12).map { TestStructures.molecule(seed: UInt64(10 + $0)) }
 
@@ -59,8 +60,9 @@ final class OptimalBasisTests: XCTestCase {
     func testContractedCoefficientsEqualProjection() throws {
         let h = hypers(maxRadial: 7)
         let stats = try statistics(h)
-        let primitive = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion,
-                                                           basis: try primitiveBasis(h, species: species))
+        let primitive = try Featurizer(threads: 2).compute(
+            molecules, type: .sphericalExpansion,
+            basis: try primitiveBasis(h, species: species))
         var primitiveColumn: [[Int32]: Int] = [:]
         for c in 0..<primitive.columnCount { primitiveColumn[Array(primitive.properties[c])] = c }
         for contraction in Contraction.allCases {
@@ -69,7 +71,8 @@ final class OptimalBasisTests: XCTestCase {
             let contracted = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion, basis: basis)
             let names = contracted.properties.names
             XCTAssertEqual(names, contraction == .separate ? ["neighbor_type", "l", "m", "n"] : ["l", "m", "n"])
-            var worst = 0.0, scale = 0.0
+            var worst = 0.0
+            var scale = 0.0
             for c in 0..<contracted.columnCount {
                 let label = Array(contracted.properties[c])
                 let (l, m, q) = (Int(label[label.count - 3]), label[label.count - 2], Int(label[label.count - 1]))
@@ -100,8 +103,9 @@ final class OptimalBasisTests: XCTestCase {
     /// q_max the mixed basis needs more than q_max channels to beat 2·q_max GTOs per species.)
     func testOptimalBasesBeatTwiceLargerPrimitiveBasis() throws {
         func sharp(_ functions: Int) -> SoapHypers {
-            SoapHypers(cutoff: 5.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.25, maxAngular: 3,
-                       maxRadial: functions - 1, splineAccuracy: 1e-9)
+            SoapHypers(
+                cutoff: 5.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.25, maxAngular: 3,
+                maxRadial: functions - 1, splineAccuracy: 1e-9)
         }
         let data = (0..<40).map { TestStructures.molecule(seed: UInt64(10 + $0)) }
         func stats(_ functions: Int) throws -> DatasetStatistics {
@@ -113,7 +117,8 @@ final class OptimalBasisTests: XCTestCase {
                 return total + (0..<s.channels).reduce(0.0) { $0 + joint[$1 * s.channels + $1] }
             }
         }
-        let N = 20, S = species.count
+        let N = 20
+        let S = species.count
         let reference = try stats(N)
         let totalVariance = trace(reference)
         func gtoResidual(_ functions: Int) throws -> Double { 1 - trace(try stats(functions)) / totalVariance }
@@ -124,15 +129,19 @@ final class OptimalBasisTests: XCTestCase {
             }
             let mixed = try OptimalBasis.fit(reference, hypers: sharp(N), contraction: .mixed, q: q * S)
             let keptMixed = mixed.eigenvalues.reduce(0.0) { $0 + $1.prefix(q * S).reduce(0, +) }
-            let separateRV = 1 - keptSeparate / totalVariance, mixedRV = 1 - keptMixed / totalVariance
+            let separateRV = 1 - keptSeparate / totalVariance
+            let mixedRV = 1 - keptMixed / totalVariance
             let gto = try gtoResidual(2 * q)
             XCTAssertLessThanOrEqual(separateRV, gto, "q = \(q): separate \(separateRV) vs GTO(\(2 * q)) \(gto)")
             XCTAssertLessThanOrEqual(mixedRV, separateRV + 1e-12, "mixing species can only keep more")
             // The reported curve is the same quantity.
-            XCTAssertEqual(separate.residualVariance.enumerated().reduce(0.0) { total, item in
-                let lTrace = (0..<reference.channels).reduce(0.0) { $0 + reference.joint(l: item.offset)[$1 * reference.channels + $1] }
-                return total + item.element[q - 1] * lTrace
-            } / totalVariance, separateRV, accuracy: 1e-9)
+            XCTAssertEqual(
+                separate.residualVariance.enumerated().reduce(0.0) { total, item in
+                    let lTrace = (0..<reference.channels).reduce(0.0) {
+                        $0 + reference.joint(l: item.offset)[$1 * reference.channels + $1]
+                    }
+                    return total + item.element[q - 1] * lTrace
+                } / totalVariance, separateRV, accuracy: 1e-9)
         }
         let mixed2 = try OptimalBasis.fit(reference, hypers: sharp(N), contraction: .mixed, q: 2)
         let mixed2RV = 1 - mixed2.eigenvalues.reduce(0.0) { $0 + $1.prefix(2).reduce(0, +) } / totalVariance
@@ -145,13 +154,15 @@ final class OptimalBasisTests: XCTestCase {
     func testContractedRadialIntegralsBeforeAndAfterSplining() throws {
         let h = hypers(maxRadial: 7)
         let stats = try statistics(h)
-        let gto = try GtoRadialBasis(cutoff: h.cutoff, densityWidth: h.densityWidth, count: h.radialCount, maxAngular: h.maxAngular)
+        let gto = try GtoRadialBasis(
+            cutoff: h.cutoff, densityWidth: h.densityWidth, count: h.radialCount, maxAngular: h.maxAngular)
         var rng = SeededRandom(seed: 99)
         for contraction in Contraction.allCases {
             let fit = try OptimalBasis.fit(stats, hypers: h, contraction: contraction, q: 3)
             let tables = try fit.splineTables()
             let N = h.radialCount
-            var worst = 0.0, scale = 0.0
+            var worst = 0.0
+            var scale = 0.0
             for _ in 0..<500 {
                 let r = rng.uniform(0, h.cutoff)
                 for l in 0...h.maxAngular {
@@ -161,7 +172,9 @@ final class OptimalBasisTests: XCTestCase {
                     }
                     for a in species.indices {
                         var splined = [Double](repeating: 0, count: (h.maxAngular + 1) * 3)
-                        splined.withUnsafeMutableBufferPointer { tables[a].evaluate(r, values: $0.baseAddress!, derivatives: nil) }
+                        splined.withUnsafeMutableBufferPointer {
+                            tables[a].evaluate(r, values: $0.baseAddress!, derivatives: nil)
+                        }
                         for q in 0..<3 {
                             let u = Array(fit.coefficients(l: l, species: a, q: q))
                             let exact = zip(u, primitive).reduce(0.0) { $0 + $1.0 * $1.1 }
@@ -179,25 +192,31 @@ final class OptimalBasisTests: XCTestCase {
     /// With splines made exact to 1e-12 for both the primitive and the fitted tables, the
     /// contracted coefficients are U·c to 1e-10: what is left is the spline, nothing else.
     func testContractedCoefficientsAreUTimesCWithoutSplineError() throws {
-        let h = SoapHypers(cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: 2,
-                           maxRadial: 5, splineAccuracy: 1e-12)
+        let h = SoapHypers(
+            cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: 2,
+            maxRadial: 5, splineAccuracy: 1e-12)
         let primitiveBasis = try primitiveBasis(h, species: species)
         let stats = try Featurizer(threads: 2).statistics(molecules, basis: primitiveBasis)
         let primitive = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion, basis: primitiveBasis)
         var column: [[Int32]: Int] = [:]
         for c in 0..<primitive.columnCount { column[Array(primitive.properties[c])] = c }
         let fit = try OptimalBasis.fit(stats, hypers: h, contraction: .separate, q: 3)
-        let contracted = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion,
-                                                            basis: fit.expansionBasis(tables: try fit.splineTables()))
-        var worst = 0.0, scale = 0.0
+        let contracted = try Featurizer(threads: 2).compute(
+            molecules, type: .sphericalExpansion,
+            basis: fit.expansionBasis(tables: try fit.splineTables()))
+        var worst = 0.0
+        var scale = 0.0
         for c in 0..<contracted.columnCount {
-            let label = Array(contracted.properties[c])   // neighbor_type, l, m, n
-            let a = species.firstIndex(of: Int(label[0]))!, l = Int(label[1]), q = Int(label[3])
+            let label = Array(contracted.properties[c])  // neighbor_type, l, m, n
+            let a = species.firstIndex(of: Int(label[0]))!
+            let l = Int(label[1])
+            let q = Int(label[3])
             let u = Array(fit.coefficients(l: l, species: a, q: q))
             for row in 0..<contracted.rowCount {
                 var expected = 0.0
                 for n in 0..<h.radialCount {
-                    expected += u[n] * primitive.values[row * primitive.columnCount + column[[label[0], label[1], label[2], Int32(n)]]!]
+                    expected +=
+                        u[n] * primitive.values[row * primitive.columnCount + column[[label[0], label[1], label[2], Int32(n)]]!]
                 }
                 worst = max(worst, abs(contracted.values[row * contracted.columnCount + c] - expected))
                 scale = max(scale, abs(expected))

@@ -1,13 +1,14 @@
-import XCTest
 import SoapCore
+import XCTest
 
 /// PCovR (supervised, l = 0), centre-specific contractions and the uniqueness of the
 /// optimal functions, on multi-species molecules the tests build.
 final class SupervisedBasisTests: XCTestCase {
     let species = [1, 6, 7, 8]
     func hypers(maxRadial: Int, maxAngular: Int = 2) -> SoapHypers {
-        SoapHypers(cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: maxAngular,
-                   maxRadial: maxRadial, splineAccuracy: 1e-9)
+        SoapHypers(
+            cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, maxAngular: maxAngular,
+            maxRadial: maxRadial, splineAccuracy: 1e-9)
     }
 
     /// Ethanol-shaped molecules with the elements shuffled and the geometry rattled, so
@@ -25,7 +26,8 @@ final class SupervisedBasisTests: XCTestCase {
         let se = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion, basis: basis)
         let names = se.properties.names
         let (ti, li, ni) = (names.firstIndex(of: "neighbor_type")!, names.firstIndex(of: "l")!, names.firstIndex(of: "n")!)
-        let S = species.count, N = h.radialCount
+        let S = species.count
+        let N = h.radialCount
         var out = [[Double]](repeating: [Double](repeating: 0, count: S * S * N), count: molecules.count)
         for row in 0..<se.rowCount {
             let s = Int(se.samples[row][se.samples[row].startIndex])
@@ -42,7 +44,8 @@ final class SupervisedBasisTests: XCTestCase {
 
     /// Uncentred-fit, centred R² of y on the columns of `features` (rows = structures).
     func rSquared(_ y: [Double], features: [[Double]]) throws -> Double {
-        let n = y.count, k = features[0].count
+        let n = y.count
+        let k = features[0].count
         let q = try QRDecomposition.orthonormalColumns(features.flatMap { $0 }, rows: n, columns: k)
         var fitted = [Double](repeating: 0, count: n)
         for j in 0..<k {
@@ -65,7 +68,8 @@ final class SupervisedBasisTests: XCTestCase {
         XCTAssertEqual(d, x[0].count)
         XCTAssertEqual(stats.targetStructures, molecules.count)
         XCTAssertEqual(stats.targetSquares, y.reduce(0) { $0 + $1 * $1 }, accuracy: 1e-12)
-        var gram = [Double](repeating: 0, count: d * d), cross = [Double](repeating: 0, count: d)
+        var gram = [Double](repeating: 0, count: d * d)
+        var cross = [Double](repeating: 0, count: d)
         for s in x.indices {
             for i in 0..<d {
                 cross[i] += x[s][i] * y[s]
@@ -75,10 +79,13 @@ final class SupervisedBasisTests: XCTestCase {
         XCTAssertLessThan(maxAbsDifference(stats.targetGram, gram), 1e-10 * maxAbs(gram))
         XCTAssertLessThan(maxAbsDifference(stats.targetCross, cross), 1e-10 * maxAbs(cross))
         // Batches merge by addition, targets included.
-        var parts = try Featurizer(threads: 1).statistics(Array(molecules[0..<15]), basis: try primitiveBasis(h, species: species),
-                                                          targets: Array(y[0..<15]))
-        parts.add(try Featurizer(threads: 2).statistics(Array(molecules[15...]), basis: try primitiveBasis(h, species: species),
-                                                        targets: Array(y[15...])))
+        var parts = try Featurizer(threads: 1).statistics(
+            Array(molecules[0..<15]), basis: try primitiveBasis(h, species: species),
+            targets: Array(y[0..<15]))
+        parts.add(
+            try Featurizer(threads: 2).statistics(
+                Array(molecules[15...]), basis: try primitiveBasis(h, species: species),
+                targets: Array(y[15...])))
         XCTAssertLessThan(maxAbsDifference(parts.targetGram, stats.targetGram), 1e-10 * maxAbs(gram))
         XCTAssertEqual(parts.targetStructures, stats.targetStructures)
     }
@@ -87,7 +94,8 @@ final class SupervisedBasisTests: XCTestCase {
     /// per l = 0 block predicts it (R² ≥ 0.99), where the PCA function does not.
     func testPCovRSmallGammaPredictsLinearTarget() throws {
         let h = hypers(maxRadial: 6)
-        let S = species.count, N = h.radialCount
+        let S = species.count
+        let N = h.radialCount
         let x = try structureL0Features(h)
         var rng = SeededRandom(seed: 77)
         let beta = (0..<(S * N)).map { _ in rng.gaussian() }
@@ -102,21 +110,26 @@ final class SupervisedBasisTests: XCTestCase {
                     y[s] += coefficient * xs[i]
                 }
             }
-            let stats = try Featurizer(threads: 2).statistics(molecules, basis: try primitiveBasis(h, species: species), targets: y)
+            let stats = try Featurizer(threads: 2).statistics(
+                molecules, basis: try primitiveBasis(h, species: species), targets: y)
             for contraction in Contraction.allCases {
                 var r2: [String: Double] = [:]
                 for method in [FitMethod.pcovr(gamma: 0), .pca] {
-                    let fit = try OptimalBasis.fit(stats, hypers: h, contraction: contraction, centerSpecific: centerSpecific,
-                                                   method: method, q: 1)
+                    let fit = try OptimalBasis.fit(
+                        stats, hypers: h, contraction: contraction, centerSpecific: centerSpecific,
+                        method: method, q: 1)
                     let basis = fit.expansionBasis(tables: try fit.splineTables())
                     let rs = try Featurizer(threads: 2).compute(molecules, type: .radialSpectrum, basis: basis)
                     // Sum the rows per (structure, centre type): the features a linear model sees.
                     let blocks = centerSpecific ? S : 1
-                    var features = [[Double]](repeating: [Double](repeating: 0, count: blocks * rs.columnCount), count: molecules.count)
+                    var features = [[Double]](
+                        repeating: [Double](repeating: 0, count: blocks * rs.columnCount), count: molecules.count)
                     for row in 0..<rs.rowCount {
                         let s = Int(rs.samples[row][rs.samples[row].startIndex])
                         let c = centerSpecific ? species.firstIndex(of: Int(rs.centerTypes![row]))! : 0
-                        for col in 0..<rs.columnCount { features[s][c * rs.columnCount + col] += rs.values[row * rs.columnCount + col] }
+                        for col in 0..<rs.columnCount {
+                            features[s][c * rs.columnCount + col] += rs.values[row * rs.columnCount + col]
+                        }
                     }
                     r2[method.name] = try rSquared(y, features: features)
                 }
@@ -138,20 +151,27 @@ final class SupervisedBasisTests: XCTestCase {
             let pca = try OptimalBasis.fit(stats, hypers: h, contraction: contraction, q: 3)
             let pcovr = try OptimalBasis.fit(stats, hypers: h, contraction: contraction, method: .pcovr(gamma: 1), q: 3)
             XCTAssertLessThan(maxAbsDifference(pca.projections[0], pcovr.projections[0]), 1e-6, "\(contraction)")
-            XCTAssertEqual(pca.projections[1], pcovr.projections[1])   // l > 0: PCA in both
+            XCTAssertEqual(pca.projections[1], pcovr.projections[1])  // l > 0: PCA in both
             // Rows stay orthonormal at any γ.
             let mid = try OptimalBasis.fit(stats, hypers: h, contraction: contraction, method: .pcovr(gamma: 0.3), q: 3)
             let n = contraction == .separate ? h.radialCount : species.count * h.radialCount
             for a in 0..<(contraction == .separate ? species.count : 1) {
-                for r in 0..<3 { for t in 0..<3 {
-                    var dot = 0.0
-                    for i in 0..<n { dot += mid.projections[0][(a * 3 + r) * n + i] * mid.projections[0][(a * 3 + t) * n + i] }
-                    XCTAssertEqual(dot, r == t ? 1 : 0, accuracy: 1e-10)
-                }}
+                for r in 0..<3 {
+                    for t in 0..<3 {
+                        var dot = 0.0
+                        for i in 0..<n {
+                            dot += mid.projections[0][(a * 3 + r) * n + i] * mid.projections[0][(a * 3 + t) * n + i]
+                        }
+                        XCTAssertEqual(dot, r == t ? 1 : 0, accuracy: 1e-10)
+                    }
+                }
             }
         }
-        XCTAssertThrowsError(try OptimalBasis.fit(try Featurizer(threads: 2).statistics(molecules, basis: try primitiveBasis(h, species: species)),
-                                                  hypers: h, contraction: .separate, method: .pcovr(gamma: 0.5), q: 2)) {
+        XCTAssertThrowsError(
+            try OptimalBasis.fit(
+                try Featurizer(threads: 2).statistics(molecules, basis: try primitiveBasis(h, species: species)),
+                hypers: h, contraction: .separate, method: .pcovr(gamma: 0.5), q: 2)
+        ) {
             XCTAssertEqual($0 as? OptimalBasis.FitError, .noTargets)
         }
     }
@@ -162,7 +182,8 @@ final class SupervisedBasisTests: XCTestCase {
         let h = hypers(maxRadial: 6)
         let S = species.count
         let stats = try Featurizer(threads: 2).statistics(molecules, basis: try primitiveBasis(h, species: species))
-        let primitive = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion, basis: try primitiveBasis(h, species: species))
+        let primitive = try Featurizer(threads: 2).compute(
+            molecules, type: .sphericalExpansion, basis: try primitiveBasis(h, species: species))
         var primitiveColumn: [[Int32]: Int] = [:]
         for c in 0..<primitive.columnCount { primitiveColumn[Array(primitive.properties[c])] = c }
         for contraction in Contraction.allCases {
@@ -174,9 +195,11 @@ final class SupervisedBasisTests: XCTestCase {
             }
             let tables = try specific.splineTables()
             XCTAssertEqual(tables.count, S * S)
-            let contracted = try Featurizer(threads: 2).compute(molecules, type: .sphericalExpansion,
-                                                                basis: specific.expansionBasis(tables: tables))
-            var worst = 0.0, scale = 0.0
+            let contracted = try Featurizer(threads: 2).compute(
+                molecules, type: .sphericalExpansion,
+                basis: specific.expansionBasis(tables: tables))
+            var worst = 0.0
+            var scale = 0.0
             for row in 0..<contracted.rowCount {
                 let center = species.firstIndex(of: Int(contracted.centerTypes![row]))!
                 for col in 0..<contracted.columnCount {
@@ -187,8 +210,11 @@ final class SupervisedBasisTests: XCTestCase {
                     for a in slots {
                         let u = Array(specific.coefficients(l: l, center: center, species: a, q: q))
                         for n in 0..<h.radialCount {
-                            expected += u[n] * primitive.values[row * primitive.columnCount
-                                                                + primitiveColumn[[Int32(species[a]), Int32(l), m, Int32(n)]]!]
+                            expected +=
+                                u[n]
+                                * primitive.values[
+                                    row * primitive.columnCount
+                                        + primitiveColumn[[Int32(species[a]), Int32(l), m, Int32(n)]]!]
                         }
                     }
                     worst = max(worst, abs(contracted.values[row * contracted.columnCount + col] - expected))
@@ -198,9 +224,10 @@ final class SupervisedBasisTests: XCTestCase {
             XCTAssertLessThan(worst, 1e-6 * max(scale, 1), "\(contraction)")
         }
         // A species that never appears as a centre has no environments to fit.
-        let onlyCH = try Featurizer(threads: 2).statistics([TestStructures.molecule(seed: 1)].map {
-            Structure(numbers: $0.numbers.map { $0 == 7 || $0 == 8 ? 6 : $0 }, positions: $0.positions)
-        }, basis: try primitiveBasis(h, species: species))
+        let onlyCH = try Featurizer(threads: 2).statistics(
+            [TestStructures.molecule(seed: 1)].map {
+                Structure(numbers: $0.numbers.map { $0 == 7 || $0 == 8 ? 6 : $0 }, positions: $0.positions)
+            }, basis: try primitiveBasis(h, species: species))
         XCTAssertThrowsError(try OptimalBasis.fit(onlyCH, hypers: h, contraction: .separate, centerSpecific: true, q: 2)) {
             XCTAssertEqual($0 as? OptimalBasis.FitError, .noCenters(species: 7))
         }
@@ -214,8 +241,9 @@ final class SupervisedBasisTests: XCTestCase {
     func testLeadingFunctionsDoNotDependOnThePrimitiveBasis() throws {
         var fits: [OptimalBasis] = []
         for n in [16, 20] {
-            let h = SoapHypers(cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, centerAtomWeight: 0,
-                               maxAngular: 1, maxRadial: n - 1, splineAccuracy: 1e-9)
+            let h = SoapHypers(
+                cutoff: 4.0, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.4, centerAtomWeight: 0,
+                maxAngular: 1, maxRadial: n - 1, splineAccuracy: 1e-9)
             let stats = try Featurizer(threads: 2).statistics(molecules, basis: try primitiveBasis(h, species: species))
             fits.append(try OptimalBasis.fit(stats, hypers: h, contraction: .separate, q: 2))
         }
@@ -224,7 +252,8 @@ final class SupervisedBasisTests: XCTestCase {
         let (_, b) = try fits[1].radialFunctions(points: points)
         let dr = r[1] - r[0]
         for block in 0..<(a.count / points) {
-            let fa = Array(a[(block * points)..<((block + 1) * points)]), fb = Array(b[(block * points)..<((block + 1) * points)])
+            let fa = Array(a[(block * points)..<((block + 1) * points)])
+            let fb = Array(b[(block * points)..<((block + 1) * points)])
             // Up to sign, in the r²-weighted norm the functions are normalised in.
             let dot = (0..<points).reduce(0.0) { $0 + fa[$1] * fb[$1] * r[$1] * r[$1] * dr }
             let sign = dot < 0 ? -1.0 : 1.0

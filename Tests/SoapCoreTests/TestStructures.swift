@@ -4,17 +4,18 @@ import SoapCore
 /// Deterministic structures for tests (a fixed-seed generator, so a failure reproduces).
 struct SeededRandom: RandomNumberGenerator {
     var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E3779B97F4A7C15 }
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
     mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
+        state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
     mutating func uniform(_ a: Double, _ b: Double) -> Double { Double.random(in: a..<b, using: &self) }
     mutating func gaussian() -> Double {
-        let u = max(uniform(0, 1), 1e-300), v = uniform(0, 1)
+        let u = max(uniform(0, 1), 1e-300)
+        let v = uniform(0, 1)
         return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
     }
 }
@@ -25,34 +26,46 @@ enum TestStructures {
     /// Diamond Si, `reps`³ conventional cubic cells, positions rattled by `rattle` Å.
     static func silicon(reps: Int = 1, rattle: Double = 0.05, seed: UInt64 = 1) -> Structure {
         var rng = SeededRandom(seed: seed)
-        let basis: [[Double]] = [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0],
-                                 [0.25, 0.25, 0.25], [0.25, 0.75, 0.75], [0.75, 0.25, 0.75], [0.75, 0.75, 0.25]]
+        let basis: [[Double]] = [
+            [0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0],
+            [0.25, 0.25, 0.25], [0.25, 0.75, 0.75], [0.75, 0.25, 0.75], [0.75, 0.75, 0.25],
+        ]
         var positions: [Double] = []
-        for a in 0..<reps { for b in 0..<reps { for c in 0..<reps {
-            for f in basis {
-                positions += [(Double(a) + f[0]) * siLattice + rattle * rng.gaussian(),
-                              (Double(b) + f[1]) * siLattice + rattle * rng.gaussian(),
-                              (Double(c) + f[2]) * siLattice + rattle * rng.gaussian()]
+        for a in 0..<reps {
+            for b in 0..<reps {
+                for c in 0..<reps {
+                    for f in basis {
+                        positions += [
+                            (Double(a) + f[0]) * siLattice + rattle * rng.gaussian(),
+                            (Double(b) + f[1]) * siLattice + rattle * rng.gaussian(),
+                            (Double(c) + f[2]) * siLattice + rattle * rng.gaussian(),
+                        ]
+                    }
+                }
             }
-        }}}
+        }
         let l = siLattice * Double(reps)
-        return Structure(numbers: Array(repeating: 14, count: 8 * reps * reps * reps), positions: positions,
-                         cell: [l, 0, 0, 0, l, 0, 0, 0, l])
+        return Structure(
+            numbers: Array(repeating: 14, count: 8 * reps * reps * reps), positions: positions,
+            cell: [l, 0, 0, 0, l, 0, 0, 0, l])
     }
 
     /// Si in its 2-atom primitive (fcc) cell.
     static var siliconPrimitive: Structure {
         let h = siLattice / 2
-        return Structure(numbers: [14, 14], positions: [0, 0, 0, h / 2, h / 2, h / 2],
-                         cell: [0, h, h, h, 0, h, h, h, 0])
+        return Structure(
+            numbers: [14, 14], positions: [0, 0, 0, h / 2, h / 2, h / 2],
+            cell: [0, h, h, h, 0, h, h, h, 0])
     }
 
     /// A small multi-species molecule (ethanol-like, rattled).
     static func molecule(seed: UInt64 = 3) -> Structure {
         var rng = SeededRandom(seed: seed)
         let numbers = [6, 6, 8, 1, 1, 1, 1, 1, 1, 7]
-        let base: [Double] = [0, 0, 0, 1.52, 0, 0, 2.0, 1.35, 0, -0.38, 1.02, 0, -0.38, -0.5, 0.88, -0.38, -0.5, -0.88,
-                              1.9, -0.5, 0.88, 1.9, -0.5, -0.88, 2.95, 1.3, 0.1, 0.4, 2.3, 1.1]
+        let base: [Double] = [
+            0, 0, 0, 1.52, 0, 0, 2.0, 1.35, 0, -0.38, 1.02, 0, -0.38, -0.5, 0.88, -0.38, -0.5, -0.88,
+            1.9, -0.5, 0.88, 1.9, -0.5, -0.88, 2.95, 1.3, 0.1, 0.4, 2.3, 1.1,
+        ]
         return Structure(numbers: numbers, positions: base.map { $0 + 0.05 * rng.gaussian() })
     }
 
@@ -75,9 +88,11 @@ enum TestStructures {
         let n = (q.0 * q.0 + q.1 * q.1 + q.2 * q.2 + q.3 * q.3).squareRoot()
         q = (q.0 / n, q.1 / n, q.2 / n, q.3 / n)
         let (w, x, y, z) = q
-        return [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
-                2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
-                2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)]
+        return [
+            1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w),
+            2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w),
+            2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y),
+        ]
     }
 
     /// Applies v → R v to positions and cell rows.

@@ -1,5 +1,5 @@
-import XCTest
 import SoapCore
+import XCTest
 
 /// Every invalid input is refused with an error naming the structure and field.
 final class ValidationTests: XCTestCase {
@@ -37,8 +37,12 @@ final class ValidationTests: XCTestCase {
         let s = Structure(numbers: [14], positions: [0, 0, 0], cell: [1, 0, 0, 2, 0, 0, 0, 0, 1])
         XCTAssertEqual(try structureError(s)?.field, "cell")
         // The same cell without periodicity is ignored.
-        XCTAssertNil(try error([Structure(numbers: [14], positions: [0, 0, 0], cell: [1, 0, 0, 2, 0, 0, 0, 0, 1],
-                                          pbc: (false, false, false))]))
+        XCTAssertNil(
+            try error([
+                Structure(
+                    numbers: [14], positions: [0, 0, 0], cell: [1, 0, 0, 2, 0, 0, 0, 0, 1],
+                    pbc: (false, false, false))
+            ]))
     }
 
     func testPBCWithoutCell() throws {
@@ -65,8 +69,9 @@ final class ValidationTests: XCTestCase {
         // 2,000 atoms in a 5 Å box with a 5 Å cutoff: millions of pairs.
         var rng = SeededRandom(seed: 1)
         let n = 2000
-        let s = Structure(numbers: Array(repeating: 14, count: n), positions: (0..<(3 * n)).map { _ in rng.uniform(0, 5) },
-                          cell: [5, 0, 0, 0, 5, 0, 0, 0, 5])
+        let s = Structure(
+            numbers: Array(repeating: 14, count: n), positions: (0..<(3 * n)).map { _ in rng.uniform(0, 5) },
+            cell: [5, 0, 0, 0, 5, 0, 0, 0, 5])
         var limits = FeaturizationLimits()
         limits.maxPairsPerStructure = 100_000
         let basis = try primitiveBasis(SoapHypers(cutoff: 5, densityWidth: 0.5, maxAngular: 2, maxRadial: 2), species: [14])
@@ -93,8 +98,11 @@ final class ValidationTests: XCTestCase {
         // max_angular (possible through Config) is an error, not a crash.
         let h = SoapHypers(cutoff: 3, densityWidth: 0.5, maxAngular: 21, maxRadial: 0)
         let basis = ExpansionBasis.primitive(hypers: h, species: [1], table: try ExpansionBasis.gtoTable(for: h))
-        XCTAssertThrowsError(try Featurizer(threads: 1).compute([Structure(numbers: [1], positions: [0, 0, 0])],
-                                                                type: .bispectrum, basis: basis)) {
+        XCTAssertThrowsError(
+            try Featurizer(threads: 1).compute(
+                [Structure(numbers: [1], positions: [0, 0, 0])],
+                type: .bispectrum, basis: basis)
+        ) {
             XCTAssertEqual($0 as? FeaturizationError, .maxAngularTooLarge(type: .bispectrum, maxAngular: 21, limit: 20))
         }
     }
@@ -103,11 +111,14 @@ final class ValidationTests: XCTestCase {
         var h = hypers
         h.cutoff = -1
         XCTAssertThrowsError(try h.validate()) { XCTAssertEqual(($0 as? HypersError)?.field, "cutoff/radius") }
-        h = hypers; h.smoothing = .shiftedCosine(width: 5)
+        h = hypers
+        h.smoothing = .shiftedCosine(width: 5)
         XCTAssertThrowsError(try h.validate()) { XCTAssertEqual(($0 as? HypersError)?.field, "cutoff/smoothing/width") }
-        h = hypers; h.densityWidth = 0
+        h = hypers
+        h.densityWidth = 0
         XCTAssertThrowsError(try h.validate()) { XCTAssertEqual(($0 as? HypersError)?.field, "density/width") }
-        h = hypers; h.scaling = .willatt2018(rate: 0, scale: 1, exponent: 1)
+        h = hypers
+        h.scaling = .willatt2018(rate: 0, scale: 1, exponent: 1)
         XCTAssertThrowsError(try h.validate()) { XCTAssertEqual(($0 as? HypersError)?.field, "density/scaling/rate") }
         XCTAssertNoThrow(try hypers.validate())
     }

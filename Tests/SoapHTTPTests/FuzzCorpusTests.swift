@@ -1,5 +1,6 @@
-import XCTest
 import Foundation
+import XCTest
+
 @testable import SoapHTTP
 
 /// The http and gzip fuzz targets' corpora in the normal suite: each seed (crash

@@ -1,11 +1,14 @@
 import Foundation
 import XCTest
+
 @testable import SoapHTTP
 
 final class ServerLimitTests: XCTestCase {
     /// Sends `raw` on a fresh connection and expects `status` as problem+json, then a close.
-    private func expectRejection(_ raw: [UInt8], status: Int, port: Int,
-                                 file: StaticString = #filePath, line: UInt = #line) throws {
+    private func expectRejection(
+        _ raw: [UInt8], status: Int, port: Int,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let client = try RawClient(port: port)
         try client.send(raw)
         let response = try client.readResponse()
@@ -18,8 +21,10 @@ final class ServerLimitTests: XCTestCase {
         XCTAssertTrue(client.isClosedByServer(), "connection left open", file: file, line: line)
     }
 
-    private func expectRejection(_ raw: String, status: Int, port: Int,
-                                 file: StaticString = #filePath, line: UInt = #line) throws {
+    private func expectRejection(
+        _ raw: String, status: Int, port: Int,
+        file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         try expectRejection(Array(raw.utf8), status: status, port: port, file: file, line: line)
     }
 
@@ -53,20 +58,24 @@ final class ServerLimitTests: XCTestCase {
 
     func testBodyTooLargeByContentLengthIs413WithoutReadingIt() throws {
         try withServer({ $0.maxBodyBytes = 1000 }) { server in
-            try expectRejection("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n",
-                                status: 413, port: server.boundPort)
-            try expectRejection("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999999\r\n\r\n",
-                                status: 413, port: server.boundPort)
+            try expectRejection(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1001\r\n\r\n",
+                status: 413, port: server.boundPort)
+            try expectRejection(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999999\r\n\r\n",
+                status: 413, port: server.boundPort)
         }
     }
 
     func testBodyTooLargeByChunksIs413() throws {
         try withServer({ $0.maxBodyBytes = 1000 }) { server in
             let chunk = "200\r\n" + String(repeating: "z", count: 512) + "\r\n"
-            try expectRejection("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk + chunk,
-                                status: 413, port: server.boundPort)
-            try expectRejection("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n",
-                                status: 413, port: server.boundPort)
+            try expectRejection(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk + chunk + chunk,
+                status: 413, port: server.boundPort)
+            try expectRejection(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffffff\r\n",
+                status: 413, port: server.boundPort)
         }
     }
 
@@ -88,9 +97,9 @@ final class ServerLimitTests: XCTestCase {
             "G(T / HTTP/1.1\r\nHost: x\r\n\r\n",
             "GET /\u{7F} HTTP/1.1\r\nHost: x\r\n\r\n",
             "GET relative HTTP/1.1\r\nHost: x\r\n\r\n",
-            "GET / HTTP/1.1\r\n\r\n",                                   // no Host
+            "GET / HTTP/1.1\r\n\r\n",  // no Host
             "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
-            "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",    // obs-fold
+            "GET / HTTP/1.1\r\nHost: x\r\nX-A: 1\r\n folded\r\n\r\n",  // obs-fold
             "GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: x\r\nBad Name: v\r\n\r\n",
             "GET / HTTP/1.1\r\nHost: x\r\nName : v\r\n\r\n",
@@ -109,7 +118,7 @@ final class ServerLimitTests: XCTestCase {
             "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3 x\r\nabc\r\n0\r\n\r\n",
             "GET /%zz HTTP/1.1\r\nHost: x\r\n\r\n",
             "GET /a%00b HTTP/1.1\r\nHost: x\r\n\r\n",
-            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",    // EOF inside body (see below)
+            "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc",  // EOF inside body (see below)
         ]
         try withServer { server in
             for raw in cases.dropLast() {
@@ -142,10 +151,12 @@ final class ServerLimitTests: XCTestCase {
 
     func testUnsupportedCodingsAre501And415() throws {
         try withServer { server in
-            try expectRejection("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
-                                status: 501, port: server.boundPort)
-            try expectRejection("POST / HTTP/1.1\r\nHost: x\r\nContent-Encoding: br\r\nContent-Length: 3\r\n\r\nabc",
-                                status: 415, port: server.boundPort)
+            try expectRejection(
+                "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                status: 501, port: server.boundPort)
+            try expectRejection(
+                "POST / HTTP/1.1\r\nHost: x\r\nContent-Encoding: br\r\nContent-Length: 3\r\n\r\nabc",
+                status: 415, port: server.boundPort)
         }
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+
 @testable import SoapHTTP
 
 final class ServerLoadTests: XCTestCase {
@@ -80,7 +81,10 @@ final class ServerLoadTests: XCTestCase {
     }
 
     func testFullQueueAnswers503WithRetryAfter() throws {
-        try withServer({ $0.workerThreads = 1; $0.maxQueuedRequests = 1 }) { server in
+        try withServer({
+            $0.workerThreads = 1
+            $0.maxQueuedRequests = 1
+        }) { server in
             let running = try RawClient(port: server.boundPort)
             try running.send(request("GET", "/sleep?ms=600"))
             XCTAssertTrue(waitUntil { server.stats.runningRequests == 1 })
@@ -92,7 +96,7 @@ final class ServerLoadTests: XCTestCase {
             let start = Date()
             try rejected.send(request("GET", "/"))
             let busy = try rejected.readResponse()
-            XCTAssertLessThan(Date().timeIntervalSince(start), 0.4) // immediately, not after the queue drains
+            XCTAssertLessThan(Date().timeIntervalSince(start), 0.4)  // immediately, not after the queue drains
             XCTAssertEqual(busy.status, 503)
             XCTAssertEqual(busy.header("Retry-After"), "1")
             XCTAssertEqual(server.stats.rejectedRequests, 1)
@@ -106,7 +110,10 @@ final class ServerLoadTests: XCTestCase {
     }
 
     func testSlowClientDoesNotHoldAWorker() throws {
-        try withServer({ $0.workerThreads = 1; $0.maxQueuedRequests = 0 }) { server in
+        try withServer({
+            $0.workerThreads = 1
+            $0.maxQueuedRequests = 0
+        }) { server in
             // A client stuck halfway through its headers...
             let slow = try RawClient(port: server.boundPort)
             try slow.send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\npartial")
@@ -152,7 +159,7 @@ final class ServerLoadTests: XCTestCase {
         try server.start()
         let port = server.boundPort
 
-        let idle = try RawClient(port: port) // an idle keep-alive connection
+        let idle = try RawClient(port: port)  // an idle keep-alive connection
         try idle.send(request())
         XCTAssertEqual(try idle.readResponse().status, 200)
 
@@ -197,16 +204,21 @@ final class ServerLoadTests: XCTestCase {
         let start = Date()
         server.shutdown(gracePeriod: 0.2)
         XCTAssertLessThan(Date().timeIntervalSince(start), 1.2)
-        XCTAssertTrue(busy.isClosedByServer()) // cut off without a response
-        server.shutdown() // idempotent
+        XCTAssertTrue(busy.isClosedByServer())  // cut off without a response
+        server.shutdown()  // idempotent
     }
 
     func testRandomBytesDoNotBreakTheServer() throws {
-        try withServer({ $0.headerTimeout = 0.5; $0.bodyTimeout = 0.5 }) { server in
+        try withServer({
+            $0.headerTimeout = 0.5
+            $0.bodyTimeout = 0.5
+        }) { server in
             var rng = SplitMix64(seed: 0x5EED)
-            let prefixes = ["", "GET / HTTP/1.1\r\n", "POST /echo HTTP/1.1\r\nHost: x\r\n",
-                            "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
-                            "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 40\r\n\r\n"]
+            let prefixes = [
+                "", "GET / HTTP/1.1\r\n", "POST /echo HTTP/1.1\r\nHost: x\r\n",
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: 40\r\n\r\n",
+            ]
             let alphabet = Array("GET /HTTP1.0\r\n:;, \t%0aFx-chunked".utf8)
             for i in 0..<500 {
                 var bytes = Array(prefixes[i % prefixes.count].utf8)
@@ -218,7 +230,7 @@ final class ServerLoadTests: XCTestCase {
                 }
                 let client = try RawClient(port: server.boundPort, timeout: 3)
                 try? client.send(bytes)
-                if i % 3 != 0 { client.shutdownWrite() } // else: just hang up
+                if i % 3 != 0 { client.shutdownWrite() }  // else: just hang up
                 if i % 3 == 1 { _ = try? client.readUntilClose() }
             }
             let client = try RawClient(port: server.boundPort)
@@ -234,10 +246,10 @@ struct SplitMix64: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
-        state &+= 0x9E3779B97F4A7C15
+        state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
-        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
     }
 }

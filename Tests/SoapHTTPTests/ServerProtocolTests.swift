@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import XCTest
+
 @testable import SoapHTTP
 
 final class ServerProtocolTests: XCTestCase {
@@ -37,8 +38,9 @@ final class ServerProtocolTests: XCTestCase {
     func testChunkedRequestBodyWithExtensionsAndTrailers() throws {
         try withServer { server in
             let client = try RawClient(port: server.boundPort)
-            try client.send("POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                + "5;name=value\r\nhello\r\n6 ; quoted=\"a b\"\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n")
+            try client.send(
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    + "5;name=value\r\nhello\r\n6 ; quoted=\"a b\"\r\n world\r\n0\r\nX-Checksum: abc\r\n\r\n")
             let response = try client.readResponse()
             XCTAssertEqual(response.status, 200)
             XCTAssertEqual(response.text, "hello world")
@@ -53,7 +55,10 @@ final class ServerProtocolTests: XCTestCase {
             let payload = Array(String(repeating: "{\"x\": 1.0}", count: 500).utf8)
             let compressed = Gzip.compress(payload)
             let client = try RawClient(port: server.boundPort)
-            try client.send(Array("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: \(compressed.count)\r\n\r\n".utf8) + compressed)
+            try client.send(
+                Array(
+                    "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: \(compressed.count)\r\n\r\n".utf8
+                ) + compressed)
             let response = try client.readResponse()
             XCTAssertEqual(response.status, 200)
             XCTAssertEqual(response.body, payload)
@@ -70,7 +75,9 @@ final class ServerProtocolTests: XCTestCase {
             XCTAssertEqual(response.body.count, payload.count)
             XCTAssertTrue(response.body == payload)
             // And gzipped on the way back when asked.
-            try client.send(Array("POST /echo HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nContent-Length: \(payload.count)\r\n\r\n".utf8) + payload)
+            try client.send(
+                Array("POST /echo HTTP/1.1\r\nHost: x\r\nAccept-Encoding: gzip\r\nContent-Length: \(payload.count)\r\n\r\n".utf8)
+                    + payload)
             let gzipped = try client.readResponse()
             XCTAssertEqual(gzipped.header("Content-Encoding"), "gzip")
             XCTAssertTrue(try Gzip.decompress(gzipped.body, limit: 8 << 20) == payload)
@@ -166,7 +173,7 @@ final class ServerProtocolTests: XCTestCase {
             let tooBig = try RawClient(port: server.boundPort)
             try tooBig.send("POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 1000\r\n\r\n")
             let response = try tooBig.readResponse()
-            XCTAssertEqual(response.status, 413) // not 100 first
+            XCTAssertEqual(response.status, 413)  // not 100 first
             XCTAssertTrue(tooBig.isClosedByServer())
 
             let unknown = try RawClient(port: server.boundPort)
@@ -183,7 +190,7 @@ final class ServerProtocolTests: XCTestCase {
             XCTAssertEqual(response.status, 200)
             XCTAssertTrue(response.wasChunked)
             XCTAssertNil(response.header("Content-Length"))
-            XCTAssertNil(response.header("Content-Encoding")) // streams are sent plain
+            XCTAssertNil(response.header("Content-Encoding"))  // streams are sent plain
             XCTAssertEqual(response.text, (0..<50).map { "line \($0)\n" }.joined())
             // Keep-alive survives a streamed response.
             try client.send(request("HEAD", "/stream"))
@@ -202,7 +209,7 @@ final class ServerProtocolTests: XCTestCase {
             XCTAssertEqual(response.status, 200)
             XCTAssertFalse(response.wasChunked)
             XCTAssertEqual(response.header("Content-Length"), "100000")
-            XCTAssertNil(response.header("Content-Encoding")) // sent as produced, never gzipped
+            XCTAssertNil(response.header("Content-Encoding"))  // sent as produced, never gzipped
             XCTAssertEqual(response.body, (0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 31) })
             try client.send(request("HEAD", "/sized?n=5"))
             let head = try client.readResponse(head: true)
@@ -253,22 +260,23 @@ final class ServerProtocolTests: XCTestCase {
     func testStreamWriterThrowsWhenClientGoesAway() throws {
         let failed = expectation(description: "write throws")
         let handler: @Sendable (HTTPRequest) -> HTTPResponse = { _ in
-            HTTPResponse(body: .stream { writer in
-                let chunk = [UInt8](repeating: 65, count: 64 * 1024)
-                do {
-                    for _ in 0..<100_000 { try writer.write(chunk) } // ~6 GB: must be cut short
-                } catch {
-                    failed.fulfill()
-                    throw error
-                }
-            })
+            HTTPResponse(
+                body: .stream { writer in
+                    let chunk = [UInt8](repeating: 65, count: 64 * 1024)
+                    do {
+                        for _ in 0..<100_000 { try writer.write(chunk) }  // ~6 GB: must be cut short
+                    } catch {
+                        failed.fulfill()
+                        throw error
+                    }
+                })
         }
         try withServer(handler: handler) { server in
             var client: RawClient? = try RawClient(port: server.boundPort)
             try client?.send(request())
             var buffer = [UInt8](repeating: 0, count: 4096)
             XCTAssertGreaterThan(recv(client?.fd ?? -1, &buffer, buffer.count, 0), 0)
-            client = nil // close with unread data: the server's next writes fail
+            client = nil  // close with unread data: the server's next writes fail
             wait(for: [failed], timeout: 5)
         }
     }
@@ -385,8 +393,9 @@ final class ServerProtocolTests: XCTestCase {
 
     func testBindFailureIsTypedError() throws {
         try withServer { server in
-            let second = HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: server.boundPort),
-                                    handler: testHandler)
+            let second = HTTPServer(
+                configuration: HTTPServerConfiguration(host: "127.0.0.1", port: server.boundPort),
+                handler: testHandler)
             XCTAssertThrowsError(try second.start()) { error in
                 guard case HTTPServerError.bindFailed(_, let port, let code) = error else {
                     return XCTFail("unexpected \(error)")
@@ -394,8 +403,11 @@ final class ServerProtocolTests: XCTestCase {
                 XCTAssertEqual(port, server.boundPort)
                 XCTAssertEqual(code, EADDRINUSE)
             }
-            XCTAssertThrowsError(try HTTPServer(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 70000),
-                                                handler: testHandler).start())
+            XCTAssertThrowsError(
+                try HTTPServer(
+                    configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 70000),
+                    handler: testHandler
+                ).start())
             XCTAssertThrowsError(try server.start()) { XCTAssertEqual($0 as? HTTPServerError, .alreadyStarted) }
         }
     }

@@ -1,10 +1,13 @@
 import Foundation
 import XCTest
+
 @testable import SoapHTTP
 
 final class RequestParserTests: XCTestCase {
-    private func parseAll(_ bytes: [UInt8], limits: ParserLimits = ParserLimits(),
-                          feed: Int = .max) -> [String] {
+    private func parseAll(
+        _ bytes: [UInt8], limits: ParserLimits = ParserLimits(),
+        feed: Int = .max
+    ) -> [String] {
         var parser = RequestParser(limits: limits)
         var buffer = ByteBuffer()
         var events: [String] = []
@@ -28,11 +31,14 @@ final class RequestParserTests: XCTestCase {
     }
 
     func testByteByByteEqualsWholeBuffer() {
-        let input = Array(("\r\nPOST /a?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
-            + "PUT /b HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\n\n2;e=1\r\nhi\r\n1\r\n!\r\n0\r\nT: v\r\n\r\n"
-            + "GET /c HTTP/1.0\r\n\r\n").utf8)
-        let expected = ["head POST /a length(3)", "body abc", "head PUT /b chunked", "body hi!",
-                        "head GET /c none", "body "]
+        let input = Array(
+            ("\r\nPOST /a?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc"
+                + "PUT /b HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\n\n2;e=1\r\nhi\r\n1\r\n!\r\n0\r\nT: v\r\n\r\n"
+                + "GET /c HTTP/1.0\r\n\r\n").utf8)
+        let expected = [
+            "head POST /a length(3)", "body abc", "head PUT /b chunked", "body hi!",
+            "head GET /c none", "body ",
+        ]
         XCTAssertEqual(parseAll(input), expected)
         XCTAssertEqual(parseAll(input, feed: 1), expected)
         XCTAssertEqual(parseAll(input, feed: 7), expected)
@@ -41,17 +47,22 @@ final class RequestParserTests: XCTestCase {
     func testLimitsAtTheBoundary() {
         var limits = ParserLimits()
         limits.maxHeaderCount = 2
-        XCTAssertEqual(parseAll(Array("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n".utf8), limits: limits),
-                       ["head GET / none", "body "])
-        XCTAssertEqual(parseAll(Array("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n".utf8), limits: limits),
-                       ["error 431"])
+        XCTAssertEqual(
+            parseAll(Array("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\n\r\n".utf8), limits: limits),
+            ["head GET / none", "body "])
+        XCTAssertEqual(
+            parseAll(Array("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n".utf8), limits: limits),
+            ["error 431"])
         limits = ParserLimits()
         limits.maxBodyBytes = 4
-        XCTAssertEqual(parseAll(Array("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nabcd".utf8), limits: limits),
-                       ["head POST / length(4)", "body abcd"])
-        XCTAssertEqual(parseAll(Array("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n".utf8),
-                                limits: limits),
-                       ["head POST / chunked", "error 413"])
+        XCTAssertEqual(
+            parseAll(Array("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 4\r\n\r\nabcd".utf8), limits: limits),
+            ["head POST / length(4)", "body abcd"])
+        XCTAssertEqual(
+            parseAll(
+                Array("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n".utf8),
+                limits: limits),
+            ["head POST / chunked", "error 413"])
     }
 
     func testFailureIsSticky() {
@@ -106,12 +117,14 @@ final class GzipTests: XCTestCase {
 
 final class ResponseTests: XCTestCase {
     func testProblemJSONEscaping() {
-        let response = HTTPResponse.problem(status: 422, detail: "bad \"x\"\\\n\u{01}é",
-                                            extra: ["instance": "/a", "status": "ignored", "type": "urn:x"])
+        let response = HTTPResponse.problem(
+            status: 422, detail: "bad \"x\"\\\n\u{01}é",
+            extra: ["instance": "/a", "status": "ignored", "type": "urn:x"])
         guard case .bytes(let body) = response.body else { return XCTFail("expected bytes") }
-        XCTAssertEqual(String(decoding: body, as: UTF8.self),
-                       "{\"type\":\"urn:x\",\"title\":\"Unprocessable Content\",\"status\":422,"
-                       + "\"detail\":\"bad \\\"x\\\"\\\\\\n\\u0001é\",\"instance\":\"/a\"}")
+        XCTAssertEqual(
+            String(decoding: body, as: UTF8.self),
+            "{\"type\":\"urn:x\",\"title\":\"Unprocessable Content\",\"status\":422,"
+                + "\"detail\":\"bad \\\"x\\\"\\\\\\n\\u0001é\",\"instance\":\"/a\"}")
         XCTAssertEqual(response.headers["content-type"], "application/problem+json")
         let decoded = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any]
         XCTAssertEqual(decoded?["detail"] as? String, "bad \"x\"\\\n\u{01}é")
@@ -145,9 +158,12 @@ final class ResponseTests: XCTestCase {
         response.headers.add(name: "X-Evil", value: "a\r\nSet-Cookie: b")
         response.headers.add(name: "Bad Name", value: "v")
         response.headers.add(name: "X-Good", value: "ok")
-        let encoded = ResponseEncoder.encode(response, context: ResponseContext(isHead: false, minorVersion: 1,
-                                             keepAlive: true, acceptsGzip: false, requestID: "r"),
-                                             gzipMinimumBytes: 1024)
+        let encoded = ResponseEncoder.encode(
+            response,
+            context: ResponseContext(
+                isHead: false, minorVersion: 1,
+                keepAlive: true, acceptsGzip: false, requestID: "r"),
+            gzipMinimumBytes: 1024)
         let head = String(decoding: encoded.head, as: UTF8.self)
         XCTAssertFalse(head.contains("Set-Cookie"))
         XCTAssertFalse(head.contains("Bad Name"))

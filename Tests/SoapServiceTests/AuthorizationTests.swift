@@ -1,19 +1,26 @@
-import XCTest
 import Foundation
+import XCTest
+
 @testable import SoapService
 
 /// Bearer tokens: writes need a write token (401 without, 403 with a read token), reads a
 /// read or write token when read tokens are set; /health and /metrics stay open.
 final class AuthorizationTests: XCTestCase {
     func testRoutesOverHTTP() throws {
-        let (server, client) = TestHTTPClient.startServer { $0.writeTokens = "w-one, w-two"; $0.readTokens = "r-one" }
+        let (server, client) = TestHTTPClient.startServer {
+            $0.writeTokens = "w-one, w-two"
+            $0.readTokens = "r-one"
+        }
         defer { server.http.shutdown(gracePeriod: 1) }
-        func status(_ method: String, _ path: String, token: String?, body: [String: Any]? = nil,
-                    file: StaticString = #filePath, line: UInt = #line) throws -> TestHTTPClient.Response {
+        func status(
+            _ method: String, _ path: String, token: String?, body: [String: Any]? = nil,
+            file: StaticString = #filePath, line: UInt = #line
+        ) throws -> TestHTTPClient.Response {
             var headers = ["Content-Type": "application/json"]
             if let token { headers["Authorization"] = "Bearer " + token }
-            return try client.request(method, path, headers: headers,
-                                      body: body.map { Array(try! JSONSerialization.data(withJSONObject: $0)) } ?? [])
+            return try client.request(
+                method, path, headers: headers,
+                body: body.map { Array(try! JSONSerialization.data(withJSONObject: $0)) } ?? [])
         }
         XCTAssertEqual(try status("GET", "/health", token: nil).status, 200)
         XCTAssertEqual(try status("GET", "/metrics", token: nil).status, 200)

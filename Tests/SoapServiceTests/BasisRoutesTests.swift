@@ -1,6 +1,7 @@
-import XCTest
 import Foundation
 import SoapCore
+import XCTest
+
 @testable import SoapService
 
 /// Datasets, fitted bases and featurizing with them, over HTTP, plus
@@ -25,14 +26,16 @@ final class BasisRoutesTests: XCTestCase {
     static let hypers: [String: Any] = [
         "cutoff": ["radius": 3.5, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],
         "density": ["type": "Gaussian", "width": 0.4],
-        "basis": ["type": "TensorProduct", "max_angular": 3, "radial": ["type": "Gto", "max_radial": 7]]]
+        "basis": ["type": "TensorProduct", "max_angular": 3, "radial": ["type": "Gto", "max_radial": 7]],
+    ]
 
     func body(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
     func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
 
     func createDataset() throws -> String {
-        let r = try client.request("POST", "/v1/datasets", headers: json,
-                                   body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": Self.hypers]]))
+        let r = try client.request(
+            "POST", "/v1/datasets", headers: json,
+            body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": Self.hypers]]))
         XCTAssertEqual(r.status, 201, r.text)
         let id = try XCTUnwrap(object(r)["id"] as? String)
         XCTAssertEqual(r.headers["location"], "/v1/datasets/" + id)
@@ -42,17 +45,20 @@ final class BasisRoutesTests: XCTestCase {
     func testDatasetBatchesCountOncePerIdempotencyKey() throws {
         let id = try createDataset()
         let batch = body(["structures": Self.molecules])
-        let first = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json.merging(["Idempotency-Key": "batch-1"]) { $1 }, body: batch)
+        let first = try client.request(
+            "POST", "/v1/datasets/\(id)/structures", headers: json.merging(["Idempotency-Key": "batch-1"]) { $1 }, body: batch)
         XCTAssertEqual(first.status, 200, first.text)
         XCTAssertEqual(object(first)["structures"] as? Int, 5)
-        let retry = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json.merging(["Idempotency-Key": "batch-1"]) { $1 }, body: batch)
+        let retry = try client.request(
+            "POST", "/v1/datasets/\(id)/structures", headers: json.merging(["Idempotency-Key": "batch-1"]) { $1 }, body: batch)
         XCTAssertEqual(object(retry)["structures"] as? Int, 5)
         XCTAssertEqual(object(retry)["duplicate"] as? Bool, true)
         let second = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json, body: batch)
         XCTAssertEqual(object(second)["structures"] as? Int, 10)
         let got = object(try client.request("GET", "/v1/datasets/\(id)?matrices=true"))
         XCTAssertEqual(got["structures"] as? Int, 10)
-        XCTAssertEqual((got["centers"] as? [String: Int])?["6"], 2 * (1 + 0 + 0 + 2 + 6))  // C atoms of CH4, H2O, NH3, ethanol, benzene, twice
+        // C atoms of CH4, H2O, NH3, ethanol, benzene, twice
+        XCTAssertEqual((got["centers"] as? [String: Int])?["6"], 2 * (1 + 0 + 0 + 2 + 6))
         let matrices = try XCTUnwrap(got["matrices"] as? [String: Any])
         XCTAssertEqual(matrices["shape"] as? [Int], [4, 4, 32, 32])
         XCTAssertEqual((matrices["values"] as? [Double])?.count, 4 * 4 * 32 * 32)
@@ -60,18 +66,23 @@ final class BasisRoutesTests: XCTestCase {
 
     func testFitGetFeaturizeListDelete() throws {
         let id = try createDataset()
-        XCTAssertEqual(try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
-                                          body: body(["structures": Self.molecules])).status, 200)
-        let fit = try client.request("POST", "/v1/bases", headers: json,
-                                     body: body(["dataset_id": id, "method": "pca", "contraction": "mixed", "q_max": 4]))
+        XCTAssertEqual(
+            try client.request(
+                "POST", "/v1/datasets/\(id)/structures", headers: json,
+                body: body(["structures": Self.molecules])
+            ).status, 200)
+        let fit = try client.request(
+            "POST", "/v1/bases", headers: json,
+            body: body(["dataset_id": id, "method": "pca", "contraction": "mixed", "q_max": 4]))
         XCTAssertEqual(fit.status, 201, fit.text)
         let basis = object(fit)
         let basisID = try XCTUnwrap(basis["id"] as? String)
         XCTAssertEqual(basisID.count, 64)
         XCTAssertEqual((basis["eigenvalues"] as? [[Double]])?.count, 4)
         // The same fit again: same content hash, 200.
-        let again = try client.request("POST", "/v1/bases", headers: json,
-                                       body: body(["dataset_id": id, "method": "pca", "contraction": "mixed", "q_max": 4]))
+        let again = try client.request(
+            "POST", "/v1/bases", headers: json,
+            body: body(["dataset_id": id, "method": "pca", "contraction": "mixed", "q_max": 4]))
         XCTAssertEqual(again.status, 200)
         XCTAssertEqual(object(again)["id"] as? String, basisID)
 
@@ -81,7 +92,9 @@ final class BasisRoutesTests: XCTestCase {
         XCTAssertEqual((radial["r"] as? [Double])?.count, 25)
         XCTAssertEqual((radial["values"] as? [Double])?.count, 4 * 4 * 4 * 25)
 
-        let request: [String: Any] = ["structures": Self.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID]]
+        let request: [String: Any] = [
+            "structures": Self.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID],
+        ]
         let features = try client.request("POST", "/v1/features", headers: json, body: body(request))
         XCTAssertEqual(features.status, 200, features.text)
         let response = object(features)
@@ -100,11 +113,15 @@ final class BasisRoutesTests: XCTestCase {
     func testSeparateBasisKeepsNeighbourTypes() throws {
         let id = try createDataset()
         _ = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json, body: body(["structures": Self.molecules]))
-        let fit = object(try client.request("POST", "/v1/bases", headers: json,
-                                            body: body(["dataset_id": id, "contraction": "separate", "residual_variance": 0.01])))
+        let fit = object(
+            try client.request(
+                "POST", "/v1/bases", headers: json,
+                body: body(["dataset_id": id, "contraction": "separate", "residual_variance": 0.01])))
         let basisID = try XCTUnwrap(fit["id"] as? String)
         let q = try XCTUnwrap(fit["q_max"] as? Int)
-        let request: [String: Any] = ["structures": Self.molecules, "descriptor": ["type": "spherical_expansion", "basis_id": basisID]]
+        let request: [String: Any] = [
+            "structures": Self.molecules, "descriptor": ["type": "spherical_expansion", "basis_id": basisID],
+        ]
         let response = object(try client.request("POST", "/v1/features", headers: json, body: body(request)))
         let properties = try XCTUnwrap(response["properties"] as? [String: Any])
         XCTAssertEqual(properties["names"] as? [String], ["neighbor_type", "l", "m", "n"])
@@ -115,13 +132,17 @@ final class BasisRoutesTests: XCTestCase {
     /// featurizing with the basis.
     func testSupervisedCenterSpecificFit() throws {
         let id = try createDataset()
-        let added = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
-                                       body: body(["structures": Self.molecules, "targets": [-40.5, -76.4, -56.6, -155.0, -232.2]]))
+        let added = try client.request(
+            "POST", "/v1/datasets/\(id)/structures", headers: json,
+            body: body(["structures": Self.molecules, "targets": [-40.5, -76.4, -56.6, -155.0, -232.2]]))
         XCTAssertEqual(added.status, 200, added.text)
         XCTAssertEqual(object(try client.request("GET", "/v1/datasets/\(id)"))["targets"] as? Int, 5)
-        let fit = try client.request("POST", "/v1/bases", headers: json,
-                                     body: body(["dataset_id": id, "method": "pcovr", "gamma": 0.1, "center_specific": true,
-                                                 "contraction": "mixed", "q_max": 3]))
+        let fit = try client.request(
+            "POST", "/v1/bases", headers: json,
+            body: body([
+                "dataset_id": id, "method": "pcovr", "gamma": 0.1, "center_specific": true,
+                "contraction": "mixed", "q_max": 3,
+            ]))
         XCTAssertEqual(fit.status, 201, fit.text)
         let basisID = try XCTUnwrap(object(fit)["id"] as? String)
         let got = object(try client.request("GET", "/v1/bases/\(basisID)?radial_functions=11"))
@@ -133,16 +154,24 @@ final class BasisRoutesTests: XCTestCase {
         XCTAssertEqual(radial["layout"] as? String, "[center_type][species][l][q][r]")
         XCTAssertEqual((radial["values"] as? [Double])?.count, 4 * 4 * 4 * 3 * 11)
         // Another γ is another basis; the same request is the same one.
-        let other = try client.request("POST", "/v1/bases", headers: json,
-                                       body: body(["dataset_id": id, "method": "pcovr", "gamma": 0.9, "center_specific": true,
-                                                   "contraction": "mixed", "q_max": 3]))
+        let other = try client.request(
+            "POST", "/v1/bases", headers: json,
+            body: body([
+                "dataset_id": id, "method": "pcovr", "gamma": 0.9, "center_specific": true,
+                "contraction": "mixed", "q_max": 3,
+            ]))
         XCTAssertNotEqual(object(other)["id"] as? String, basisID)
-        let again = try client.request("POST", "/v1/bases", headers: json,
-                                       body: body(["dataset_id": id, "method": "pcovr", "gamma": 0.1, "center_specific": true,
-                                                   "contraction": "mixed", "q_max": 3]))
+        let again = try client.request(
+            "POST", "/v1/bases", headers: json,
+            body: body([
+                "dataset_id": id, "method": "pcovr", "gamma": 0.1, "center_specific": true,
+                "contraction": "mixed", "q_max": 3,
+            ]))
         XCTAssertEqual(again.status, 200, again.text)
         XCTAssertEqual(object(again)["id"] as? String, basisID)
-        let request: [String: Any] = ["structures": Self.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID]]
+        let request: [String: Any] = [
+            "structures": Self.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID],
+        ]
         let response = try client.request("POST", "/v1/features", headers: json, body: body(request))
         XCTAssertEqual(response.status, 200, response.text)
         let properties = try XCTUnwrap(object(response)["properties"] as? [String: Any])
@@ -150,34 +179,63 @@ final class BasisRoutesTests: XCTestCase {
     }
 
     func testBadRequestsAreClear4xx() throws {
-        func check(_ r: TestHTTPClient.Response, _ status: Int, pointer: String?, file: StaticString = #filePath, line: UInt = #line) {
+        func check(
+            _ r: TestHTTPClient.Response, _ status: Int, pointer: String?, file: StaticString = #filePath, line: UInt = #line
+        ) {
             XCTAssertEqual(r.status, status, r.text, file: file, line: line)
             if let pointer { XCTAssertEqual(object(r)["pointer"] as? String, pointer, r.text, file: file, line: line) }
         }
-        check(try client.request("POST", "/v1/datasets/nope/structures", headers: json, body: body(["structures": []])), 404, pointer: nil)
-        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": "nope", "q_max": 2])), 422, pointer: "/dataset_id")
+        check(
+            try client.request("POST", "/v1/datasets/nope/structures", headers: json, body: body(["structures": []])), 404,
+            pointer: nil)
+        check(
+            try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": "nope", "q_max": 2])), 422,
+            pointer: "/dataset_id")
         let id = try createDataset()
-        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "q_max": 2])), 422, pointer: "/dataset_id")
+        check(
+            try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "q_max": 2])), 422,
+            pointer: "/dataset_id")
         _ = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json, body: body(["structures": Self.molecules]))
-        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "q_max": 9])), 422, pointer: "/q_max")
-        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "method": "pcovr", "q_max": 2])), 422, pointer: "/method")
-        check(try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "contraction": "both", "q_max": 2])), 422, pointer: "/contraction")
-        check(try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
-                                 body: body(["structures": Self.molecules, "targets": [1, 2, 3]])), 422, pointer: "/targets")
-        check(try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
-                                 body: body(["structures": Self.molecules, "targets": [1, "x", 3, 4, 5]])), 422, pointer: "/targets/1")
-        check(try client.request("POST", "/v1/bases", headers: json,
-                                 body: body(["dataset_id": id, "method": "pca", "gamma": 0.5, "q_max": 2])), 422, pointer: "/gamma")
-        check(try client.request("POST", "/v1/bases", headers: json,
-                                 body: body(["dataset_id": id, "method": "pcovr", "gamma": 1.5, "q_max": 2])), 422, pointer: "/gamma")
-        check(try client.request("POST", "/v1/bases", headers: json,
-                                 body: body(["dataset_id": id, "center_specific": "yes", "q_max": 2])), 422, pointer: "/center_specific")
-        check(try client.request("POST", "/v1/datasets", headers: json, body: body(["descriptor": ["species": [1]]])), 422,
-              pointer: "/descriptor/hypers")
+        check(
+            try client.request("POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "q_max": 9])), 422,
+            pointer: "/q_max")
+        check(
+            try client.request(
+                "POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "method": "pcovr", "q_max": 2])), 422,
+            pointer: "/method")
+        check(
+            try client.request(
+                "POST", "/v1/bases", headers: json, body: body(["dataset_id": id, "contraction": "both", "q_max": 2])), 422,
+            pointer: "/contraction")
+        check(
+            try client.request(
+                "POST", "/v1/datasets/\(id)/structures", headers: json,
+                body: body(["structures": Self.molecules, "targets": [1, 2, 3]])), 422, pointer: "/targets")
+        check(
+            try client.request(
+                "POST", "/v1/datasets/\(id)/structures", headers: json,
+                body: body(["structures": Self.molecules, "targets": [1, "x", 3, 4, 5]])), 422, pointer: "/targets/1")
+        check(
+            try client.request(
+                "POST", "/v1/bases", headers: json,
+                body: body(["dataset_id": id, "method": "pca", "gamma": 0.5, "q_max": 2])), 422, pointer: "/gamma")
+        check(
+            try client.request(
+                "POST", "/v1/bases", headers: json,
+                body: body(["dataset_id": id, "method": "pcovr", "gamma": 1.5, "q_max": 2])), 422, pointer: "/gamma")
+        check(
+            try client.request(
+                "POST", "/v1/bases", headers: json,
+                body: body(["dataset_id": id, "center_specific": "yes", "q_max": 2])), 422, pointer: "/center_specific")
+        check(
+            try client.request("POST", "/v1/datasets", headers: json, body: body(["descriptor": ["species": [1]]])), 422,
+            pointer: "/descriptor/hypers")
         check(try client.request("GET", "/v1/bases/none"), 404, pointer: nil)
-        check(try client.request("POST", "/v1/features", headers: json,
-                                 body: body(["structures": [], "descriptor": ["type": "power_spectrum", "basis_id": "none"]])), 404,
-              pointer: "/descriptor/basis_id")
+        check(
+            try client.request(
+                "POST", "/v1/features", headers: json,
+                body: body(["structures": [], "descriptor": ["type": "power_spectrum", "basis_id": "none"]])), 404,
+            pointer: "/descriptor/basis_id")
     }
 }
 
@@ -186,14 +244,17 @@ final class BasisRoutesTests: XCTestCase {
 final class BasisCodecTests: XCTestCase {
     func testRoundTripOfSupervisedCenterSpecificBasis() throws {
         let service = FeatureService()
-        let body = try JSONSerialization.data(withJSONObject: ["descriptor": ["type": "power_spectrum", "species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers],
-                                                               "structures": BasisRoutesTests.molecules])
+        let body = try JSONSerialization.data(withJSONObject: [
+            "descriptor": ["type": "power_spectrum", "species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers],
+            "structures": BasisRoutesTests.molecules,
+        ])
         let request = try service.prepare(Array(body) + [])
         let basis = try service.primitiveBasis(hypers: request.request.hypers!, species: [1, 6, 7, 8])
         let stats = try service.featurizer().statistics(request.request.structures, basis: basis, targets: [1, 2, 3, 4, 5])
         for contraction in Contraction.allCases {
-            let fit = try OptimalBasis.fit(stats, hypers: request.request.hypers!, contraction: contraction, centerSpecific: true,
-                                           method: .pcovr(gamma: 0.25), q: 2)
+            let fit = try OptimalBasis.fit(
+                stats, hypers: request.request.hypers!, contraction: contraction, centerSpecific: true,
+                method: .pcovr(gamma: 0.25), q: 2)
             let tables = try fit.splineTables()
             let payload = BasisCodec.encode(fit, tables: tables, hypersJSON: HypersEncoder.json(request.request.hypers!))
             let (decoded, decodedTables, multispectrum) = try XCTUnwrap(BasisCodec.decode(payload))
@@ -202,9 +263,11 @@ final class BasisCodecTests: XCTestCase {
             XCTAssertTrue(decoded.centerSpecific)
             XCTAssertEqual(decoded.projections, fit.projections)
             XCTAssertEqual(decodedTables.map(\.points), tables.map(\.points))
-            let a = try service.featurizer().compute(request.request.structures, type: .powerSpectrum, basis: fit.expansionBasis(tables: tables))
-            let b = try service.featurizer().compute(request.request.structures, type: .powerSpectrum,
-                                                     basis: decoded.expansionBasis(tables: decodedTables))
+            let a = try service.featurizer().compute(
+                request.request.structures, type: .powerSpectrum, basis: fit.expansionBasis(tables: tables))
+            let b = try service.featurizer().compute(
+                request.request.structures, type: .powerSpectrum,
+                basis: decoded.expansionBasis(tables: decodedTables))
             XCTAssertEqual(a.values, b.values)
         }
     }

@@ -1,7 +1,7 @@
-import XCTest
-import Synchronization
 import Foundation
 import SoapStorage
+import Synchronization
+import XCTest
 
 /// The built `soapd` executable as a user runs it: serve until SIGTERM
 /// (finishing the request in flight, exit 0), and featurize from files.
@@ -15,7 +15,8 @@ final class BinaryTests: XCTestCase {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
@@ -67,21 +68,33 @@ final class BinaryTests: XCTestCase {
         var structures: [[String: Any]] = []
         for k in 0..<40 {
             var positions: [[Double]] = []
-            for i in 0..<64 { positions.append([Double(i % 4) * 1.36 + 0.01 * Double(k), Double((i / 4) % 4) * 1.36, Double(i / 16) * 1.36]) }
-            structures.append(["numbers": Array(repeating: 14, count: 64), "positions": positions,
-                               "cell": [[5.44, 0, 0], [0, 5.44, 0], [0, 0, 5.44]]])
+            for i in 0..<64 {
+                positions.append([Double(i % 4) * 1.36 + 0.01 * Double(k), Double((i / 4) % 4) * 1.36, Double(i / 16) * 1.36])
+            }
+            structures.append([
+                "numbers": Array(repeating: 14, count: 64), "positions": positions,
+                "cell": [[5.44, 0, 0], [0, 5.44, 0], [0, 0, 5.44]],
+            ])
         }
-        let request: [String: Any] = ["structures": structures, "descriptor": [
-            "type": "power_spectrum", "species": [14],
-            "hypers": ["cutoff": ["radius": 5.0, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],
-                       "density": ["type": "Gaussian", "width": 0.5],
-                       "basis": ["type": "TensorProduct", "max_angular": 6, "radial": ["type": "Gto", "max_radial": 7]]]]]
+        let request: [String: Any] = [
+            "structures": structures,
+            "descriptor": [
+                "type": "power_spectrum", "species": [14],
+                "hypers": [
+                    "cutoff": ["radius": 5.0, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],
+                    "density": ["type": "Gaussian", "width": 0.5],
+                    "basis": ["type": "TensorProduct", "max_angular": 6, "radial": ["type": "Gto", "max_radial": 7]],
+                ],
+            ],
+        ]
         let body = Array(try JSONSerialization.data(withJSONObject: request))
         final class Outcome: @unchecked Sendable { var status = 0 }
         let outcome = Outcome()
         let done = expectation(description: "response")
         Thread.detachNewThread {
-            outcome.status = (try? client.request("POST", "/v1/features", headers: ["Content-Type": "application/json"], body: body))?.status ?? -1
+            outcome.status =
+                (try? client.request("POST", "/v1/features", headers: ["Content-Type": "application/json"], body: body))?.status
+                ?? -1
             done.fulfill()
         }
         Thread.sleep(forTimeInterval: 0.05)
@@ -103,15 +116,24 @@ final class BinaryTests: XCTestCase {
         func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
         var (process, port, _) = try Self.serve(directory: directory)
         var client = TestHTTPClient(port: port)
-        let dataset = object(try client.request("POST", "/v1/datasets", headers: json,
-                                                body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]])))
+        let dataset = object(
+            try client.request(
+                "POST", "/v1/datasets", headers: json,
+                body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]])))
         let datasetID = try XCTUnwrap(dataset["id"] as? String)
-        XCTAssertEqual(try client.request("POST", "/v1/datasets/\(datasetID)/structures", headers: json,
-                                          body: body(["structures": BasisRoutesTests.molecules])).status, 200)
-        let fit = object(try client.request("POST", "/v1/bases", headers: json,
-                                            body: body(["dataset_id": datasetID, "contraction": "separate", "q_max": 3])))
+        XCTAssertEqual(
+            try client.request(
+                "POST", "/v1/datasets/\(datasetID)/structures", headers: json,
+                body: body(["structures": BasisRoutesTests.molecules])
+            ).status, 200)
+        let fit = object(
+            try client.request(
+                "POST", "/v1/bases", headers: json,
+                body: body(["dataset_id": datasetID, "contraction": "separate", "q_max": 3])))
         let basisID = try XCTUnwrap(fit["id"] as? String)
-        let request = body(["structures": BasisRoutesTests.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID]])
+        let request = body([
+            "structures": BasisRoutesTests.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID],
+        ])
         let before = try client.request("POST", "/v1/features", headers: json, body: request)
         XCTAssertEqual(before.status, 200)
         let basisBefore = try client.request("GET", "/v1/bases/\(basisID)").body
@@ -120,7 +142,10 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual(process.terminationStatus, 0)
 
         (process, port, _) = try Self.serve(directory: directory)
-        defer { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
         client = TestHTTPClient(port: port)
         XCTAssertEqual(try client.request("GET", "/v1/bases/\(basisID)").body, basisBefore)
         let after = try client.request("POST", "/v1/features", headers: json, body: request)
@@ -138,7 +163,8 @@ final class BinaryTests: XCTestCase {
         let json = ["Content-Type": "application/json"]
         func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
         let structures = Array(repeating: BasisRoutesTests.molecules, count: 300).flatMap { $0 }
-        let request = Array(try JSONSerialization.data(withJSONObject: ["structures": structures, "descriptor": JobRoutesTests.descriptor]))
+        let request = Array(
+            try JSONSerialization.data(withJSONObject: ["structures": structures, "descriptor": JobRoutesTests.descriptor]))
         let options = ["--job-chunk-atoms", "100", "--job-workers", "1"]
         var (process, port, _) = try Self.serve(options, directory: directory)
         var client = TestHTTPClient(port: port)
@@ -158,7 +184,10 @@ final class BinaryTests: XCTestCase {
         XCTAssertLessThan(doneBeforeKill, structures.count, "killed mid-job")
 
         (process, port, _) = try Self.serve(options, directory: directory)
-        defer { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
         client = TestHTTPClient(port: port)
         func waitSucceeded(_ job: String) throws -> [String: Any] {
             let deadline = Date().addingTimeInterval(300)
@@ -174,15 +203,19 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual((resumed["progress"] as? [String: Any])?["structures_done"] as? Int, structures.count)
         let result = try client.request("GET", "/v1/jobs/\(id)/result", headers: ["Accept": "application/x-npz"])
         // The same request again, uninterrupted.
-        let fresh = try XCTUnwrap(object(try client.request("POST", "/v1/jobs", headers: json.merging(["Idempotency-Key": "fresh"]) { $1 },
-                                                            body: request))["id"] as? String)
+        let fresh = try XCTUnwrap(
+            object(
+                try client.request(
+                    "POST", "/v1/jobs", headers: json.merging(["Idempotency-Key": "fresh"]) { $1 },
+                    body: request))["id"] as? String)
         XCTAssertNotEqual(fresh, id)
         XCTAssertEqual(try waitSucceeded(fresh)["state"] as? String, "succeeded")
         let uninterrupted = try client.request("GET", "/v1/jobs/\(fresh)/result", headers: ["Accept": "application/x-npz"])
         XCTAssertEqual(result.status, 200)
         XCTAssertGreaterThan(result.body.count, 10_000_000)
         XCTAssertTrue(result.body == uninterrupted.body, "identical results")
-        let integrity = try Database(path: directory + "/soapd.sqlite").query("PRAGMA integrity_check").first?.string("integrity_check")
+        let integrity = try Database(path: directory + "/soapd.sqlite").query("PRAGMA integrity_check").first?.string(
+            "integrity_check")
         XCTAssertEqual(integrity, "ok")
     }
 
@@ -193,18 +226,22 @@ final class BinaryTests: XCTestCase {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let descriptor = ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers] as [String: Any]
         try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: dir + "/descriptor.json"))
-        try JSONSerialization.data(withJSONObject: ["structures": BasisRoutesTests.molecules]).write(to: URL(fileURLWithPath: dir + "/batch.json"))
+        try JSONSerialization.data(withJSONObject: ["structures": BasisRoutesTests.molecules]).write(
+            to: URL(fileURLWithPath: dir + "/batch.json"))
         func run(_ arguments: [String]) throws -> (Int32, Data) {
             let (status, output, _) = try Self.runBinary(arguments)
             return (status, output)
         }
-        let (status, output) = try run(["fit", "--database", dir + "/db.sqlite", "--descriptor", dir + "/descriptor.json",
-                                        "--structures", dir + "/batch.json", "--contraction", "mixed", "--q-max", "5"])
+        let (status, output) = try run([
+            "fit", "--database", dir + "/db.sqlite", "--descriptor", dir + "/descriptor.json",
+            "--structures", dir + "/batch.json", "--contraction", "mixed", "--q-max", "5",
+        ])
         XCTAssertEqual(status, 0)
         let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: output) as? [String: Any])
         let id = try XCTUnwrap(summary["id"] as? String)
         XCTAssertEqual(summary["q_max"] as? Int, 5)
-        let request = ["structures": BasisRoutesTests.molecules, "descriptor": ["type": "radial_spectrum", "basis_id": id]] as [String: Any]
+        let request =
+            ["structures": BasisRoutesTests.molecules, "descriptor": ["type": "radial_spectrum", "basis_id": id]] as [String: Any]
         try JSONSerialization.data(withJSONObject: request).write(to: URL(fileURLWithPath: dir + "/request.json"))
         let (code, features) = try run(["featurize", "--database", dir + "/db.sqlite", "--request", dir + "/request.json"])
         XCTAssertEqual(code, 0)
@@ -222,31 +259,42 @@ final class BinaryTests: XCTestCase {
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let descriptor = ["species": [1, 6, 7, 8], "hypers": MultispectrumBasisRoutesTests.hypers] as [String: Any]
         try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: dir + "/descriptor.json"))
-        let molecules = BasisRoutesTests.molecules, half = molecules.count / 2
-        try JSONSerialization.data(withJSONObject: ["structures": Array(molecules[..<half])]).write(to: URL(fileURLWithPath: dir + "/a.json"))
-        try JSONSerialization.data(withJSONObject: ["structures": Array(molecules[half...])]).write(to: URL(fileURLWithPath: dir + "/b.json"))
+        let molecules = BasisRoutesTests.molecules
+        let half = molecules.count / 2
+        try JSONSerialization.data(withJSONObject: ["structures": Array(molecules[..<half])]).write(
+            to: URL(fileURLWithPath: dir + "/a.json"))
+        try JSONSerialization.data(withJSONObject: ["structures": Array(molecules[half...])]).write(
+            to: URL(fileURLWithPath: dir + "/b.json"))
         let (status, output, _) = try Self.runBinary([
             "fit", "--database", dir + "/db.sqlite", "--descriptor", dir + "/descriptor.json",
             "--structures", dir + "/a.json," + dir + "/b.json", "--contraction", "mixed", "--q-max", "3",
-            "--multispectrum-order", "3", "--multispectrum-features", "7"])
+            "--multispectrum-order", "3", "--multispectrum-features", "7",
+        ])
         XCTAssertEqual(status, 0)
         let summary = try XCTUnwrap(try JSONSerialization.jsonObject(with: output) as? [String: Any])
         let id = try XCTUnwrap(summary["id"] as? String)
         let multispectrum = try XCTUnwrap(summary["multispectrum"] as? [String: Any])
         XCTAssertEqual(multispectrum["structures"] as? Int, molecules.count, "both files' structures")
         XCTAssertEqual(multispectrum["correlation_order"] as? Int, 3)
-        let request = ["structures": Array(molecules.prefix(3)),
-                       "descriptor": ["type": "multispectrum", "basis_id": id, "correlation_order": 3]] as [String: Any]
+        let request =
+            [
+                "structures": Array(molecules.prefix(3)),
+                "descriptor": ["type": "multispectrum", "basis_id": id, "correlation_order": 3],
+            ] as [String: Any]
         try JSONSerialization.data(withJSONObject: request).write(to: URL(fileURLWithPath: dir + "/request.json"))
-        let (code, features, _) = try Self.runBinary(["featurize", "--database", dir + "/db.sqlite", "--request", dir + "/request.json"])
+        let (code, features, _) = try Self.runBinary([
+            "featurize", "--database", dir + "/db.sqlite", "--request", dir + "/request.json",
+        ])
         XCTAssertEqual(code, 0)
         let response = try XCTUnwrap(try JSONSerialization.jsonObject(with: features) as? [String: Any])
         let values = try XCTUnwrap(response["values"] as? [[Double]])
         XCTAssertFalse(values.isEmpty)
         XCTAssertTrue(values.allSatisfy { $0.count >= 1 && $0.count <= 7 })
         // The two multispectrum flags go together.
-        let (refused, _, _) = try Self.runBinary(["fit", "--database", dir + "/db2.sqlite", "--descriptor", dir + "/descriptor.json",
-                                                   "--structures", dir + "/a.json", "--q-max", "3", "--multispectrum-order", "3"])
+        let (refused, _, _) = try Self.runBinary([
+            "fit", "--database", dir + "/db2.sqlite", "--descriptor", dir + "/descriptor.json",
+            "--structures", dir + "/a.json", "--q-max", "3", "--multispectrum-order", "3",
+        ])
         XCTAssertEqual(refused, 2)
     }
 
@@ -274,8 +322,10 @@ final class BinaryTests: XCTestCase {
         let base = NSTemporaryDirectory() + "soapd-stream-\(getpid())"
         let descriptor: [String: Any] = ["descriptor": JobRoutesTests.descriptor, "per": "atom"]
         try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: base + "-descriptor.json"))
-        var lines = try BasisRoutesTests.molecules.map { String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self) }
-        lines.insert("{\"numbers\": [1], \"positions\": [[0, 0]]}", at: 2)   // bad: a 2-vector
+        var lines = try BasisRoutesTests.molecules.map {
+            String(decoding: try JSONSerialization.data(withJSONObject: $0), as: UTF8.self)
+        }
+        lines.insert("{\"numbers\": [1], \"positions\": [[0, 0]]}", at: 2)  // bad: a 2-vector
         try Data((lines.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: base + "-structures.jsonl"))
         var whole = descriptor
         whole["structures"] = BasisRoutesTests.molecules
@@ -284,12 +334,15 @@ final class BinaryTests: XCTestCase {
             let (status, _, stderr) = try Self.runBinary(arguments)
             return (status, stderr)
         }
-        let (status, messages) = try run(["featurize", "--request", base + "-descriptor.json", "--structures", base + "-structures.jsonl",
-                                          "--output", base + "-stream.npz", "--chunk-atoms", "7"])
+        let (status, messages) = try run([
+            "featurize", "--request", base + "-descriptor.json", "--structures", base + "-structures.jsonl",
+            "--output", base + "-stream.npz", "--chunk-atoms", "7",
+        ])
         XCTAssertEqual(status, 0, messages)
         XCTAssertTrue(messages.contains("\"structure\":2"), messages)
         XCTAssertTrue(messages.contains("6 structures, 33 atoms"), messages)
-        XCTAssertEqual(try run(["featurize", "--request", base + "-whole.json", "--format", "npz", "--output", base + "-whole.npz"]).0, 0)
+        XCTAssertEqual(
+            try run(["featurize", "--request", base + "-whole.json", "--format", "npz", "--output", base + "-whole.npz"]).0, 0)
         let streamed = try ZipReader.storedEntries(Array(try Data(contentsOf: URL(fileURLWithPath: base + "-stream.npz"))))
         let direct = try ZipReader.storedEntries(Array(try Data(contentsOf: URL(fileURLWithPath: base + "-whole.npz"))))
         XCTAssertEqual(streamed["values.npy"], direct["values.npy"])
@@ -297,7 +350,9 @@ final class BinaryTests: XCTestCase {
         XCTAssertEqual(streamed["center_types.npy"], direct["center_types.npy"])
         // The structure column keeps the input's line numbers: 0, 1, 3, 4, 5 (line 2 was bad).
         let (_, samples) = try NpyReader.read(try XCTUnwrap(streamed["samples.npy"]), descr: "<i4")
-        let structures = samples.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)
+        let structures = samples.withUnsafeBytes { Array($0.bindMemory(to: Int32.self)) }.enumerated().filter {
+            $0.offset % 2 == 0
+        }.map(\.element)
         XCTAssertEqual(Set(structures), [0, 1, 3, 4, 5])
         XCTAssertFalse(FileManager.default.fileExists(atPath: base + "-stream.npz.soapd-chunks"), "scratch removed")
     }
@@ -314,8 +369,11 @@ final class BinaryTests: XCTestCase {
         func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
         var (process, port, _) = try Self.serve(directory: directory)
         var client = TestHTTPClient(port: port)
-        let id = try XCTUnwrap(object(try client.request("POST", "/v1/datasets", headers: json,
-            body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]])))["id"] as? String)
+        let id = try XCTUnwrap(
+            object(
+                try client.request(
+                    "POST", "/v1/datasets", headers: json,
+                    body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]])))["id"] as? String)
         let big = body(["structures": Array(repeating: BasisRoutesTests.molecules, count: 400).flatMap { $0 }])
         let sent = expectation(description: "batch sent")
         let port0 = port
@@ -332,8 +390,11 @@ final class BinaryTests: XCTestCase {
         client = TestHTTPClient(port: port)
         let counted = object(try client.request("GET", "/v1/datasets/\(id)"))["structures"] as? Int
         XCTAssertTrue(counted == 0 || counted == 2000, "a batch counts fully or not at all: \(String(describing: counted))")
-        XCTAssertEqual(try client.request("POST", "/v1/datasets/\(id)/structures", headers: json,
-                                          body: body(["structures": BasisRoutesTests.molecules])).status, 200)
+        XCTAssertEqual(
+            try client.request(
+                "POST", "/v1/datasets/\(id)/structures", headers: json,
+                body: body(["structures": BasisRoutesTests.molecules])
+            ).status, 200)
         // Fits killed at a few points in their course.
         for (k, delay) in [0.0, 0.002, 0.01, 0.05].enumerated() {
             let fitBody = body(["dataset_id": id, "contraction": k % 2 == 0 ? "mixed" : "separate", "q_max": 2 + k])
@@ -350,16 +411,23 @@ final class BinaryTests: XCTestCase {
             (process, port, _) = try Self.serve(directory: directory)
             client = TestHTTPClient(port: port)
         }
-        defer { kill(process.processIdentifier, SIGTERM); process.waitUntilExit() }
+        defer {
+            kill(process.processIdentifier, SIGTERM)
+            process.waitUntilExit()
+        }
         let bases = (object(try client.request("GET", "/v1/bases"))["bases"] as? [[String: Any]]) ?? []
         for basis in bases {
             let basisID = try XCTUnwrap(basis["id"] as? String)
             XCTAssertEqual(try client.request("GET", "/v1/bases/\(basisID)").status, 200)
-            let features = try client.request("POST", "/v1/features", headers: json, body: body([
-                "structures": BasisRoutesTests.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID]]))
+            let features = try client.request(
+                "POST", "/v1/features", headers: json,
+                body: body([
+                    "structures": BasisRoutesTests.molecules, "descriptor": ["type": "power_spectrum", "basis_id": basisID],
+                ]))
             XCTAssertEqual(features.status, 200, features.text)
         }
-        let integrity = try Database(path: directory + "/soapd.sqlite").query("PRAGMA integrity_check").first?.string("integrity_check")
+        let integrity = try Database(path: directory + "/soapd.sqlite").query("PRAGMA integrity_check").first?.string(
+            "integrity_check")
         XCTAssertEqual(integrity, "ok")
     }
 }

@@ -1,6 +1,7 @@
-import XCTest
 import Foundation
 import SoapStorage
+import XCTest
+
 @testable import SoapService
 
 /// A full disk gives a clear 507, the service stays up, and it recovers once space returns.
@@ -17,8 +18,9 @@ final class DiskFullTests: XCTestCase {
         defer { server.http.shutdown(gracePeriod: 1) }
         let json = ["Content-Type": "application/json"]
         func body(_ o: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
-        let created = try client.request("POST", "/v1/datasets", headers: json,
-                                         body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]]))
+        let created = try client.request(
+            "POST", "/v1/datasets", headers: json,
+            body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]]))
         XCTAssertEqual(created.status, 201, created.text)
         let id = try XCTUnwrap((created.json as? [String: Any])?["id"] as? String)
 
@@ -33,13 +35,17 @@ final class DiskFullTests: XCTestCase {
         let full = try client.request("POST", "/v1/datasets/\(id)/structures", headers: json, body: batch)
         XCTAssertEqual(full.status, 507, full.text)
         XCTAssertEqual(full.headers["content-type"], "application/problem+json")
-        let job = try client.request("POST", "/v1/jobs", headers: json,
-                                     body: body(["structures": BasisRoutesTests.molecules, "descriptor": JobRoutesTests.descriptor]))
+        let job = try client.request(
+            "POST", "/v1/jobs", headers: json,
+            body: body(["structures": BasisRoutesTests.molecules, "descriptor": JobRoutesTests.descriptor]))
         XCTAssertEqual(job.status, 507, job.text)
         XCTAssertEqual(try client.request("GET", "/health").status, 200, "still serving")
-        XCTAssertEqual(try client.request("POST", "/v1/features", headers: json,
-                                          body: body(["structures": BasisRoutesTests.molecules, "descriptor": JobRoutesTests.descriptor])).status,
-                       200, "featurizing needs no disk")
+        XCTAssertEqual(
+            try client.request(
+                "POST", "/v1/features", headers: json,
+                body: body(["structures": BasisRoutesTests.molecules, "descriptor": JobRoutesTests.descriptor])
+            ).status,
+            200, "featurizing needs no disk")
 
         // Space returns: the same batch is accepted, once.
         unlink(filler)

@@ -1,7 +1,7 @@
-import XCTest
-import Foundation
-import CZlib
 import CFastCRC
+import CZlib
+import Foundation
+import XCTest
 
 /// The folding CRC-32 equals zlib's for every length and alignment around its block sizes,
 /// with any start value, and chains like zlib's (crc(a ‖ b) = crc(crc(a), b)).
@@ -39,8 +39,8 @@ final class FastCRCTests: XCTestCase {
             XCTAssertEqual(chained, zlibCRC(0, UnsafeRawBufferPointer(rebasing: all[0..<at])))
         }
         #if arch(x86_64)
-        // This machine kind has PCLMULQDQ: the test above exercised the folding path.
-        XCTAssertEqual(soapd_crc32_is_folding(), 1)
+            // This machine kind has PCLMULQDQ: the test above exercised the folding path.
+            XCTAssertEqual(soapd_crc32_is_folding(), 1)
         #endif
     }
 }

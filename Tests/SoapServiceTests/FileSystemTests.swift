@@ -1,5 +1,6 @@
-import XCTest
 import Foundation
+import XCTest
+
 @testable import SoapCore
 @testable import SoapService
 
@@ -12,7 +13,8 @@ final class FileSystemTests: XCTestCase {
     override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
 
     func testDirectAndBufferedWritesHoldExactlyTheirPieces() throws {
-        let page = DirectIOStaging.alignment, stage = DirectIOStaging.size
+        let page = DirectIOStaging.alignment
+        let stage = DirectIOStaging.size
         let random = try XCTUnwrap(FileHandle(forReadingAtPath: "/dev/urandom"))
         defer { try? random.close() }
         let layouts: [[Int]] = [
@@ -45,10 +47,11 @@ final class FileSystemTests: XCTestCase {
     func testFailedWriteLeavesNothing() throws {
         struct Stop: Error {}
         let path = directory + "/failed.bin"
-        XCTAssertThrowsError(try FileSystem.writeAtomically(to: path, direct: true) { put in
-            try [UInt8](repeating: 1, count: 10_000).withUnsafeBytes(put)
-            throw Stop()
-        })
+        XCTAssertThrowsError(
+            try FileSystem.writeAtomically(to: path, direct: true) { put in
+                try [UInt8](repeating: 1, count: 10_000).withUnsafeBytes(put)
+                throw Stop()
+            })
         XCTAssertFalse(FileManager.default.fileExists(atPath: path))
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: directory), [])
         try FileSystem.writeAtomically(to: path, direct: true) { put in try [UInt8]([1, 2, 3]).withUnsafeBytes(put) }
@@ -66,8 +69,9 @@ final class JobChunkFileTests: XCTestCase {
         let columns = 12_000
         var properties = Labels(names: ["l", "neighbor_1_type", "n_1", "neighbor_2_type", "n_2"])
         for c in 0..<columns { properties.values += [Int32(c % 9), 1, Int32(c % 11), 8, Int32(c % 13)] }
-        let empty = FeatureMatrix(samples: Labels(names: ["structure", "atom"]), centerTypes: [], properties: properties,
-                                  values: [])
+        let empty = FeatureMatrix(
+            samples: Labels(names: ["structure", "atom"]), centerTypes: [], properties: properties,
+            values: [])
         let path = JobChunkFile.labelsPath(directory)
         try JobChunkFile.write(empty, globalIndex: [], to: path)
         XCTAssertGreaterThan(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int ?? 0, 1 << 16)

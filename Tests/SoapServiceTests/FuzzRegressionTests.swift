@@ -1,6 +1,7 @@
-import XCTest
-import Foundation
 import FastJSON
+import Foundation
+import XCTest
+
 @testable import SoapService
 
 /// The json fuzz target's corpus (crash reproducers included) in the normal suite, and the
@@ -46,8 +47,9 @@ final class FuzzRegressionTests: XCTestCase {
     /// (`Character("/structures/0")`), which the job runner used to rename the pointer of a
     /// structure the featurizer refused: the whole service died.
     func testReplacingOccurrencesMatchesBytes() {
-        XCTAssertEqual("/structures/0/positions/0".replacingOccurrences("/structures/0", "/structures/12"),
-                       "/structures/12/positions/0")
+        XCTAssertEqual(
+            "/structures/0/positions/0".replacingOccurrences("/structures/0", "/structures/12"),
+            "/structures/12/positions/0")
         XCTAssertEqual("a~b~".replacingOccurrences("~", "~0"), "a~0b~0")
         XCTAssertEqual("é\u{0301}~\u{0301}".replacingOccurrences("~", "~0"), "é\u{0301}~0\u{0301}")
         XCTAssertEqual("abc".replacingOccurrences("", "x"), "abc")
@@ -58,7 +60,8 @@ final class FuzzRegressionTests: XCTestCase {
         XCTAssertEqual(Execution.jobPointer("/structures/0", structure: 7), "/structures/7")
         XCTAssertEqual(Execution.jobPointer("/structures/0/positions/1/2", structure: 7), "/structures/7/positions/1/2")
         XCTAssertEqual(Execution.jobPointer("", structure: 7), "/structures/7")
-        XCTAssertEqual(Execution.jobPointer("/descriptor/hypers/basis/max_angular", structure: 7),
-                       "/descriptor/hypers/basis/max_angular")
+        XCTAssertEqual(
+            Execution.jobPointer("/descriptor/hypers/basis/max_angular", structure: 7),
+            "/descriptor/hypers/basis/max_angular")
     }
 }

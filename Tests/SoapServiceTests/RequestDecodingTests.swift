@@ -1,6 +1,7 @@
-import XCTest
 import FastJSON
 import SoapCore
+import XCTest
+
 @testable import SoapService
 
 /// Every caller mistake becomes a 4xx ServiceError pointing at the field.
@@ -8,14 +9,14 @@ final class RequestDecodingTests: XCTestCase {
     let service = FeatureService()
 
     static let validRequest = """
-    {"structures": [{"numbers": [14, 14], "positions": [[0, 0, 0], [1.3575, 1.3575, 1.3575]],
-                     "cell": [[0, 2.715, 2.715], [2.715, 0, 2.715], [2.715, 2.715, 0]], "pbc": [true, true, true]}],
-     "descriptor": {"type": "power_spectrum", "species": [14],
-                    "hypers": {"cutoff": {"radius": 5.0, "smoothing": {"type": "ShiftedCosine", "width": 0.5}},
-                               "density": {"type": "Gaussian", "width": 0.5},
-                               "basis": {"type": "TensorProduct", "max_angular": 4, "radial": {"type": "Gto", "max_radial": 5}}}},
-     "per": "atom", "gradients": false}
-    """
+        {"structures": [{"numbers": [14, 14], "positions": [[0, 0, 0], [1.3575, 1.3575, 1.3575]],
+                         "cell": [[0, 2.715, 2.715], [2.715, 0, 2.715], [2.715, 2.715, 0]], "pbc": [true, true, true]}],
+         "descriptor": {"type": "power_spectrum", "species": [14],
+                        "hypers": {"cutoff": {"radius": 5.0, "smoothing": {"type": "ShiftedCosine", "width": 0.5}},
+                                   "density": {"type": "Gaussian", "width": 0.5},
+                                   "basis": {"type": "TensorProduct", "max_angular": 4, "radial": {"type": "Gto", "max_radial": 5}}}},
+         "per": "atom", "gradients": false}
+        """
 
     /// The valid request with one edit applied to its decoded JSON (via Foundation, tests only).
     func request(_ edit: (inout [String: Any]) -> Void) -> [UInt8] {
@@ -24,8 +25,10 @@ final class RequestDecodingTests: XCTestCase {
         return Array(try! JSONSerialization.data(withJSONObject: object))
     }
 
-    func assertError(_ body: [UInt8], status: Int, pointer: String, contains text: String? = nil,
-                     file: StaticString = #filePath, line: UInt = #line) {
+    func assertError(
+        _ body: [UInt8], status: Int, pointer: String, contains text: String? = nil,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         assertServiceError(service, body, status: status, pointer: pointer, contains: text, file: file, line: line)
     }
 
@@ -36,16 +39,29 @@ final class RequestDecodingTests: XCTestCase {
     }
 
     func testBispectrumType() throws {
-        let body = request { var d = $0["descriptor"] as! [String: Any]; d["type"] = "bispectrum"; $0["descriptor"] = d }
+        let body = request {
+            var d = $0["descriptor"] as! [String: Any]
+            d["type"] = "bispectrum"
+            $0["descriptor"] = d
+        }
         let prepared = try service.prepare(body)
         XCTAssertEqual(prepared.request.type, .bispectrum)
         let m = try service.compute(prepared)
-        XCTAssertEqual(m.properties.names, ["l_1", "l_2", "k_2", "l_3", "neighbor_1_type", "n_1", "neighbor_2_type", "n_2",
-                                            "neighbor_3_type", "n_3"])
+        XCTAssertEqual(
+            m.properties.names,
+            [
+                "l_1", "l_2", "k_2", "l_3", "neighbor_1_type", "n_1", "neighbor_2_type", "n_2",
+                "neighbor_3_type", "n_3",
+            ])
         // max_angular 4: 14 kept (l1, l2, l3); 6 radial channels of one species.
         XCTAssertEqual(m.columnCount, 14 * 6 * 6 * 6)
-        assertError(request { var d = $0["descriptor"] as! [String: Any]; d["type"] = "trispectrum"; $0["descriptor"] = d },
-                    status: 422, pointer: "/descriptor/type", contains: "bispectrum")
+        assertError(
+            request {
+                var d = $0["descriptor"] as! [String: Any]
+                d["type"] = "trispectrum"
+                $0["descriptor"] = d
+            },
+            status: 422, pointer: "/descriptor/type", contains: "bispectrum")
     }
 
     func testMalformedJSON() {
@@ -61,12 +77,27 @@ final class RequestDecodingTests: XCTestCase {
     }
 
     func testDescriptor() {
-        assertError(request { var d = $0["descriptor"] as! [String: Any]; d["type"] = "soap"; $0["descriptor"] = d },
-                    status: 422, pointer: "/descriptor/type", contains: "power_spectrum")
-        assertError(request { var d = $0["descriptor"] as! [String: Any]; d["species"] = [14, 14]; $0["descriptor"] = d },
-                    status: 422, pointer: "/descriptor/species/1")
-        assertError(request { var d = $0["descriptor"] as! [String: Any]; d["species"] = [1]; $0["descriptor"] = d },
-                    status: 422, pointer: "/structures/0/numbers/0", contains: "Si")
+        assertError(
+            request {
+                var d = $0["descriptor"] as! [String: Any]
+                d["type"] = "soap"
+                $0["descriptor"] = d
+            },
+            status: 422, pointer: "/descriptor/type", contains: "power_spectrum")
+        assertError(
+            request {
+                var d = $0["descriptor"] as! [String: Any]
+                d["species"] = [14, 14]
+                $0["descriptor"] = d
+            },
+            status: 422, pointer: "/descriptor/species/1")
+        assertError(
+            request {
+                var d = $0["descriptor"] as! [String: Any]
+                d["species"] = [1]
+                $0["descriptor"] = d
+            },
+            status: 422, pointer: "/structures/0/numbers/0", contains: "Si")
     }
 
     func hypersEdit(_ path: [String], _ value: Any?) -> [UInt8] {
@@ -74,7 +105,10 @@ final class RequestDecodingTests: XCTestCase {
             var d = root["descriptor"] as! [String: Any]
             var h = d["hypers"] as! [String: Any]
             func set(_ o: inout [String: Any], _ keys: ArraySlice<String>) {
-                if keys.count == 1 { o[keys.first!] = value; return }
+                if keys.count == 1 {
+                    o[keys.first!] = value
+                    return
+                }
                 var inner = o[keys.first!] as! [String: Any]
                 set(&inner, keys.dropFirst())
                 o[keys.first!] = inner
@@ -86,15 +120,19 @@ final class RequestDecodingTests: XCTestCase {
     }
 
     func testUnsupportedHypers() {
-        assertError(hypersEdit(["cutoff", "smoothing", "type"], "Tanh"), status: 422,
-                    pointer: "/descriptor/hypers/cutoff/smoothing/type", contains: "ShiftedCosine")
+        assertError(
+            hypersEdit(["cutoff", "smoothing", "type"], "Tanh"), status: 422,
+            pointer: "/descriptor/hypers/cutoff/smoothing/type", contains: "ShiftedCosine")
         assertError(hypersEdit(["density", "type"], "DiracDelta"), status: 422, pointer: "/descriptor/hypers/density/type")
-        assertError(hypersEdit(["basis", "radial", "type"], "Tabulated"), status: 422, pointer: "/descriptor/hypers/basis/radial/type")
+        assertError(
+            hypersEdit(["basis", "radial", "type"], "Tabulated"), status: 422, pointer: "/descriptor/hypers/basis/radial/type")
         assertError(hypersEdit(["basis", "type"], "Explicit"), status: 422, pointer: "/descriptor/hypers/basis/type")
-        assertError(hypersEdit(["density", "scaling"], ["type": "Exponential"]), status: 422,
-                    pointer: "/descriptor/hypers/density/scaling/type")
+        assertError(
+            hypersEdit(["density", "scaling"], ["type": "Exponential"]), status: 422,
+            pointer: "/descriptor/hypers/density/scaling/type")
         assertError(hypersEdit(["basis", "max_angular"], 99), status: 422, pointer: "/descriptor/hypers/basis/max_angular")
-        assertError(hypersEdit(["basis", "radial", "max_radial"], -1), status: 422, pointer: "/descriptor/hypers/basis/radial/max_radial")
+        assertError(
+            hypersEdit(["basis", "radial", "max_radial"], -1), status: 422, pointer: "/descriptor/hypers/basis/radial/max_radial")
         assertError(hypersEdit(["cutoff", "radius"], -3), status: 422, pointer: "/descriptor/hypers/cutoff/radius")
         assertError(hypersEdit(["density", "width"], 0), status: 422, pointer: "/descriptor/hypers/density/width")
         assertError(hypersEdit(["density", "frobnicate"], 1), status: 422, pointer: "/descriptor/hypers/density/frobnicate")
@@ -108,10 +146,12 @@ final class RequestDecodingTests: XCTestCase {
         assertError(hypersEdit(["cutoff", "radius"], 1e300), status: 422, pointer: "/descriptor/hypers/cutoff/radius")
         assertError(hypersEdit(["density", "width"], 5e-324), status: 422, pointer: "/descriptor/hypers/density/width")
         assertError(hypersEdit(["density", "width"], 0.001), status: 422, pointer: "/descriptor/hypers/density/width")
-        assertError(hypersEdit(["cutoff", "smoothing", "width"], 1e-300), status: 422,
-                    pointer: "/descriptor/hypers/cutoff/smoothing/width")
-        assertError(hypersEdit(["density", "center_atom_weight"], 1e300), status: 422,
-                    pointer: "/descriptor/hypers/density/center_atom_weight")
+        assertError(
+            hypersEdit(["cutoff", "smoothing", "width"], 1e-300), status: 422,
+            pointer: "/descriptor/hypers/cutoff/smoothing/width")
+        assertError(
+            hypersEdit(["density", "center_atom_weight"], 1e300), status: 422,
+            pointer: "/descriptor/hypers/density/center_atom_weight")
         // The largest allowed basis still builds (or is refused with a 422, never a crash).
         do {
             _ = try service.compute(try service.prepare(hypersEdit(["basis", "radial", "max_radial"], 30)))
@@ -129,22 +169,34 @@ final class RequestDecodingTests: XCTestCase {
     }
 
     func testStructureErrors() {
-        assertError(structureEdit { $0["positions"] = [[0, 0, 0]] }, status: 422, pointer: "/structures/0/positions",
-                    contains: "1 rows for 2 atoms")
+        assertError(
+            structureEdit { $0["positions"] = [[0, 0, 0]] }, status: 422, pointer: "/structures/0/positions",
+            contains: "1 rows for 2 atoms")
         assertError(structureEdit { $0["positions"] = [[0, 0, 0], [1, 1]] }, status: 422, pointer: "/structures/0/positions/1")
-        assertError(structureEdit { $0["positions"] = [[0, 0, 0], [1, "a", 1]] }, status: 422, pointer: "/structures/0/positions/1/1")
+        assertError(
+            structureEdit { $0["positions"] = [[0, 0, 0], [1, "a", 1]] }, status: 422, pointer: "/structures/0/positions/1/1")
         assertError(structureEdit { $0["numbers"] = [14, 0] }, status: 422, pointer: "/structures/0/numbers/1")
-        assertError(structureEdit { $0["numbers"] = nil; $0["symbols"] = ["Si", "Xx"] }, status: 422,
-                    pointer: "/structures/0/symbols/1", contains: "unknown element")
-        assertError(structureEdit { $0["cell"] = [[1, 0, 0], [2, 0, 0], [0, 0, 1]] }, status: 422, pointer: "/structures/0/cell",
-                    contains: "singular")
+        assertError(
+            structureEdit {
+                $0["numbers"] = nil
+                $0["symbols"] = ["Si", "Xx"]
+            }, status: 422,
+            pointer: "/structures/0/symbols/1", contains: "unknown element")
+        assertError(
+            structureEdit { $0["cell"] = [[1, 0, 0], [2, 0, 0], [0, 0, 1]] }, status: 422, pointer: "/structures/0/cell",
+            contains: "singular")
         assertError(structureEdit { $0["cell"] = NSNull() }, status: 422, pointer: "/structures/0/pbc", contains: "no cell")
         assertError(structureEdit { $0["pbc"] = [true, false] }, status: 422, pointer: "/structures/0/pbc")
     }
 
     func testSymbolsEqualNumbers() throws {
         let a = try service.compute(try service.prepare(Array(Self.validRequest.utf8)))
-        let b = try service.compute(try service.prepare(structureEdit { $0["numbers"] = nil; $0["symbols"] = ["Si", "Si"] }))
+        let b = try service.compute(
+            try service.prepare(
+                structureEdit {
+                    $0["numbers"] = nil
+                    $0["symbols"] = ["Si", "Si"]
+                }))
         XCTAssertEqual(a.values, b.values)
     }
 

@@ -1,6 +1,7 @@
-import XCTest
 import Foundation
 import SoapCore
+import XCTest
+
 @testable import SoapService
 
 /// Limits a client cannot get around: compute time, neighbour caps before allocation,
@@ -13,30 +14,49 @@ final class ResourceGuardTests: XCTestCase {
     /// Diamond Si, 2×2×2 conventional cells (64 atoms), slightly rattled.
     static func silicon() -> Structure {
         let a = 5.431
-        let basis: [(Double, Double, Double)] = [(0, 0, 0), (0, 0.5, 0.5), (0.5, 0, 0.5), (0.5, 0.5, 0),
-                                                 (0.25, 0.25, 0.25), (0.25, 0.75, 0.75), (0.75, 0.25, 0.75), (0.75, 0.75, 0.25)]
+        let basis: [(Double, Double, Double)] = [
+            (0, 0, 0), (0, 0.5, 0.5), (0.5, 0, 0.5), (0.5, 0.5, 0),
+            (0.25, 0.25, 0.25), (0.25, 0.75, 0.75), (0.75, 0.25, 0.75), (0.75, 0.75, 0.25),
+        ]
         var positions: [Double] = []
         var k = 0
-        for i in 0..<2 { for j in 0..<2 { for l in 0..<2 { for b in basis {
-            k += 1
-            let wobble = 0.03 * sin(Double(k) * 1.7)
-            positions += [(Double(i) + b.0) * a + wobble, (Double(j) + b.1) * a - wobble, (Double(l) + b.2) * a + 0.5 * wobble]
-        }}}}
-        return Structure(numbers: Array(repeating: 14, count: 64), positions: positions, cell: [2 * a, 0, 0, 0, 2 * a, 0, 0, 0, 2 * a])
+        for i in 0..<2 {
+            for j in 0..<2 {
+                for l in 0..<2 {
+                    for b in basis {
+                        k += 1
+                        let wobble = 0.03 * sin(Double(k) * 1.7)
+                        positions += [
+                            (Double(i) + b.0) * a + wobble, (Double(j) + b.1) * a - wobble, (Double(l) + b.2) * a + 0.5 * wobble,
+                        ]
+                    }
+                }
+            }
+        }
+        return Structure(
+            numbers: Array(repeating: 14, count: 64), positions: positions, cell: [2 * a, 0, 0, 0, 2 * a, 0, 0, 0, 2 * a])
     }
 
     /// Many copies of a dense periodic cell: far more work than 5 ms allows.
     var heavyRequest: [String: Any] {
         let cell = Self.silicon()
-        let structure: [String: Any] = ["numbers": cell.numbers,
-                                        "positions": stride(from: 0, to: cell.positions.count, by: 3).map { Array(cell.positions[$0..<($0 + 3)]) },
-                                        "cell": [Array(cell.cell![0..<3]), Array(cell.cell![3..<6]), Array(cell.cell![6..<9])]]
-        return ["structures": Array(repeating: structure, count: 40),
-                "descriptor": ["type": "power_spectrum", "species": [14],
-                               "hypers": ["cutoff": ["radius": 5.0, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],
-                                          "density": ["type": "Gaussian", "width": 0.5],
-                                          "basis": ["type": "TensorProduct", "max_angular": 6, "radial": ["type": "Gto", "max_radial": 7]]]],
-                "gradients": true]
+        let structure: [String: Any] = [
+            "numbers": cell.numbers,
+            "positions": stride(from: 0, to: cell.positions.count, by: 3).map { Array(cell.positions[$0..<($0 + 3)]) },
+            "cell": [Array(cell.cell![0..<3]), Array(cell.cell![3..<6]), Array(cell.cell![6..<9])],
+        ]
+        return [
+            "structures": Array(repeating: structure, count: 40),
+            "descriptor": [
+                "type": "power_spectrum", "species": [14],
+                "hypers": [
+                    "cutoff": ["radius": 5.0, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],
+                    "density": ["type": "Gaussian", "width": 0.5],
+                    "basis": ["type": "TensorProduct", "max_angular": 6, "radial": ["type": "Gto", "max_radial": 7]],
+                ],
+            ],
+            "gradients": true,
+        ]
     }
 
     func testComputeTimeLimitAnswers504AndStopsTheWork() throws {
@@ -82,12 +102,21 @@ final class ResourceGuardTests: XCTestCase {
         var rng = SystemRandomNumberGenerator()
         let positions = (0..<10_000).map { _ in (0..<3).map { _ in Double.random(in: 0..<10, using: &rng) } }
         let request: [String: Any] = [
-            "structures": [["numbers": Array(repeating: 14, count: 10_000), "positions": positions,
-                            "cell": [[10, 0, 0], [0, 10, 0], [0, 0, 10]]]],
-            "descriptor": ["type": "power_spectrum", "species": [14],
-                           "hypers": ["cutoff": ["radius": 5.0, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],
-                                      "density": ["type": "Gaussian", "width": 0.5],
-                                      "basis": ["type": "TensorProduct", "max_angular": 2, "radial": ["type": "Gto", "max_radial": 2]]]]]
+            "structures": [
+                [
+                    "numbers": Array(repeating: 14, count: 10_000), "positions": positions,
+                    "cell": [[10, 0, 0], [0, 10, 0], [0, 0, 10]],
+                ]
+            ],
+            "descriptor": [
+                "type": "power_spectrum", "species": [14],
+                "hypers": [
+                    "cutoff": ["radius": 5.0, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],
+                    "density": ["type": "Gaussian", "width": 0.5],
+                    "basis": ["type": "TensorProduct", "max_angular": 2, "radial": ["type": "Gto", "max_radial": 2]],
+                ],
+            ],
+        ]
         let response = try client.request("POST", "/v1/features", headers: json, body: body(request))
         XCTAssertEqual(response.status, 413, response.text)
         XCTAssertEqual(object(response)["pointer"] as? String, "/structures/0")
@@ -118,7 +147,8 @@ final class ResourceGuardTests: XCTestCase {
         small["structures"] = Array((small["structures"] as! [Any]).prefix(1))
         small["gradients"] = false
         for accept in ["application/json", "application/x-npz"] {
-            let ok = try client.request("POST", "/v1/features", headers: json.merging(["Accept": accept]) { $1 }, body: body(small))
+            let ok = try client.request(
+                "POST", "/v1/features", headers: json.merging(["Accept": accept]) { $1 }, body: body(small))
             XCTAssertEqual(ok.status, 200, ok.text)
         }
         let budget = try XCTUnwrap(server.application.features.memoryBudget)
@@ -127,7 +157,10 @@ final class ResourceGuardTests: XCTestCase {
 
     func waitUntil(_ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline { if condition() { return true }; Thread.sleep(forTimeInterval: 0.01) }
+        while Date() < deadline {
+            if condition() { return true }
+            Thread.sleep(forTimeInterval: 0.01)
+        }
         return condition()
     }
 }

@@ -1,6 +1,7 @@
-import XCTest
 import FastJSON
 import SoapCore
+import XCTest
+
 @testable import SoapService
 
 /// The featurize path end to end (request JSON in, response out) against the
@@ -11,12 +12,15 @@ final class ResponseEncodingTests: XCTestCase {
 
     /// A POST /v1/features body made from a conformance case.
     func request(_ file: String, type: String, per: String = "atom", gradients: Bool = false) throws -> ([UInt8], [String: Any]) {
-        let case_ = try JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixtures.appendingPathComponent(file))) as! [String: Any]
+        let case_ =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: Self.fixtures.appendingPathComponent(file))) as! [String: Any]
         var hypers = (type == "radial_spectrum" ? case_["radial_spectrum_hypers"] : case_["hypers"]) as! [String: Any]
         let species = (case_["hypers"] as! [String: Any])["species"]!
         hypers["species"] = nil
-        let body: [String: Any] = ["structures": case_["structures"]!, "per": per, "gradients": gradients,
-                                   "descriptor": ["type": type, "species": species, "hypers": hypers]]
+        let body: [String: Any] = [
+            "structures": case_["structures"]!, "per": per, "gradients": gradients,
+            "descriptor": ["type": type, "species": species, "hypers": hypers],
+        ]
         return (Array(try JSONSerialization.data(withJSONObject: body)), case_)
     }
 
@@ -33,7 +37,8 @@ final class ResponseEncodingTests: XCTestCase {
             for (k, l) in ourLabels.enumerated() { column[l] = k }
             let theirLabels = expected["labels"] as! [[Int]]
             XCTAssertEqual(Set(ourLabels), Set(theirLabels))
-            let ours = response["values"] as! [[Double]], theirs = expected["values"] as! [[Double]]
+            let ours = response["values"] as! [[Double]]
+            let theirs = expected["values"] as! [[Double]]
             XCTAssertEqual(ours.count, theirs.count)
             var worst = 0.0
             for (k, label) in theirLabels.enumerated() {
@@ -52,12 +57,14 @@ final class ResponseEncodingTests: XCTestCase {
         for file in ["public_f1_bispectrum_molecules.json", "public_f2_bispectrum_si8.json"] {
             let (body, case_) = try request(file, type: "bispectrum")
             let expected = (case_["expected"] as! [String: Any])["bispectrum"] as! [String: Any]
-            let response = try JSONSerialization.jsonObject(with: Data(try FeatureService().featurize(body, format: .json)))
+            let response =
+                try JSONSerialization.jsonObject(with: Data(try FeatureService().featurize(body, format: .json)))
                 as! [String: Any]
             let properties = response["properties"] as! [String: Any]
             XCTAssertEqual(properties["names"] as! [String], expected["names"] as! [String])
             XCTAssertEqual(properties["values"] as! [[Int]], expected["labels"] as! [[Int]], "featomic's column order")
-            let ours = response["values"] as! [[Double]], theirs = expected["values"] as! [[Double]]
+            let ours = response["values"] as! [[Double]]
+            let theirs = expected["values"] as! [[Double]]
             XCTAssertEqual(ours.count, theirs.count)
             var worst = 0.0
             for row in theirs.indices { for c in theirs[row].indices { worst = max(worst, abs(ours[row][c] - theirs[row][c])) } }
@@ -98,7 +105,9 @@ final class ResponseEncodingTests: XCTestCase {
             default: return []
             }
         }
-        func mismatches(_ a: [Double], _ b: [Double]) -> Int { zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count + abs(a.count - b.count) }
+        func mismatches(_ a: [Double], _ b: [Double]) -> Int {
+            zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count + abs(a.count - b.count)
+        }
         XCTAssertEqual(mismatches(flatten(response["values"]), matrix.values), 0)
         guard case .object(let gradients)? = response["gradients"] else { return XCTFail("no gradients") }
         XCTAssertEqual(mismatches(flatten(gradients["values"]), matrix.gradientValues!), 0)
@@ -120,7 +129,9 @@ final class ResponseEncodingTests: XCTestCase {
             for c in 0..<cols { sums[s * cols + c] += perAtom.values[row * cols + c] }
         }
         for k in sums.indices { XCTAssertEqual(perStructure.values[k], sums[k], accuracy: 1e-12) }
-        let json = try JSONSerialization.jsonObject(with: Data(FeatureResponseEncoder.encode(perStructure, format: .json))) as! [String: Any]
+        let json =
+            try JSONSerialization.jsonObject(with: Data(FeatureResponseEncoder.encode(perStructure, format: .json)))
+            as! [String: Any]
         XCTAssertNil(json["center_types"])
     }
 
@@ -136,7 +147,7 @@ final class ResponseEncodingTests: XCTestCase {
         XCTAssertGreaterThan(pieces.count, 5)
         XCTAssertEqual(joined, archive.npz())
         XCTAssertEqual(joined.count, archive.npzSize)
-        let files = try ZipReader.storedEntries(joined)   // checks every CRC against the data
+        let files = try ZipReader.storedEntries(joined)  // checks every CRC against the data
         XCTAssertEqual(Set(files.keys), ["values.npy", "names.npy"])
         XCTAssertEqual(Array(files["values.npy"]!), NumpyArchive.npy(archive.entries[0]))
     }
@@ -146,7 +157,7 @@ final class ResponseEncodingTests: XCTestCase {
         archive.add("values", shape: [4], .float64([1, 2, 3, 4]))
         var bytes = archive.npz()
         XCTAssertNoThrow(try ZipReader.storedEntries(bytes))
-        bytes[30 + 10 + 128 + 3] ^= 1   // a data byte (local header, name, npy header)
+        bytes[30 + 10 + 128 + 3] ^= 1  // a data byte (local header, name, npy header)
         XCTAssertThrowsError(try ZipReader.storedEntries(bytes))
     }
 
@@ -156,8 +167,12 @@ final class ResponseEncodingTests: XCTestCase {
         let matrix = try service.compute(try service.prepare(body))
         let archive = FeatureResponseEncoder.encode(matrix, format: .npz)
         let files = try ZipReader.storedEntries(archive)
-        XCTAssertEqual(Set(files.keys), ["samples.npy", "sample_names.npy", "properties.npy", "property_names.npy", "values.npy",
-                                          "center_types.npy", "gradient_samples.npy", "gradient_values.npy"])
+        XCTAssertEqual(
+            Set(files.keys),
+            [
+                "samples.npy", "sample_names.npy", "properties.npy", "property_names.npy", "values.npy",
+                "center_types.npy", "gradient_samples.npy", "gradient_values.npy",
+            ])
         let (shape, data) = try NpyReader.read(files["values.npy"]!, descr: "<f8")
         XCTAssertEqual(shape, [matrix.rowCount, matrix.columnCount])
         XCTAssertEqual(data.withUnsafeBytes { Array($0.bindMemory(to: Double.self)) }, matrix.values)
@@ -183,25 +198,29 @@ enum ZipReader {
         }
         func u32(_ o: Int) throws -> Int { try u16(o) | u16(o + 2) << 16 }
         let end = zip.count - 22
-        guard try u32(end) == 0x06054b50 else { throw Failure() }
+        guard try u32(end) == 0x0605_4b50 else { throw Failure() }
         let count = try u16(end + 10)
         var c = try u32(end + 16)
         var files: [String: [UInt8]] = [:]
         for _ in 0..<count {
-            guard try u32(c) == 0x02014b50, try u16(c + 10) == 0 else { throw Failure() }   // stored
-            let crc = try u32(c + 16), size = try u32(c + 20)
-            let nameLength = try u16(c + 28), extra = try u16(c + 30), comment = try u16(c + 32)
+            guard try u32(c) == 0x0201_4b50, try u16(c + 10) == 0 else { throw Failure() }  // stored
+            let crc = try u32(c + 16)
+            let size = try u32(c + 20)
+            let nameLength = try u16(c + 28)
+            let extra = try u16(c + 30)
+            let comment = try u16(c + 32)
             let offset = try u32(c + 42)
             let name = String(decoding: zip[(c + 46)..<(c + 46 + nameLength)], as: UTF8.self)
-            guard try u32(offset) == 0x04034b50, try u16(offset + 26) == nameLength else { throw Failure() }
+            guard try u32(offset) == 0x0403_4b50, try u16(offset + 26) == nameLength else { throw Failure() }
             let start = offset + 30 + nameLength + (try u16(offset + 28))
             guard start + size + 16 <= zip.count else { throw Failure() }
             let data = Array(zip[start..<(start + size)])
             let actual = data.withUnsafeBytes { Int(NumpyArchive.serialCRC(0, $0)) }
             guard actual == crc else { throw Failure() }
-            if try u16(offset + 6) & 0x08 != 0 {   // data descriptor
-                guard try u32(start + size) == 0x08074b50, try u32(start + size + 4) == crc,
-                      try u32(start + size + 8) == size else { throw Failure() }
+            if try u16(offset + 6) & 0x08 != 0 {  // data descriptor
+                guard try u32(start + size) == 0x0807_4b50, try u32(start + size + 4) == crc,
+                    try u32(start + size + 8) == size
+                else { throw Failure() }
             }
             files[name] = data
             c += 46 + nameLength + extra + comment

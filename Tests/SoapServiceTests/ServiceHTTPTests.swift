@@ -1,6 +1,7 @@
-import XCTest
 import Foundation
 import SoapHTTP
+import XCTest
+
 @testable import SoapService
 
 /// The real server on an ephemeral port, spoken to over real sockets.
@@ -23,14 +24,17 @@ final class ServiceHTTPTests: XCTestCase {
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: fixture)) as! [String: Any]
         var hypers = object["hypers"] as! [String: Any]
         let species = hypers.removeValue(forKey: "species")!
-        let request: [String: Any] = ["structures": Array(repeating: (object["structures"] as! [Any])[0], count: 6),
-                                      "descriptor": ["type": "power_spectrum", "species": species, "hypers": hypers]]
+        let request: [String: Any] = [
+            "structures": Array(repeating: (object["structures"] as! [Any])[0], count: 6),
+            "descriptor": ["type": "power_spectrum", "species": species, "hypers": hypers],
+        ]
         let body = Array(try JSONSerialization.data(withJSONObject: request))
         let service = FeatureService()
         let matrix = try service.compute(try service.prepare(body))
         for format in [FeatureFormat.npz, .npy] {
-            let response = try client.request("POST", "/v1/features", headers: ["Content-Type": "application/json", "Accept": format.rawValue],
-                                              body: body)
+            let response = try client.request(
+                "POST", "/v1/features", headers: ["Content-Type": "application/json", "Accept": format.rawValue],
+                body: body)
             XCTAssertEqual(response.status, 200)
             XCTAssertEqual(response.headers["content-length"], String(response.body.count))
             XCTAssertTrue(response.body == FeatureResponseEncoder.encode(matrix, format: format), format.rawValue)
@@ -38,8 +42,9 @@ final class ServiceHTTPTests: XCTestCase {
         // A refusal found while preparing is still a problem document.
         var bad = request
         bad["descriptor"] = ["type": "power_spectrum", "species": [8], "hypers": hypers]
-        let refused = try client.request("POST", "/v1/features", headers: ["Content-Type": "application/json", "Accept": "application/x-npz"],
-                                         body: Array(try JSONSerialization.data(withJSONObject: bad)))
+        let refused = try client.request(
+            "POST", "/v1/features", headers: ["Content-Type": "application/json", "Accept": "application/x-npz"],
+            body: Array(try JSONSerialization.data(withJSONObject: bad)))
         XCTAssertEqual(refused.status, 422, refused.text)
     }
 
@@ -57,19 +62,23 @@ final class ServiceHTTPTests: XCTestCase {
         XCTAssertEqual(r.headers["content-type"], "application/json")
         let response = try XCTUnwrap(r.json as? [String: Any])
         XCTAssertEqual((response["values"] as? [[Double]])?.count, 2)
-        let npz = try client.request("POST", "/v1/features", headers: json.merging(["Accept": "application/x-npz"]) { $1 }, body: body)
+        let npz = try client.request(
+            "POST", "/v1/features", headers: json.merging(["Accept": "application/x-npz"]) { $1 }, body: body)
         XCTAssertEqual(npz.status, 200)
         XCTAssertEqual(npz.headers["content-type"], "application/x-npz")
         let files = try ZipReader.storedEntries(npz.body)
         XCTAssertNotNil(files["values.npy"])
-        let npy = try client.request("POST", "/v1/features", headers: json.merging(["Accept": "application/x-npy;q=0.9, text/html;q=0.1"]) { $1 }, body: body)
+        let npy = try client.request(
+            "POST", "/v1/features", headers: json.merging(["Accept": "application/x-npy;q=0.9, text/html;q=0.1"]) { $1 },
+            body: body)
         XCTAssertEqual(npy.headers["content-type"], "application/x-npy")
     }
 
     func testGzipBothWays() throws {
-        let r = try client.request("POST", "/v1/features",
-                                   headers: json.merging(["Content-Encoding": "gzip", "Accept-Encoding": "gzip"]) { $1 },
-                                   body: Gzip.compress(body))
+        let r = try client.request(
+            "POST", "/v1/features",
+            headers: json.merging(["Content-Encoding": "gzip", "Accept-Encoding": "gzip"]) { $1 },
+            body: Gzip.compress(body))
         XCTAssertEqual(r.status, 200)
         XCTAssertEqual(r.headers["content-encoding"], "gzip")
         let plain = try Gzip.decompress(r.body, limit: 1 << 26)
@@ -77,7 +86,10 @@ final class ServiceHTTPTests: XCTestCase {
     }
 
     func testErrorsAreProblemDocuments() throws {
-        func check(_ r: TestHTTPClient.Response, _ status: Int, pointer: String? = nil, file: StaticString = #filePath, line: UInt = #line) {
+        func check(
+            _ r: TestHTTPClient.Response, _ status: Int, pointer: String? = nil, file: StaticString = #filePath,
+            line: UInt = #line
+        ) {
             XCTAssertEqual(r.status, status, r.text, file: file, line: line)
             XCTAssertEqual(r.headers["content-type"], "application/problem+json", file: file, line: line)
             let problem = r.json as? [String: Any]
@@ -85,9 +97,11 @@ final class ServiceHTTPTests: XCTestCase {
             if let pointer { XCTAssertEqual(problem?["pointer"] as? String, pointer, file: file, line: line) }
         }
         check(try client.request("POST", "/v1/features", headers: json, body: Array("{oops".utf8)), 400, pointer: "")
-        check(try client.request("POST", "/v1/features", headers: json,
-                                 body: Array(RequestDecodingTests.validRequest.replacingOccurrences(of: "\"Gto\"", with: "\"Spline\"").utf8)),
-              422, pointer: "/descriptor/hypers/basis/radial/type")
+        check(
+            try client.request(
+                "POST", "/v1/features", headers: json,
+                body: Array(RequestDecodingTests.validRequest.replacingOccurrences(of: "\"Gto\"", with: "\"Spline\"").utf8)),
+            422, pointer: "/descriptor/hypers/basis/radial/type")
         check(try client.request("POST", "/v1/features", headers: ["Content-Type": "text/plain"], body: body), 415)
         check(try client.request("POST", "/v1/features", headers: json.merging(["Accept": "text/html"]) { $1 }, body: body), 406)
         let notAllowed = try client.request("GET", "/v1/features")
@@ -113,15 +127,23 @@ final class ServiceHTTPTests: XCTestCase {
 
     /// openapi.yaml lists exactly the routes and methods the service answers.
     func testOpenAPIAgreesWithRoutes() throws {
-        let spec = try String(contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-            .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("openapi.yaml"), encoding: .utf8)
+        let spec = try String(
+            contentsOf: URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+                .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("openapi.yaml"), encoding: .utf8)
         var documented: [String: Set<String>] = [:]
-        var inPaths = false, current: String? = nil
+        var inPaths = false
+        var current: String? = nil
         for line in spec.components(separatedBy: "\n") {
-            if line.hasPrefix("paths:") { inPaths = true; continue }
+            if line.hasPrefix("paths:") {
+                inPaths = true
+                continue
+            }
             if inPaths, !line.hasPrefix(" "), !line.isEmpty { inPaths = false }
             guard inPaths else { continue }
-            if line.hasPrefix("  /"), line.hasSuffix(":") { current = String(line.dropFirst(2).dropLast()); documented[current!] = [] }
+            if line.hasPrefix("  /"), line.hasSuffix(":") {
+                current = String(line.dropFirst(2).dropLast())
+                documented[current!] = []
+            }
             for method in ["get", "post", "put", "delete", "patch"] where line == "    \(method):" {
                 documented[current!, default: []].insert(method.uppercased())
             }
@@ -131,7 +153,8 @@ final class ServiceHTTPTests: XCTestCase {
         XCTAssertEqual(documented, served)
         for (path, methods) in served where !path.contains("{") {
             for method in methods {
-                let r = try client.request(method, path, headers: method == "POST" ? json : [:], body: method == "POST" ? body : [])
+                let r = try client.request(
+                    method, path, headers: method == "POST" ? json : [:], body: method == "POST" ? body : [])
                 XCTAssertNotEqual(r.status, 404, "\(method) \(path)")
                 XCTAssertNotEqual(r.status, 405, "\(method) \(path)")
             }

@@ -1,8 +1,10 @@
-import XCTest
 import Foundation
+import XCTest
+
 @testable import SoapService
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A minimal HTTP/1.1 client over a real socket (one request per connection),
@@ -10,7 +12,7 @@ import Glibc
 struct TestHTTPClient {
     struct Response {
         var status: Int
-        var headers: [String: String]   // lower-cased names
+        var headers: [String: String]  // lower-cased names
         var body: [UInt8]
         var json: Any? { try? JSONSerialization.jsonObject(with: Data(body)) }
         var text: String { String(decoding: body, as: UTF8.self) }
@@ -66,7 +68,11 @@ struct TestHTTPClient {
     }
 
     static func parse(_ data: [UInt8]) throws -> Response {
-        guard let end = data.indices.first(where: { $0 + 3 < data.count && data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }) else {
+        guard
+            let end = data.indices.first(where: {
+                $0 + 3 < data.count && data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10
+            })
+        else {
             throw Failure(description: "no header end in \(data.count) bytes")
         }
         let lines = String(decoding: data[..<end], as: UTF8.self).components(separatedBy: "\r\n")
@@ -95,8 +101,10 @@ struct TestHTTPClient {
 
 extension XCTestCase {
     /// Asserts that preparing and computing `body` fails with this status and JSON pointer.
-    func assertServiceError(_ service: FeatureService, _ body: [UInt8], status: Int, pointer: String, contains text: String? = nil,
-                            file: StaticString = #filePath, line: UInt = #line) {
+    func assertServiceError(
+        _ service: FeatureService, _ body: [UInt8], status: Int, pointer: String, contains text: String? = nil,
+        file: StaticString = #filePath, line: UInt = #line
+    ) {
         do {
             _ = try service.compute(try service.prepare(body))
             XCTFail("expected an error at \(pointer)", file: file, line: line)

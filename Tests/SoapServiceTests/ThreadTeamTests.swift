@@ -1,6 +1,7 @@
-import XCTest
-import Synchronization
 import SoapCore
+import Synchronization
+import XCTest
+
 @testable import SoapService
 
 /// The job runner's fork-join team: every index runs once per fork-join, on as many
@@ -10,7 +11,7 @@ final class ThreadTeamTests: XCTestCase {
         let team = ThreadTeam(width: 3)
         defer { team.stop() }
         for round in 0..<2_000 {
-            let count = 1 + round % 4   // 4 is above the width: clamped to 3
+            let count = 1 + round % 4  // 4 is above the width: clamped to 3
             let seen = Mutex<[Int]>([])
             team.forkJoin(count) { index in seen.withLock { $0.append(index) } }
             XCTAssertEqual(seen.withLock { $0.sorted() }, Array(0..<min(count, 3)), "round \(round)")
@@ -25,8 +26,10 @@ final class ThreadTeamTests: XCTestCase {
         for _ in 0..<6 {
             let n = 12
             let positions = (0..<(3 * n)).map { _ in Double.random(in: 0..<6, using: &generator) }
-            structures.append(Structure(numbers: [Int](repeating: 14, count: n), positions: positions,
-                                            cell: [6, 0, 0, 0, 6, 0, 0, 0, 6], pbc: (true, true, true)))
+            structures.append(
+                Structure(
+                    numbers: [Int](repeating: 14, count: n), positions: positions,
+                    cell: [6, 0, 0, 0, 6, 0, 0, 0, 6], pbc: (true, true, true)))
         }
         let basis = try FeatureService(settings: FeatureServiceSettings())
             .primitiveBasis(hypers: SoapHypers(cutoff: 3.5, densityWidth: 0.4, maxAngular: 3, maxRadial: 4), species: [14])
@@ -52,10 +55,11 @@ final class ValueArrayPoolTests: XCTestCase {
         let address = first.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
         pool.give(first)
         first = []
-        var second = pool.take(count: 1100)   // larger, within the spare room
+        var second = pool.take(count: 1100)  // larger, within the spare room
         XCTAssertEqual(second.count, 1100)
-        XCTAssertEqual(second.withUnsafeMutableBufferPointer { UInt(bitPattern: $0.baseAddress) }, address,
-                       "written in place, no copy")
+        XCTAssertEqual(
+            second.withUnsafeMutableBufferPointer { UInt(bitPattern: $0.baseAddress) }, address,
+            "written in place, no copy")
         pool.give(second)
         second = []
         XCTAssertEqual(pool.take(count: 10).count, 10)
@@ -68,8 +72,10 @@ final class ValueArrayPoolTests: XCTestCase {
         var generator = SystemRandomNumberGenerator()
         for n in [10, 14, 9] {
             let positions = (0..<(3 * n)).map { _ in Double.random(in: 0..<6, using: &generator) }
-            structures.append(Structure(numbers: [Int](repeating: 14, count: n), positions: positions,
-                                        cell: [6, 0, 0, 0, 6, 0, 0, 0, 6], pbc: (true, true, true)))
+            structures.append(
+                Structure(
+                    numbers: [Int](repeating: 14, count: n), positions: positions,
+                    cell: [6, 0, 0, 0, 6, 0, 0, 0, 6], pbc: (true, true, true)))
         }
         let basis = try FeatureService(settings: FeatureServiceSettings())
             .primitiveBasis(hypers: SoapHypers(cutoff: 3.5, densityWidth: 0.4, maxAngular: 3, maxRadial: 4), species: [14])

@@ -1,13 +1,15 @@
 import Foundation
 import XCTest
+
 @testable import SoapStorage
 
 final class BasisStoreTests: StorageTestCase {
     func testContentAddressedPutIsOneRow() throws {
         let db = try openDatabase()
         let store = BasisStore(database: db)
-        let basis = BasisRecord(id: "sha256:abc", optionsJSON: #"{"n_max":8}"#, summaryJSON: #"{"features":120}"#,
-                                payload: DoubleBlob.encode([1, -0.0, .leastNonzeroMagnitude]))
+        let basis = BasisRecord(
+            id: "sha256:abc", optionsJSON: #"{"n_max":8}"#, summaryJSON: #"{"features":120}"#,
+            payload: DoubleBlob.encode([1, -0.0, .leastNonzeroMagnitude]))
         XCTAssertTrue(try store.put(basis))
         let stored = try XCTUnwrap(store.get(basis.id))
         // Same id again, even with other bytes: the first write is kept.
@@ -18,8 +20,9 @@ final class BasisStoreTests: StorageTestCase {
         XCTAssertEqual(try store.get(basis.id), stored)
         XCTAssertEqual(stored.payload, basis.payload)
         XCTAssertEqual(stored.optionsJSON, basis.optionsJSON)
-        XCTAssertEqual(try DoubleBlob.decode(stored.payload).map(\.bitPattern),
-                       [1, -0.0, Double.leastNonzeroMagnitude].map(\.bitPattern))
+        XCTAssertEqual(
+            try DoubleBlob.decode(stored.payload).map(\.bitPattern),
+            [1, -0.0, Double.leastNonzeroMagnitude].map(\.bitPattern))
     }
 
     func testListOmitsPayloadAndDeletes() throws {

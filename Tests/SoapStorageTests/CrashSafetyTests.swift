@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import SoapStorage
 
 final class CrashSafetyTests: StorageTestCase {
@@ -65,11 +66,13 @@ final class CrashSafetyTests: StorageTestCase {
         XCTAssertNil(try bases.get("big"))
 
         // Inside an explicit transaction (BEGIN IMMEDIATE … ROLLBACK) as well.
-        assertStorageError(try datasets.addBatch(datasetID: dataset.id, idempotencyKey: "k", structures: 1) { record in
-            var record = record
-            record.statistics = [Double](repeating: 3, count: 1 << 17)
-            return record
-        }) { XCTAssertTrue($0.isFull) }
+        assertStorageError(
+            try datasets.addBatch(datasetID: dataset.id, idempotencyKey: "k", structures: 1) { record in
+                var record = record
+                record.statistics = [Double](repeating: 3, count: 1 << 17)
+                return record
+            }
+        ) { XCTAssertTrue($0.isFull) }
         XCTAssertFalse(db.isInTransaction)
         XCTAssertEqual(try datasets.get(dataset.id), dataset)
         XCTAssertEqual(try datasets.batches(datasetID: dataset.id), [])

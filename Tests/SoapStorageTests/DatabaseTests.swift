@@ -1,7 +1,8 @@
+import CSQLite
 import Foundation
 import XCTest
+
 @testable import SoapStorage
-import CSQLite
 
 final class DatabaseTests: StorageTestCase {
     // MARK: Opening and migrations
@@ -12,11 +13,16 @@ final class DatabaseTests: StorageTestCase {
         XCTAssertEqual(Migrations.latestVersion, 3)
         let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .map { try $0.string("name") }
-        XCTAssertEqual(tables, ["bases", "dataset_batches", "dataset_structures", "datasets", "job_chunks", "job_requests", "jobs"])
+        XCTAssertEqual(
+            tables, ["bases", "dataset_batches", "dataset_structures", "datasets", "job_chunks", "job_requests", "jobs"])
         let indices = try db.query("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
             .map { try $0.string("name") }
-        XCTAssertEqual(Set(indices), ["datasets_by_created", "bases_by_created", "bases_by_dataset",
-                                      "jobs_by_state", "jobs_by_created"])
+        XCTAssertEqual(
+            Set(indices),
+            [
+                "datasets_by_created", "bases_by_created", "bases_by_dataset",
+                "jobs_by_state", "jobs_by_created",
+            ])
     }
 
     /// A version-2 database (requests inside `jobs`) migrates to version 3 keeping every
@@ -24,13 +30,15 @@ final class DatabaseTests: StorageTestCase {
     func testMigratesJobRequestsOutOfTheJobsTable() throws {
         var handle: OpaquePointer?
         XCTAssertEqual(sqlite3_open(path(), &handle), SQLITE_OK)
-        for script in [Migrations.version1, Migrations.version2,
-                       "PRAGMA user_version = 2;",
-                       """
-                       INSERT INTO jobs (id, created_at, updated_at, state, request, idempotency_key, structures_total,
-                           structures_done, chunks_done, error, result_path, errors_json)
-                       VALUES ('old-job', 1, 1, 'running', x'7b2261223a317d', 'key-1', 3, 1, 1, NULL, NULL, '[]');
-                       """] {
+        for script in [
+            Migrations.version1, Migrations.version2,
+            "PRAGMA user_version = 2;",
+            """
+            INSERT INTO jobs (id, created_at, updated_at, state, request, idempotency_key, structures_total,
+                structures_done, chunks_done, error, result_path, errors_json)
+            VALUES ('old-job', 1, 1, 'running', x'7b2261223a317d', 'key-1', 3, 1, 1, NULL, NULL, '[]');
+            """,
+        ] {
             XCTAssertEqual(sqlite3_exec(handle, script, nil, nil, nil), SQLITE_OK, String(cString: sqlite3_errmsg(handle)))
         }
         sqlite3_close(handle)
@@ -120,8 +128,9 @@ final class DatabaseTests: StorageTestCase {
         }
         let stored = try db.query("SELECT body FROM notes ORDER BY id").map { try $0.string("body") }
         XCTAssertEqual(stored, hostile)
-        XCTAssertEqual(try db.queryRow("SELECT count(*) AS n FROM notes WHERE body = ?", [.text(hostile[0])])?["n"],
-                       .integer(1))
+        XCTAssertEqual(
+            try db.queryRow("SELECT count(*) AS n FROM notes WHERE body = ?", [.text(hostile[0])])?["n"],
+            .integer(1))
 
         // The same through a store, in ids and JSON.
         let store = DatasetStore(database: db)
@@ -190,9 +199,11 @@ final class DatabaseTests: StorageTestCase {
             XCTAssertTrue($0.isConstraint)
         }
         // Foreign keys are enforced: a batch row for a dataset that does not exist.
-        assertStorageError(try db.execute(
-            "INSERT INTO dataset_batches (dataset_id, idempotency_key, structures, added_at) VALUES ('nope', 'k', 1, 0)"
-        )) { XCTAssertTrue($0.isConstraint) }
+        assertStorageError(
+            try db.execute(
+                "INSERT INTO dataset_batches (dataset_id, idempotency_key, structures, added_at) VALUES ('nope', 'k', 1, 0)"
+            )
+        ) { XCTAssertTrue($0.isConstraint) }
     }
 
     // MARK: Doubles
@@ -241,13 +252,16 @@ final class DatabaseTests: StorageTestCase {
         struct Boom: Error {}
         let db = try openDatabase()
         let store = DatasetStore(database: db)
-        XCTAssertThrowsError(try db.transaction { db in
-            try store.create(DatasetRecord(id: "gone", hypersJSON: "{}"))
-            try db.execute("INSERT INTO jobs (id, created_at, updated_at, state, request_bytes, structures_total, "
-                + "structures_done, chunks_done, errors_json) VALUES ('j', 0, 0, 'queued', 1, 1, 0, 0, '[]')")
-            try db.execute("INSERT INTO job_requests (job_id, request) VALUES ('j', x'00')")
-            throw Boom()
-        }) { XCTAssertTrue($0 is Boom) }
+        XCTAssertThrowsError(
+            try db.transaction { db in
+                try store.create(DatasetRecord(id: "gone", hypersJSON: "{}"))
+                try db.execute(
+                    "INSERT INTO jobs (id, created_at, updated_at, state, request_bytes, structures_total, "
+                        + "structures_done, chunks_done, errors_json) VALUES ('j', 0, 0, 'queued', 1, 1, 0, 0, '[]')")
+                try db.execute("INSERT INTO job_requests (job_id, request) VALUES ('j', x'00')")
+                throw Boom()
+            }
+        ) { XCTAssertTrue($0 is Boom) }
         XCTAssertFalse(db.isInTransaction)
         XCTAssertNil(try store.get("gone"))
         XCTAssertNil(try JobStore(database: db).get("j"))
@@ -259,10 +273,11 @@ final class DatabaseTests: StorageTestCase {
         try db.execute("CREATE TABLE t (v INTEGER) STRICT")
         try db.transaction { db in
             try db.execute("INSERT INTO t (v) VALUES (1)")
-            XCTAssertThrowsError(try db.transaction { db in
-                try db.execute("INSERT INTO t (v) VALUES (2)")
-                throw Boom()
-            })
+            XCTAssertThrowsError(
+                try db.transaction { db in
+                    try db.execute("INSERT INTO t (v) VALUES (2)")
+                    throw Boom()
+                })
             try db.transaction { db in try db.execute("INSERT INTO t (v) VALUES (3)") }
         }
         XCTAssertEqual(try db.query("SELECT v FROM t ORDER BY v").map { try $0.int("v") }, [1, 3])

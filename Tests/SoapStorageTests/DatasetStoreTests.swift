@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import SoapStorage
 
 final class DatasetStoreTests: StorageTestCase {
@@ -17,9 +18,10 @@ final class DatasetStoreTests: StorageTestCase {
 
     func testCreateGetListDelete() throws {
         let store = try makeStore()
-        let first = try store.create(DatasetRecord(
-            hypersJSON: #"{"cutoff":5.0,"max_angular":6}"#, speciesJSON: "[1,8]", structures: 3,
-            centersJSON: #"{"1":4,"8":2}"#, neighbors: 120, statistics: [1, 2, 3, 4], targets: [9, 8, 7]))
+        let first = try store.create(
+            DatasetRecord(
+                hypersJSON: #"{"cutoff":5.0,"max_angular":6}"#, speciesJSON: "[1,8]", structures: 3,
+                centersJSON: #"{"1":4,"8":2}"#, neighbors: 120, statistics: [1, 2, 3, 4], targets: [9, 8, 7]))
         XCTAssertEqual(first.id.count, 32)
         XCTAssertGreaterThan(first.createdAt.timeIntervalSince1970, 1_600_000_000)
         XCTAssertEqual(try store.get(first.id), first)
@@ -67,7 +69,10 @@ final class DatasetStoreTests: StorageTestCase {
         let store = try makeStore()
         let dataset = try store.create(DatasetRecord(hypersJSON: "{}", statistics: [0]))
         var merges = 0
-        let merge: (DatasetRecord) throws -> DatasetRecord = { merges += 1; return Self.accumulate($0) }
+        let merge: (DatasetRecord) throws -> DatasetRecord = {
+            merges += 1
+            return Self.accumulate($0)
+        }
 
         let first = try store.addBatch(datasetID: dataset.id, idempotencyKey: "retry-me", structures: 4, merge: merge)
         let second = try store.addBatch(datasetID: dataset.id, idempotencyKey: "retry-me", structures: 4, merge: merge)
@@ -80,8 +85,9 @@ final class DatasetStoreTests: StorageTestCase {
 
         // The same key on another dataset is a different batch.
         let other = try store.create(DatasetRecord(hypersJSON: "{}", statistics: [0]))
-        XCTAssertFalse(try store.addBatch(datasetID: other.id, idempotencyKey: "retry-me", structures: 1, merge: merge)
-            .isDuplicate)
+        XCTAssertFalse(
+            try store.addBatch(datasetID: other.id, idempotencyKey: "retry-me", structures: 1, merge: merge)
+                .isDuplicate)
         // Batches without a key are never deduplicated.
         _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: nil, structures: 1, merge: merge)
         _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: nil, structures: 1, merge: merge)
@@ -93,14 +99,17 @@ final class DatasetStoreTests: StorageTestCase {
         struct Incompatible: Error {}
         let store = try makeStore()
         let dataset = try store.create(DatasetRecord(hypersJSON: "{}", statistics: [0]))
-        XCTAssertThrowsError(try store.addBatch(datasetID: dataset.id, idempotencyKey: "k", structures: 1) { _ in
-            throw Incompatible()
-        }) { XCTAssertTrue($0 is Incompatible) }
+        XCTAssertThrowsError(
+            try store.addBatch(datasetID: dataset.id, idempotencyKey: "k", structures: 1) { _ in
+                throw Incompatible()
+            }
+        ) { XCTAssertTrue($0 is Incompatible) }
         XCTAssertEqual(try store.get(dataset.id), dataset)
         XCTAssertEqual(try store.batches(datasetID: dataset.id), [])
         // The key was not consumed: the retry applies.
-        XCTAssertFalse(try store.addBatch(datasetID: dataset.id, idempotencyKey: "k", structures: 1, merge: Self.accumulate)
-            .isDuplicate)
+        XCTAssertFalse(
+            try store.addBatch(datasetID: dataset.id, idempotencyKey: "k", structures: 1, merge: Self.accumulate)
+                .isDuplicate)
     }
 
     /// Kept structures go with their batch: stored under the version it produced, not at all
@@ -109,14 +118,24 @@ final class DatasetStoreTests: StorageTestCase {
         let store = try makeStore()
         let dataset = try store.create(DatasetRecord(hypersJSON: "{}", keepStructures: true))
         XCTAssertEqual(try store.get(dataset.id)?.keepStructures, true)
-        _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: "a", structures: 1, structuresBlob: Array("[1]".utf8)) { $0 }
+        _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: "a", structures: 1, structuresBlob: Array("[1]".utf8)) {
+            $0
+        }
         struct Refused: Error {}
-        XCTAssertThrowsError(try store.addBatch(datasetID: dataset.id, idempotencyKey: "b", structures: 1,
-                                                structuresBlob: Array("[2]".utf8)) { _ in throw Refused() })
-        _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: "c", structures: 1, structuresBlob: Array("[3]".utf8)) { $0 }
+        XCTAssertThrowsError(
+            try store.addBatch(
+                datasetID: dataset.id, idempotencyKey: "b", structures: 1,
+                structuresBlob: Array("[2]".utf8)
+            ) { _ in throw Refused() })
+        _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: "c", structures: 1, structuresBlob: Array("[3]".utf8)) {
+            $0
+        }
         // A retried batch stores nothing again.
-        _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: "c", structures: 1, structuresBlob: Array("[3]".utf8)) { $0 }
-        XCTAssertEqual(try store.storedStructures(datasetID: dataset.id).map { String(decoding: $0, as: UTF8.self) }, ["[1]", "[3]"])
+        _ = try store.addBatch(datasetID: dataset.id, idempotencyKey: "c", structures: 1, structuresBlob: Array("[3]".utf8)) {
+            $0
+        }
+        XCTAssertEqual(
+            try store.storedStructures(datasetID: dataset.id).map { String(decoding: $0, as: UTF8.self) }, ["[1]", "[3]"])
         XCTAssertEqual(try store.storedStructures(datasetID: dataset.id, upToVersion: 1).count, 1)
     }
 
@@ -124,8 +143,9 @@ final class DatasetStoreTests: StorageTestCase {
         let store = try makeStore()
         assertStoreError(.notFound(id: "nope"), try store.addBatch(datasetID: "nope", idempotencyKey: "k", structures: 1) { $0 })
         let dataset = try store.create(DatasetRecord(hypersJSON: "{}"))
-        assertStoreError(.invalidArgument("structures must be non-negative"),
-                         try store.addBatch(datasetID: dataset.id, idempotencyKey: nil, structures: -1) { $0 })
+        assertStoreError(
+            .invalidArgument("structures must be non-negative"),
+            try store.addBatch(datasetID: dataset.id, idempotencyKey: nil, structures: -1) { $0 })
     }
 
     /// 8 threads × 20 batches with distinct keys on one shared connection: every batch

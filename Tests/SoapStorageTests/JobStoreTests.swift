@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import SoapStorage
 
 final class JobStoreTests: StorageTestCase {
@@ -57,14 +58,20 @@ final class JobStoreTests: StorageTestCase {
                 switch from {
                 case .queued: break
                 case .running: try store.start(job.id)
-                case .succeeded: try store.start(job.id); try store.succeed(job.id, resultPath: "/r")
-                case .failed: try store.start(job.id); try store.fail(job.id, error: "x")
+                case .succeeded:
+                    try store.start(job.id)
+                    try store.succeed(job.id, resultPath: "/r")
+                case .failed:
+                    try store.start(job.id)
+                    try store.fail(job.id, error: "x")
                 case .cancelled: try store.cancel(job.id)
                 }
                 XCTAssertEqual(try store.get(job.id)?.state, from)
-                let allowed = [(JobState.queued, JobState.running), (.queued, .cancelled),
-                               (.running, .succeeded), (.running, .failed), (.running, .cancelled)]
-                    .contains { $0 == (from, to) }
+                let allowed = [
+                    (JobState.queued, JobState.running), (.queued, .cancelled),
+                    (.running, .succeeded), (.running, .failed), (.running, .cancelled),
+                ]
+                .contains { $0 == (from, to) }
                 XCTAssertEqual(from.canTransition(to: to), allowed, "\(from) → \(to)")
                 if allowed {
                     XCTAssertEqual(try store.transition(job.id, to: to).state, to)
@@ -140,20 +147,23 @@ final class JobStoreTests: StorageTestCase {
         XCTAssertEqual(chunks.map(\.bytes), [4096, 4000, 10])
         XCTAssertEqual(try store.get(job.id)?.structuresDone, 10)
 
-        assertStoreError(.invalidArgument("chunk, structures, bytes and atoms must be non-negative"),
-                         try store.commitChunk(jobID: job.id, chunk: -1, structures: 0, bytes: 0))
+        assertStoreError(
+            .invalidArgument("chunk, structures, bytes and atoms must be non-negative"),
+            try store.commitChunk(jobID: job.id, chunk: -1, structures: 0, bytes: 0))
         assertStoreError(.notFound(id: "ghost"), try store.commitChunk(jobID: "ghost", chunk: 0, structures: 0, bytes: 0))
     }
 
     func testChunksOnlyWhileRunning() throws {
         let store = try makeStore()
         let (queued, _) = try store.create(JobRecord(request: [], structuresTotal: 5))
-        assertStoreError(.jobNotRunning(jobID: queued.id, state: .queued),
-                         try store.commitChunk(jobID: queued.id, chunk: 0, structures: 1, bytes: 1))
+        assertStoreError(
+            .jobNotRunning(jobID: queued.id, state: .queued),
+            try store.commitChunk(jobID: queued.id, chunk: 0, structures: 1, bytes: 1))
         let job = try runningJob(store)
         try store.cancel(job.id)
-        assertStoreError(.jobNotRunning(jobID: job.id, state: .cancelled),
-                         try store.commitChunk(jobID: job.id, chunk: 0, structures: 1, bytes: 1))
+        assertStoreError(
+            .jobNotRunning(jobID: job.id, state: .cancelled),
+            try store.commitChunk(jobID: job.id, chunk: 0, structures: 1, bytes: 1))
         XCTAssertEqual(try store.chunks(jobID: job.id), [])
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+
 @testable import SoapStorage
 
 /// Each test gets its own temporary directory with real database files.
