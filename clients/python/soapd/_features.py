@@ -11,6 +11,10 @@ import numpy as np
 from ._deps import require
 
 
+#: Names of the gradient samples: the row, and the structure and atom moved (per atom and per structure).
+GRADIENT_SAMPLE_NAMES = ["sample", "structure", "atom"]
+
+
 @dataclass
 class Labels:
     """Names of the label dimensions and one int row per entry (``values``: entries × names)."""
@@ -76,7 +80,7 @@ class Features:
             gradients = None
             if "gradient_samples" in files:
                 gradients = Gradients(
-                    Labels(["sample", *samples.names], z["gradient_samples"]),
+                    Labels(GRADIENT_SAMPLE_NAMES, z["gradient_samples"]),
                     np.asarray(z["gradient_values"], dtype=np.float64).reshape(-1, 3, len(properties)),
                 )
         return cls(values, samples, properties, center_types, gradients)
