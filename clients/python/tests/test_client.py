@@ -348,15 +348,28 @@ def test_job_fail_fast_and_per_structure_errors(client, hypers):
     assert info.value.status in (409, 422)
 
 
-def test_job_wait_timeout_and_cancel(client, hypers):
-    big = [bulk("Si", "diamond", 5.43) * (3, 3, 3) for _ in range(300)]
+def test_job_wait_times_out(proxy, hypers):
+    running = {"id": "j", "state": "running", "created_at": "", "updated_at": "", "errors": [],
+               "progress": {"structures_done": 1, "structures_total": 4, "chunks_done": 1, "atoms_done": 3}}
+    proxy.script = lambda request: (200, {"Content-Type": "application/json"}, json.dumps(running).encode()) \
+        if request["path"].startswith("/v1/jobs/j") else None
+    with soapd.Client(proxy.url) as c:
+        job = c.job("j")
+        start = time.monotonic()
+        with pytest.raises(TimeoutError, match="still running"):
+            job.wait(progress=False, timeout=0.5)
+    assert 0.5 <= time.monotonic() - start < 5
+    assert all(r["path"].startswith("/v1/jobs/j") for r in proxy.requests)
+
+
+def test_cancel_a_running_job(client, hypers):
+    # 108,000 atoms with l <= 8 and 11 radial functions: a few seconds of work on this machine
+    big = [bulk("Si", "diamond", 5.43) * (3, 3, 3)] * 2000
     heavy = json.loads(json.dumps(hypers))
-    heavy["basis"].update(max_angular=6)
-    heavy["basis"]["radial"]["max_radial"] = 8
+    heavy["basis"].update(max_angular=8)
+    heavy["basis"]["radial"]["max_radial"] = 10
     heavy["cutoff"]["radius"] = 6.0
-    job = client.submit(big, {"type": "power_spectrum", "species": [14], "hypers": heavy})
-    with pytest.raises(TimeoutError):
-        job.wait(progress=False, timeout=0.2)
+    job = client.submit(big, {"type": "power_spectrum", "species": [14], "hypers": heavy}, per="structure")
     info = job.cancel()
     assert info["state"] == "cancelled"
     with pytest.raises(soapd.JobFailed) as failed:
