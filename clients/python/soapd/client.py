@@ -181,7 +181,7 @@ class Client:
             pool = self._executor()
             futures: List[Future] = [pool.submit(self._halving, a, b, send) for a, b in ranges]
             for fut, (a, b) in zip(futures, ranges):
-                fut.add_done_callback(lambda f, n=b - a: bar.update(n) if not f.exception() else None)
+                fut.add_done_callback(lambda f, n=b - a: None if f.cancelled() or f.exception() else bar.update(n))
             done, pending = wait(futures, return_when=FIRST_EXCEPTION)
             if pending and any(f.exception() for f in done):
                 for f in pending:

@@ -169,7 +169,7 @@ class _Calculator:
         grad_lookup = None
         if features.gradients is not None:
             gs = features.gradients.samples.values
-            width = int(max(len(a) for a in atoms_list))
+            width = max((len(a) for a in atoms_list), default=1)
             keys = gs[:, 0].astype(np.int64) * width + gs[:, 2]
             order = np.argsort(keys, kind="stable")
             grad_lookup = (keys[order], order, width)
