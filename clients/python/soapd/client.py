@@ -17,7 +17,7 @@ from ._deps import require
 from ._errors import JobFailed, SoapdError
 from ._features import Features
 from ._progress import progress_bar
-from ._systems import Structure, as_system_list, atom_count, to_structures
+from ._systems import Structure, atom_count, to_structures
 from ._transport import Transport
 
 DEFAULT_URL = "http://127.0.0.1:8080"

@@ -9,7 +9,6 @@ import time
 
 import numpy as np
 import pytest
-from ase import Atoms
 from ase.build import bulk, molecule
 
 import soapd
