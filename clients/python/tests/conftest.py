@@ -122,7 +122,8 @@ class Proxy:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                request = {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body}
+                request = {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": body,
+                           "peer": self.client_address}
                 with proxy.lock:
                     proxy.requests.append(request)
                     answer = proxy.script(request)

@@ -143,6 +143,17 @@ def test_concurrent_batches_in_callers_order(client, server, hypers, proxy):
         assert r["headers"]["Accept"] == "application/x-npz"
 
 
+def test_keep_alive_connections_are_reused(proxy, hypers):
+    with soapd.Client(proxy.url, batch_structures=2, concurrency=3) as c:
+        for _ in range(4):
+            c.features(systems(2), descriptor(hypers))
+        one = {r["peer"] for r in proxy.requests}
+        c.features(systems(24), descriptor(hypers))  # 12 batches over at most 3 connections
+    assert len(proxy.requests) == 1 + 4 + 12  # /v1/info once, then the batches
+    assert len(one) == 1
+    assert len({r["peer"] for r in proxy.requests}) <= 3
+
+
 def test_limits_from_info_route_split_requests(proxy, client, hypers):
     limits = {"max_structures": 3, "max_atoms_per_structure": 1000, "max_atoms_total": 1000,
               "max_body_bytes": 1 << 20, "max_output_values": 10**8, "max_gradient_values": 10**8}
