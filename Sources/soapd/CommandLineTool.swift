@@ -216,7 +216,9 @@ enum CommandLineTool {
         let features = FeatureService(settings: settings)
         do {
             try FileSystem.createDirectories(forFile: path)
-            let bases = BasisService(database: try Database(path: path), features: features)
+            let database = try Database(path: path)
+            let datasets = DatasetService(database: database, features: features)
+            let bases = BasisService(database: database, features: features)
             let definition = try FileIO.read(descriptor)
             let order = options.int("multispectrum-order")
             let budget = options.int("multispectrum-features")
@@ -224,10 +226,10 @@ enum CommandLineTool {
                 fail("--multispectrum-order and --multispectrum-features go together", code: 2)
             }
             let keep = order != nil ? ",\"keep_structures\":true}" : "}"
-            let created = try bases.createDataset(Array("{\"descriptor\":".utf8) + definition + Array(keep.utf8))
+            let created = try datasets.createDataset(Array("{\"descriptor\":".utf8) + definition + Array(keep.utf8))
             guard case .object(let o) = try JSON.parse(created), let id = o["id"]?.stringValue else { fail("no dataset id") }
             for file in structures.split(separator: ",") {
-                let batch = try bases.addStructures(
+                let batch = try datasets.addStructures(
                     datasetID: id, body: try FileIO.read(String(file)), idempotencyKey: String(file))
                 fputs("soapd fit: added \(file): " + String(decoding: batch.prefix(200), as: UTF8.self) + "\n", stderr)
             }

@@ -19,7 +19,9 @@ public final class Application: Sendable {
     public let metrics = Metrics()
     public static let version = "0.1.0"
 
-    /// Datasets and fitted bases; nil when the service runs without a database.
+    /// Datasets; nil when the service runs without a database.
+    public let datasets: DatasetService?
+    /// Fitted bases; nil when the service runs without a database.
     public let bases: BasisService?
     /// Batch jobs; nil when the service runs without a database.
     public let jobs: JobService?
@@ -28,6 +30,7 @@ public final class Application: Sendable {
     public init(configuration: ServiceConfiguration, database: Database? = nil) {
         self.configuration = configuration
         let features = FeatureService(settings: configuration.featureSettings)
+        let datasets = database.map { DatasetService(database: $0, features: features) }
         let bases = database.map {
             BasisService(database: $0, features: features, multispectrum: configuration.multispectrumFitLimits)
         }
@@ -35,12 +38,13 @@ public final class Application: Sendable {
             features.fittedBases.withLock { $0 = { id throws(ServiceError) in try bases.expansionBasis(id) } }
         }
         self.features = features
+        self.datasets = datasets
         self.bases = bases
         jobs = database.map { database in
             JobService(
                 database: database, features: features, settings: configuration.jobSettings,
-                datasetStructures: bases.map { bases in
-                    { id, version throws(ServiceError) in try bases.storedStructures(datasetID: id, upToVersion: version) }
+                datasetStructures: datasets.map { datasets in
+                    { id, version throws(ServiceError) in try datasets.storedStructures(datasetID: id, upToVersion: version) }
                 })
         }
         authorization = Authorization(
@@ -151,14 +155,14 @@ public final class Application: Sendable {
 
     /// Datasets and bases (thesis chapter 2), JSON in and out.
     func basisRoute(_ template: String, method: String, id: String, request: HTTPRequest) -> HTTPResponse {
-        guard let bases else {
+        guard let bases, let datasets else {
             return Self.problem(ServiceError(.unavailable, "this service runs without a database"))
         }
         if method == "POST", let problem = Self.requireJSONBody(request) { return problem }
         do throws(ServiceError) {
             switch (template, method) {
             case ("/v1/datasets", "POST"):
-                let body = try bases.createDataset(request.body)
+                let body = try datasets.createDataset(request.body)
                 var r = HTTPResponse(status: 201, contentType: "application/json", body: body)
                 if case .object(let o)? = try? JSON.parse(body), let newID = o["id"]?.stringValue {
                     r.headers["Location"] = "/v1/datasets/" + newID
@@ -169,11 +173,11 @@ public final class Application: Sendable {
                 guard matrices == "true" || matrices == "false" else {
                     throw ServiceError(.invalid, "query parameter matrices must be true or false")
                 }
-                return json(200, try bases.dataset(id, matrices: matrices == "true"))
+                return json(200, try datasets.dataset(id, matrices: matrices == "true"))
             case ("/v1/datasets/{id}/structures", _):
                 return json(
                     200,
-                    try bases.addStructures(
+                    try datasets.addStructures(
                         datasetID: id, body: request.body,
                         idempotencyKey: try Self.idempotencyKey(request)))
             case ("/v1/bases", "POST"):
