@@ -7,7 +7,8 @@ import XCTest
 @testable import SoapService
 
 /// The route table: dispatch reaches the handler of the matched row and no other, the
-/// table refuses rows that would make a route ambiguous.
+/// table refuses rows that would make a route ambiguous, and GET /v1/info answers the
+/// configured limits.
 final class RouteTableTests: XCTestCase {
     /// The handlers a test table's rows called, in order ("METHOD template id").
     final class Calls: Sendable {
@@ -121,5 +122,43 @@ final class RouteTableTests: XCTestCase {
                 writes.access(method: route.method, template: route.template),
                 route.permission, "\(route.method) \(route.template)")
         }
+    }
+
+    func testInfoAnswersVersionAndConfiguredLimits() throws {
+        var configuration = ServiceConfiguration()
+        configuration.maxStructures = 11
+        configuration.maxAtomsPerStructure = 12
+        configuration.maxAtomsTotal = 13
+        configuration.maxPairsPerStructure = 14
+        configuration.maxBodyBytes = 15000
+        configuration.maxOutputValues = 16
+        configuration.maxGradientValues = 17
+        configuration.maxAngular = 5
+        configuration.maxRadial = 6
+        configuration.jobMaxStructures = 18
+        configuration.computeTimeoutSeconds = 2.5
+        let app = Application(configuration: configuration)
+        let response = app.handle(Self.request("GET", "/v1/info"))
+        XCTAssertEqual(response.status, 200)
+        XCTAssertEqual(response.headers["Content-Type"], "application/json")
+        guard case .bytes(let body) = response.body else { return XCTFail("expected a sized body") }
+        let object = try XCTUnwrap(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+        XCTAssertEqual(Set(object.keys), ["version", "limits"])
+        XCTAssertEqual(object["version"] as? String, Application.version)
+        let limits = try XCTUnwrap(object["limits"] as? [String: Any])
+        let expected: [String: Double] = [
+            "max_structures": 11, "max_atoms_per_structure": 12, "max_atoms_total": 13, "max_pairs_per_structure": 14,
+            "max_body_bytes": 15000, "max_output_values": 16, "max_gradient_values": 17, "max_angular": 5,
+            "max_radial": 6, "job_max_structures": 18, "compute_timeout_seconds": 2.5,
+        ]
+        XCTAssertEqual(Set(limits.keys), Set(expected.keys))
+        for (key, value) in expected { XCTAssertEqual((limits[key] as? NSNumber)?.doubleValue, value, key) }
+        // Read permission, like the other GET /v1 routes; open without tokens, and with write tokens only.
+        var guarded = configuration
+        guarded.readTokens = "r"
+        let closed = Application(configuration: guarded)
+        XCTAssertEqual(closed.handle(Self.request("GET", "/v1/info")).status, 401)
+        XCTAssertEqual(closed.handle(Self.request("GET", "/v1/info", headers: ["Authorization": "Bearer r"])).status, 200)
+        XCTAssertEqual(closed.handle(Self.request("POST", "/v1/info")).headers["Allow"], "GET, HEAD")
     }
 }

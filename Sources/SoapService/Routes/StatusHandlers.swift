@@ -1,7 +1,7 @@
 import FastJSON
 import SoapHTTP
 
-/// GET /health and GET /metrics: the service's own state, no database needed.
+/// GET /health, GET /metrics and GET /v1/info: the service's own state, no database needed.
 extension Application {
     /// GET /health: the service accepts work.
     func health(_ request: HTTPRequest) -> HTTPResponse {
@@ -15,6 +15,33 @@ extension Application {
         HTTPResponse(
             status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8",
             body: Array(renderMetrics().utf8))
+    }
+
+    /// GET /v1/info: the version and the request limits of this configuration, so that a
+    /// client can split large inputs into requests the server accepts.
+    func info(_ request: HTTPRequest) -> HTTPResponse {
+        let c = configuration
+        var w = JSONWriter(capacity: 512)
+        w.beginObject()
+        w.key("version")
+        w.string(Self.version)
+        w.key("limits")
+        w.beginObject()
+        for (name, value) in [
+            ("max_structures", c.maxStructures), ("max_atoms_per_structure", c.maxAtomsPerStructure),
+            ("max_atoms_total", c.maxAtomsTotal), ("max_pairs_per_structure", c.maxPairsPerStructure),
+            ("max_body_bytes", c.maxBodyBytes), ("max_output_values", c.maxOutputValues),
+            ("max_gradient_values", c.maxGradientValues), ("max_angular", c.maxAngular), ("max_radial", c.maxRadial),
+            ("job_max_structures", c.jobMaxStructures),
+        ] {
+            w.key(name)
+            w.integer(value)
+        }
+        w.key("compute_timeout_seconds")
+        w.number(c.computeTimeoutSeconds)
+        w.endObject()
+        w.endObject()
+        return json(200, w.bytes)
     }
 
     func renderMetrics() -> String {
