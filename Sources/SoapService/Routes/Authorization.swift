@@ -1,7 +1,7 @@
 /// Optional bearer tokens (Config `write_tokens`, `read_tokens`): with write tokens set,
 /// routes that change state need one; with read tokens set, the other /v1 routes need a
 /// read or a write token. /health and /metrics stay open. Which route is which is the
-/// route table's `permission` column (RouteTable+Service.swift). Tokens are compared in constant
+/// route table's `permission` column (ServiceRouteTable.swift). Tokens are compared in constant
 /// time (SHA-256 digests, every configured token checked) and never logged.
 public struct Authorization: Sendable {
     public enum Access: Sendable { case open, read, write }
