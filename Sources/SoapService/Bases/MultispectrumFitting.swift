@@ -4,7 +4,6 @@ import SoapStorage
 
 /// The multispectrum contraction of a fit (POST /v1/bases with a "multispectrum" section).
 extension BasisService {
-
     /// Fits the multispectrum contraction on the request's structures or, without them, on
     /// the dataset's kept structures up to the record's version, read one stored batch at a
     /// time once per order (the covariances are sums, so only one batch is in memory).

@@ -5,7 +5,6 @@ import SoapStorage
 /// The bodies of POST /v1/datasets and POST /v1/datasets/{id}/structures (pure: no storage,
 /// no computation; the fuzzers call these too).
 extension DatasetService {
-
     /// The body of POST /v1/datasets: primitive hypers and species.
     static func decodeDataset(_ value: JSONValue, limits: RequestLimits) throws(ServiceError) -> (SoapHypers, [Int], Bool) {
         let root = try Field.object(value, "")

@@ -12,7 +12,6 @@ import SoapStorage
 /// The runner: one thread takes the current job's chunks, computes each with a team of
 /// threads and hands it to the persister, which writes and commits it.
 extension JobService {
-
     /// Starts the runner: one thread that takes chunks and computes each with a team of
     /// `workers` threads (itself included), all at a lower priority than requests; jobs left
     /// queued or running by an earlier process resume.

@@ -200,5 +200,4 @@ public enum FileSystem {
         }
         rmdir(path)
     }
-
 }

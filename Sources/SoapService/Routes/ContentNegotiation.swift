@@ -3,7 +3,6 @@ import SoapHTTP
 /// Media types of requests and responses: the JSON body check (415) and the choice of a
 /// response format from `Accept` (406 when none fits).
 extension Application {
-
     /// 415 unless the body is declared JSON (a missing Content-Type on an empty body is let through to 400/422).
     static func requireJSONBody(_ request: HTTPRequest) -> HTTPResponse? {
         let type = request.headers["Content-Type"].map { mediaType($0) } ?? ""

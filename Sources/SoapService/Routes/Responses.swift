@@ -40,5 +40,4 @@ extension Application {
         if error.kind == .unavailable { r.headers["Retry-After"] = "1" }
         return r
     }
-
 }
