@@ -2,54 +2,6 @@ import FastJSON
 import SoapCore
 import Synchronization
 
-/// A featurization request resolved to what the core needs: structures and
-/// an expansion basis with its spline tables.
-public struct PreparedFeaturization: Sendable {
-    public var request: FeatureRequest
-    public var basis: ExpansionBasis
-    public var basisID: String?
-    /// The request's options, with the basis' multispectrum contraction when it has one.
-    public var options: DescriptorOptions { request.options }
-    public var atomCount: Int { request.structures.reduce(0) { $0 + $1.count } }
-}
-
-extension Featurizer {
-    /// `structures` featurized with a prepared request's descriptor, basis and options.
-    func compute(_ structures: [Structure], _ prepared: PreparedFeaturization) throws(FeaturizationError) -> FeatureMatrix {
-        try compute(
-            structures, type: prepared.request.type, basis: prepared.basis, level: prepared.request.level,
-            gradients: prepared.request.gradients, options: prepared.options)
-    }
-}
-
-/// A stored fit, ready to featurize with: the basis and, when it was fitted with one, the
-/// multispectrum's contractions.
-public struct FittedBasis: Sendable {
-    public var fitted: OptimalBasis
-    public var basis: ExpansionBasis
-    public var multispectrum: MultispectrumContraction?
-    public init(fitted: OptimalBasis, basis: ExpansionBasis, multispectrum: MultispectrumContraction? = nil) {
-        self.fitted = fitted
-        self.basis = basis
-        self.multispectrum = multispectrum
-    }
-}
-
-/// Settings of the featurization service (from Config).
-public struct FeatureServiceSettings: Sendable {
-    public var threads = Featurizer.defaultThreads
-    public var requestLimits = RequestLimits()
-    public var featurizationLimits = FeaturizationLimits()
-    public var jsonLimits = JSONLimits()
-    public var splineCacheEntries = 32
-    /// Time allowed to one interactive computation (a request, a dataset batch); jobs are
-    /// bounded per chunk instead.
-    public var computeTimeoutSeconds: Double? = nil
-    /// Bytes that interactive outputs may hold at once (nil: unbounded).
-    public var memoryBudgetBytes: Int? = nil
-    public init() {}
-}
-
 /// The one path from request bytes to features, shared by the CLI, the HTTP
 /// route and batch jobs; only the ends differ.
 public final class FeatureService: Sendable {

@@ -2,13 +2,6 @@ import Dispatch
 import FastJSON
 import SoapCore
 
-/// Response formats of POST /v1/features, chosen by `Accept`.
-public enum FeatureFormat: String, Sendable {
-    case json = "application/json"
-    case npz = "application/x-npz"
-    case npy = "application/x-npy"
-}
-
 /// FeatureMatrix → response bytes. JSON is written by a direct numeric
 /// writer, rows formatted in parallel: Foundation's encoders cost 5–30× the
 /// computation for large outputs (shared/bench/README.md).

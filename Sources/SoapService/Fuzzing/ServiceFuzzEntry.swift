@@ -52,11 +52,11 @@ public enum ServiceFuzzEntry {
                 }
             }
             decode("dataset", &log) { () throws(ServiceError) in
-                let (hypers, species, _) = try BasisService.decodeDataset(value, limits: limits)
+                let (hypers, species, _) = try DatasetService.decodeDataset(value, limits: limits)
                 precondition(hypers.maxAngular <= limits.maxAngular && !species.isEmpty)
             }
             decode("batch", &log) { () throws(ServiceError) in
-                let (structures, targets, _) = try BasisService.decodeBatch(value, limits: limits)
+                let (structures, targets, _) = try DatasetService.decodeBatch(value, limits: limits)
                 try checkStructures(structures, limits: limits)
                 if let targets { precondition(targets.count == structures.count && targets.allSatisfy(\.isFinite)) }
             }

@@ -1,6 +1,7 @@
 /// Optional bearer tokens (Config `write_tokens`, `read_tokens`): with write tokens set,
 /// routes that change state need one; with read tokens set, the other /v1 routes need a
-/// read or a write token. /health and /metrics stay open. Tokens are compared in constant
+/// read or a write token. /health and /metrics stay open. Which route is which is the
+/// route table's `permission` column (ServiceRouteTable.swift). Tokens are compared in constant
 /// time (SHA-256 digests, every configured token checked) and never logged.
 public struct Authorization: Sendable {
     public enum Access: Sendable { case open, read, write }
@@ -27,14 +28,21 @@ public struct Authorization: Sendable {
 
     public var requiresWriteTokens: Bool { !writeDigests.isEmpty }
 
-    /// What a route needs.
+    /// What a route of the service's table needs with these tokens (a method and template
+    /// the table lacks are taken to change state).
     public func access(method: String, template: String) -> Access {
-        if template == "/health" || template == "/metrics" { return .open }
-        let changesState = method == "DELETE" || (method == "POST" && template != "/v1/features")
-        if changesState && !writeDigests.isEmpty { return .write }
-        // With only read tokens set, writes need a token too.
-        if !readDigests.isEmpty { return .read }
-        return .open
+        access(required: Application.routeTable.route(method: method, template: template)?.permission ?? .write)
+    }
+
+    /// What a route whose table row says `required` needs with these tokens: a write token
+    /// for `.write` when write tokens are set; otherwise, with read tokens set, any token
+    /// (so with only read tokens set, writes need a token too); else nothing.
+    public func access(required: Access) -> Access {
+        switch required {
+        case .open: return .open
+        case .write where !writeDigests.isEmpty: return .write
+        case .read, .write: return readDigests.isEmpty ? .open : .read
+        }
     }
 
     public func decide(_ access: Access, authorization header: String?) -> Decision {

@@ -1,0 +1,12 @@
+/// Limits on what a client controls in one request (from Config).
+public struct RequestLimits: Sendable {
+    public var maxStructures = 100_000
+    public var maxAtomsPerStructure = 100_000
+    public var maxAtomsTotal = 1_000_000
+    public var maxAngular = 12
+    public var maxRadial = 30
+    public var minSplineAccuracy = 1e-12
+    /// Highest multispectrum correlation_order a request may ask for.
+    public var maxCorrelationOrder = 4
+    public init() {}
+}
