@@ -161,6 +161,14 @@ def proxy(server: Server):
     p.close()
 
 
+@pytest.fixture()
+def small_proxy(small_server: Server):
+    """A proxy in front of the server started with --max-structures 10."""
+    p = Proxy(small_server.url)
+    yield p
+    p.close()
+
+
 def problem(status: int, title: str, headers: Optional[Dict[str, str]] = None) -> tuple:
     body = json.dumps({"type": "about:blank", "title": title, "status": status, "detail": title}).encode()
     return status, {"Content-Type": "application/problem+json", **(headers or {})}, body

@@ -122,13 +122,26 @@ def test_split_over_max_structures_equals_one_request(server, small_server, hype
     with soapd.Client(server.url) as one:
         whole = one.features(s, descriptor(hypers), gradients=True)
     with soapd.Client(small_server.url) as small:
+        limits = small.limits()
+        assert limits.from_server and limits.max_structures == 10  # from GET /v1/info
         split = small.features(s, descriptor(hypers), gradients=True)
-        assert small._learned_max_structures is not None and small._learned_max_structures <= 10
+        assert small._learned_max_structures is None  # no 413 was needed
         per_structure = small.features(s, descriptor(hypers), per="structure", gradients=True)
     assert len(whole.samples) == sum(len(a) for a in s)
     assert_same(whole, split)
     with soapd.Client(server.url) as one:
         assert_same(one.features(s, descriptor(hypers), per="structure", gradients=True), per_structure)
+
+
+def test_413_halving_without_info_route(small_proxy, client, hypers):
+    """A server without GET /v1/info: the client halves a batch refused with 413 until it fits."""
+    small_proxy.script = lambda request: problem(404, "Not found") if request["path"] == "/v1/info" else None
+    s = systems(25)
+    with soapd.Client(small_proxy.url) as c:
+        assert not c.limits().from_server
+        split = c.features(s, descriptor(hypers), gradients=True)
+        assert c._learned_max_structures is not None and c._learned_max_structures <= 10
+    assert_same(client.features(s, descriptor(hypers), gradients=True), split)
 
 
 def test_concurrent_batches_in_callers_order(client, server, hypers, proxy):
