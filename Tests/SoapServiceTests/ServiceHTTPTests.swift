@@ -176,4 +176,22 @@ final class ServiceHTTPTests: XCTestCase {
         try bad.apply(environment: ["SOAPD_MAX_BODY_BYTES": "2048"])
         XCTAssertEqual(bad.maxBodyBytes, 2048)
     }
+
+    /// Two servers given different databases (and nothing else) never share a job directory.
+    func testDefaultPathsFollowTheDatabase() {
+        var one = ServiceConfiguration()
+        one.dataDirectory = "/srv/soapd"
+        XCTAssertEqual(one.resolvedDatabasePath, "/srv/soapd/soapd.sqlite")
+        XCTAssertEqual(one.jobSettings.directory, "/srv/soapd/jobs")
+        one.database = "/srv/replica-1/soapd.sqlite"
+        var two = one
+        two.database = "/srv/replica-2/soapd.sqlite"
+        XCTAssertEqual(one.jobSettings.directory, "/srv/replica-1/soapd.sqlite.jobs")
+        XCTAssertEqual(two.jobSettings.directory, "/srv/replica-2/soapd.sqlite.jobs")
+        var three = two
+        three.database = "/srv/replica-2/other.sqlite"
+        XCTAssertNotEqual(three.jobSettings.directory, two.jobSettings.directory)
+        three.jobDirectory = "/scratch/jobs"
+        XCTAssertEqual(three.jobSettings.directory, "/scratch/jobs")
+    }
 }

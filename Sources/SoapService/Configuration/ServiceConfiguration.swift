@@ -185,8 +185,18 @@ public struct ServiceConfiguration: Sendable {
         s.chunkAtoms = jobChunkAtoms
         s.retentionSeconds = jobRetentionHours * 3600
         s.maxStructures = jobMaxStructures
-        s.directory = jobDirectory.isEmpty ? resolvedDataDirectory + "/jobs" : jobDirectory
+        s.directory = resolvedJobDirectory
         return s
+    }
+
+    /// Where job results live. Every default path follows the database, so that two servers
+    /// with different databases never share state by accident: an explicit `database` keeps
+    /// its jobs beside it (`<database>.jobs/`, as SQLite keeps `-wal` beside it); without one,
+    /// `<data_directory>/jobs/` next to `<data_directory>/soapd.sqlite`.
+    public var resolvedJobDirectory: String {
+        if !jobDirectory.isEmpty { return jobDirectory }
+        if !database.isEmpty { return database + ".jobs" }
+        return resolvedDataDirectory + "/jobs"
     }
 
     public var multispectrumFitLimits: MultispectrumFitLimits {
