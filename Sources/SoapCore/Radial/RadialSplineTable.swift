@@ -35,6 +35,8 @@ public final class RadialSplineTable: @unchecked Sendable {
     public let segments: [Segment]
     @usableFromInline let data: UnsafeMutablePointer<Double>
     @usableFromInline let descriptors: UnsafeMutablePointer<SplineView.SegmentDescriptor>
+    /// Owns `data` and `descriptors`.
+    private let memory = BufferArena()
     public let dataCount: Int
     /// Largest error at the final midpoints against the exact functions, when built.
     public let maxValueError: Double
@@ -81,9 +83,8 @@ public final class RadialSplineTable: @unchecked Sendable {
         self.count = segments.reduce(0) { $0 + $1.count }
         self.maxValueError = maxValueError
         dataCount = points.count
-        data = .allocate(capacity: max(1, points.count))
-        data.initialize(from: points, count: points.count)
-        descriptors = .allocate(capacity: max(1, segments.count))
+        data = memory.copy(points)
+        descriptors = memory.allocate(count: segments.count)
         for (k, s) in segments.enumerated() {
             precondition(s.offset + (s.intervals + 1) * 2 * s.count <= points.count, "spline data too short")
             (descriptors + k).initialize(
@@ -91,11 +92,6 @@ public final class RadialSplineTable: @unchecked Sendable {
                     first: s.first, count: s.count, intervals: s.intervals, step: cutoff / Double(s.intervals),
                     inverseStep: Double(s.intervals) / cutoff, data: UnsafePointer(data + s.offset)))
         }
-    }
-
-    deinit {
-        data.deallocate()
-        descriptors.deallocate()
     }
 
     /// All sampled points, segment after segment (for storage).

@@ -1,6 +1,6 @@
 /// The evaluation half of a RadialSplineTable, as a plain value.
-public struct SplineView {
-    public struct SegmentDescriptor {
+public struct SplineView: BitwiseCopyable {
+    public struct SegmentDescriptor: BitwiseCopyable {
         @usableFromInline let first: Int
         @usableFromInline let count: Int
         @usableFromInline let intervals: Int

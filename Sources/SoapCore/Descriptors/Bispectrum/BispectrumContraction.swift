@@ -38,6 +38,8 @@ final class BispectrumContraction {
     let compactIndex: UnsafeMutablePointer<Int>
     let compactC: UnsafeMutablePointer<Double>, compactCT: UnsafeMutablePointer<Double>
     let compactOut: UnsafeMutablePointer<Double>
+    /// Owns every buffer above.
+    private let memory = BufferArena()
 
     init(maxAngular: Int, radialCount: Int, channels: Int) {
         tables = BispectrumTables.shared(maxAngular: maxAngular)
@@ -68,51 +70,27 @@ final class BispectrumContraction {
         columnStart = starts
         columns = col
         runOffset = runOffsets
-        let n = tables.coefficient.count
-        entryStart = .allocate(capacity: tables.entryStart.count)
-        entryStart.initialize(from: tables.entryStart, count: tables.entryStart.count)
-        e1 = .allocate(capacity: max(1, n))
-        e1.initialize(from: tables.i1, count: n)
-        e2 = .allocate(capacity: max(1, n))
-        e2.initialize(from: tables.i2, count: n)
-        coefficient = .allocate(capacity: max(1, n))
-        coefficient.initialize(from: tables.coefficient, count: n)
-        runStart = .allocate(capacity: max(1, runs.count))
-        runStart.initialize(from: runs, count: runs.count)
-        tripleL = .allocate(capacity: 3 * tables.triples.count)
+        entryStart = memory.copy(tables.entryStart)
+        e1 = memory.copy(tables.i1)
+        e2 = memory.copy(tables.i2)
+        coefficient = memory.copy(tables.coefficient)
+        runStart = memory.copy(runs)
+        tripleL = memory.allocate(count: 3 * tables.triples.count)
         for (k, t) in tables.triples.enumerated() {
             tripleL[3 * k] = t.l1
             tripleL[3 * k + 1] = t.l2
             tripleL[3 * k + 2] = t.l3
         }
-        tValues = .allocate(capacity: max(1, tSize))
-        tScratch = .allocate(capacity: max(1, channels * (2 * maxAngular + 1) * channels))
-        scaled = .allocate(capacity: maxEntries)
-        gradientTransposed = .allocate(capacity: max(1, (maxAngular + 1) * (maxAngular + 1) * radialCount))
+        tValues = memory.allocate(count: tSize)
+        tScratch = memory.allocate(count: channels * (2 * maxAngular + 1) * channels)
+        scaled = memory.allocate(count: maxEntries)
+        gradientTransposed = memory.allocate(count: (maxAngular + 1) * (maxAngular + 1) * radialCount)
         let lm = (maxAngular + 1) * (maxAngular + 1)
-        activeChannel = .allocate(capacity: max(1, channels))
-        compactIndex = .allocate(capacity: max(1, channels))
-        compactC = .allocate(capacity: max(1, channels * lm))
-        compactCT = .allocate(capacity: max(1, channels * lm))
-        compactOut = .allocate(capacity: max(1, columns))
-    }
-
-    deinit {
-        entryStart.deallocate()
-        e1.deallocate()
-        e2.deallocate()
-        coefficient.deallocate()
-        runStart.deallocate()
-        tripleL.deallocate()
-        tValues.deallocate()
-        tScratch.deallocate()
-        scaled.deallocate()
-        gradientTransposed.deallocate()
-        activeChannel.deallocate()
-        compactIndex.deallocate()
-        compactC.deallocate()
-        compactCT.deallocate()
-        compactOut.deallocate()
+        activeChannel = memory.allocate(count: channels)
+        compactIndex = memory.allocate(count: channels)
+        compactC = memory.allocate(count: channels * lm)
+        compactCT = memory.allocate(count: channels * lm)
+        compactOut = memory.allocate(count: columns)
     }
 
     /// Step 1: T[r1, m3, r2] = Σ_e coef_e · X1[r1, m1_e] · X2ᵀ[m2_e, r2], for n1 rows of X1

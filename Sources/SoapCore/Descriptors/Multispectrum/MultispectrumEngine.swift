@@ -33,6 +33,8 @@ final class MultispectrumEngine {
     let raw: UnsafeMutablePointer<Double>
     /// dc of the current neighbour, transposed per l ((2l+1) × K at K·l²).
     let densityDerivative: UnsafeMutablePointer<Double>
+    /// Owns every buffer above.
+    private let memory = BufferArena()
 
     init(plan: MultispectrumPlan, radialCount: Int) {
         self.plan = plan
@@ -76,9 +78,7 @@ final class MultispectrumEngine {
                 }
                 starts.append(inputs.count)
                 if let p = block.projection {
-                    let buffer = UnsafeMutablePointer<Double>.allocate(capacity: max(1, p.count))
-                    buffer.initialize(from: p, count: p.count)
-                    projections.append(buffer)
+                    projections.append(memory.copy(p))
                 } else {
                     projections.append(nil)
                 }
@@ -88,51 +88,25 @@ final class MultispectrumEngine {
         orderStart.append(global)
         self.orderStart = orderStart
         blockCount = global
-        func copy<T>(_ a: [T]) -> UnsafeMutablePointer<T> {
-            let p = UnsafeMutablePointer<T>.allocate(capacity: max(1, a.count))
-            p.initialize(from: a, count: a.count)
-            return p
-        }
-        blockOffset = copy(offsets)
-        blockLambda = copy(lambdas)
-        blockCountOf = copy(counts)
-        blockRaw = copy(raws)
-        pieceStart = copy(starts)
-        pieceInput = copy(inputs)
-        pieceL = copy(ls)
-        pieceOffset = copy(pieceOffsets)
-        pieceCG = copy(ranges)
+        blockOffset = memory.copy(offsets)
+        blockLambda = memory.copy(lambdas)
+        blockCountOf = memory.copy(counts)
+        blockRaw = memory.copy(raws)
+        pieceStart = memory.copy(starts)
+        pieceInput = memory.copy(inputs)
+        pieceL = memory.copy(ls)
+        pieceOffset = memory.copy(pieceOffsets)
+        pieceCG = memory.copy(ranges)
         self.projections = projections
-        values = .allocate(capacity: max(1, size))
-        derivatives = .allocate(capacity: max(1, size))
-        raw = .allocate(capacity: max(1, plan.rawScratchSize))
-        densityDerivative = .allocate(capacity: max(1, (L + 1) * (L + 1) * radialCount))
-        cgValue = copy(cg.values)
+        values = memory.allocate(count: size)
+        derivatives = memory.allocate(count: size)
+        raw = memory.allocate(count: plan.rawScratchSize)
+        densityDerivative = memory.allocate(count: (L + 1) * (L + 1) * radialCount)
+        cgValue = memory.copy(cg.values)
         // Signed m of each entry; the loops shift by the piece's l to component indices.
-        cgM1 = copy(cg.m1)
-        cgM2 = copy(cg.m2)
-        cgMu = copy(cg.mL)
-    }
-
-    deinit {
-        blockOffset.deallocate()
-        blockLambda.deallocate()
-        blockCountOf.deallocate()
-        blockRaw.deallocate()
-        pieceStart.deallocate()
-        pieceInput.deallocate()
-        pieceL.deallocate()
-        pieceOffset.deallocate()
-        pieceCG.deallocate()
-        cgM1.deallocate()
-        cgM2.deallocate()
-        cgMu.deallocate()
-        cgValue.deallocate()
-        for p in projections { p?.deallocate() }
-        values.deallocate()
-        derivatives.deallocate()
-        raw.deallocate()
-        densityDerivative.deallocate()
+        cgM1 = memory.copy(cg.m1)
+        cgM2 = memory.copy(cg.m2)
+        cgMu = memory.copy(cg.mL)
     }
 
     /// The values (component-major) of block b for the centre: the density for order 1.

@@ -142,8 +142,9 @@ public struct MultispectrumFitter {
             Parallel.run(chunks: chunks.count, threads: workers, executor: featurizer.executor) { worker, next in
                 let expansion = SphericalExpansion(basis: basis)
                 let engine = MultispectrumEngine(plan: plan, radialCount: basis.radialCount)
-                let transposed = UnsafeMutablePointer<Double>.allocate(capacity: max(1, expansion.size))
-                defer { transposed.deallocate() }
+                let memory = BufferArena()
+                defer { withExtendedLifetime(memory) {} }
+                let transposed = memory.allocate(Double.self, count: expansion.size)
                 var local = sizes.map { [Double](repeating: 0, count: $0 * $0) }
                 let first = engine.orderStart[k - 1]
                 // Rows of up to `batch` centres per block, so each Gram update is one
