@@ -124,7 +124,7 @@ final class BispectrumContraction {
             }
             let range = fromDiagonal ? r1..<n2 : 0..<n2
             for m in 0..<d3 {
-                BispectrumKernels.combineRows(
+                SIMDKernels.combineRows(
                     weights: a, rows: i2, range: runs[m]..<runs[m + 1], x: x2t, stride: n2,
                     columns: range, into: tRow + m * n2)
             }
@@ -142,7 +142,7 @@ final class BispectrumContraction {
     ) {
         let d3 = 2 * tripleL[3 * t + 2] + 1
         for r1 in 0..<n1 {
-            BispectrumKernels.transposedProduct(
+            SIMDKernels.transposedProduct(
                 T + r1 * d3 * n2, stride: n2, rows: 0..<n2, depth: d3, x: x3t, width: n3,
                 into: out + ((q1 + r1) * ch + q2) * ch + q3, outStride: ch, assign: assign)
         }
@@ -264,7 +264,7 @@ final class BispectrumContraction {
         }
         for r1 in 0..<ch {
             let block = out + r1 * ch * ch
-            BispectrumKernels.transposedProduct(
+            SIMDKernels.transposedProduct(
                 T + r1 * d3 * ch, stride: ch, rows: r1..<ch, depth: d3, x: x3t, width: ch,
                 into: block, outStride: ch, assign: true)
             for r2 in (r1 + 1)..<ch { (out + (r2 * ch + r1) * ch).update(from: block + r2 * ch, count: ch) }

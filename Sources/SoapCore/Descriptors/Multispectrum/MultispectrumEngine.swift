@@ -169,23 +169,8 @@ final class MultispectrumEngine {
             for f in 0..<n1 {
                 let a = coefficient * xRow[f]
                 if a == 0 { continue }
-                Self.axpy(a, cRow, oRow + f * ch, cWidth)
+                SIMDKernels.axpy(a, cRow, oRow + f * ch, cWidth)
             }
-        }
-    }
-
-    @inline(__always)
-    static func axpy(_ a: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int) {
-        var i = 0
-        while i + 8 <= n {
-            let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Double>.self)
-            let w = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<Double>.self)
-            UnsafeMutableRawPointer(y + i).storeBytes(of: w + a * v, as: SIMD8<Double>.self)
-            i += 8
-        }
-        while i < n {
-            y[i] += a * x[i]
-            i += 1
         }
     }
 

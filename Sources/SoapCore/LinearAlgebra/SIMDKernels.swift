@@ -1,7 +1,9 @@
-/// The two inner kernels. Rows are short (channels or K, often 8–32), so
-/// each keeps 8 output columns in SIMD registers across its reduction and
-/// writes them once, instead of a load and store per term.
-enum BispectrumKernels {
+/// The SIMD kernels of SoapCore, on raw pointers (no bounds checks, no ARC): short rows
+/// (channels or K, often 8–32) kept 8 (then 4) columns at a time in SIMD registers, loaded
+/// and stored unaligned. The bispectrum contraction's two kernels keep their 8 output
+/// columns in registers across the reduction and write them once, instead of a load and a
+/// store per term; the multispectrum's coupling adds one scaled row at a time (axpy).
+enum SIMDKernels {
     @inline(__always)
     static func load8(_ p: UnsafePointer<Double>) -> SIMD8<Double> {
         UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self)
@@ -126,6 +128,22 @@ enum BispectrumKernels {
                 if assign { o0[c] = s0 } else { o0[c] += s0 }
                 c += 1
             }
+        }
+    }
+
+    /// y[i] += a · x[i], i < n.
+    @inline(__always)
+    static func axpy(_ a: Double, _ x: UnsafePointer<Double>, _ y: UnsafeMutablePointer<Double>, _ n: Int) {
+        var i = 0
+        while i + 8 <= n {
+            let v = load8(x + i)
+            let w = load8(y + i)
+            UnsafeMutableRawPointer(y + i).storeBytes(of: w + a * v, as: SIMD8<Double>.self)
+            i += 8
+        }
+        while i < n {
+            y[i] += a * x[i]
+            i += 1
         }
     }
 }
