@@ -15,6 +15,8 @@ final class DescriptorWriter {
     /// Scratch for the per-pair power spectrum gradient: X (3 × K × channels) and u, v (4 × channels).
     let pairProduct: UnsafeMutablePointer<Double>
     let projections: UnsafeMutablePointer<Double>
+    /// Owns the three buffers above.
+    private let memory = BufferArena()
     var pairsOfBlock: [[Int]] = []
     var order: [Int] = []
     /// Tables and scratch of the bispectrum contraction (bispectrum only).
@@ -46,21 +48,15 @@ final class DescriptorWriter {
             for l in 0...L { f.append(kappa * (l % 2 == 0 ? 1 : -1) / Double(2 * l + 1).squareRoot()) }
         }
         factors = f
-        transposed = .allocate(capacity: max(1, expansion.size))
-        pairProduct = .allocate(capacity: max(1, 3 * expansion.K * channels))
-        projections = .allocate(capacity: max(1, 4 * channels))
+        transposed = memory.allocate(count: expansion.size)
+        pairProduct = memory.allocate(count: 3 * expansion.K * channels)
+        projections = memory.allocate(count: 4 * channels)
         bispectrum =
             type == .bispectrum
             ? BispectrumContraction(maxAngular: L, radialCount: K, channels: channels) : nil
         precondition(bispectrum.map { $0.columns == columns } ?? true)
         if let plan { multispectrum = MultispectrumEngine(plan: plan, radialCount: K) } else { multispectrum = nil }
         precondition(plan.map { $0.columns == columns } ?? true)
-    }
-
-    deinit {
-        transposed.deallocate()
-        pairProduct.deallocate()
-        projections.deallocate()
     }
 
     /// How the expansion must keep its gradients for this descriptor.

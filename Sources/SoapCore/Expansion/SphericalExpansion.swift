@@ -30,6 +30,8 @@ final class SphericalExpansion {
     let lm: Int
     let harmonics: SphericalHarmonics
     var shScratch: SphericalHarmonics.Scratch
+    /// Owns every buffer below.
+    private let memory = BufferArena()
 
     let coefficients: UnsafeMutablePointer<Double>
     let radial: UnsafeMutablePointer<Double>
@@ -75,45 +77,28 @@ final class SphericalExpansion {
         neighborSize = lm * K
         harmonics = SphericalHarmonics(maxAngular: L)
         shScratch = SphericalHarmonics.Scratch(maxAngular: L)
-        coefficients = .allocate(capacity: size)
-        radial = .allocate(capacity: (L + 1) * K)
-        radialDerivative = .allocate(capacity: (L + 1) * K)
-        ylm = .allocate(capacity: lm)
-        ylmGradient = .allocate(capacity: 3 * lm)
+        coefficients = memory.allocate(count: size)
+        radial = memory.allocate(count: (L + 1) * K)
+        radialDerivative = memory.allocate(count: (L + 1) * K)
+        ylm = memory.allocate(count: lm)
+        ylmGradient = memory.allocate(count: 3 * lm)
         neighborCapacity = 64
-        neighborGradients = .allocate(capacity: neighborCapacity * 3 * neighborSize)
-        selfGradient = .allocate(capacity: 3 * size)
+        neighborGradients = memory.allocate(count: neighborCapacity * 3 * neighborSize)
+        selfGradient = memory.allocate(count: 3 * size)
         pairCapacity = 0
-        pairA = .allocate(capacity: 1)
-        pairB = .allocate(capacity: 1)
-        pairDirection = .allocate(capacity: 1)
-        pairY = .allocate(capacity: 1)
-        pairG = .allocate(capacity: 1)
+        pairA = memory.allocate(count: 1)
+        pairB = memory.allocate(count: 1)
+        pairDirection = memory.allocate(count: 1)
+        pairY = memory.allocate(count: 1)
+        pairG = memory.allocate(count: 1)
         let slots = basis.species.count
         slotCount = slots
-        pairTable = .allocate(capacity: slots * slots)
-        slotOffset = .allocate(capacity: slots)
+        pairTable = memory.allocate(count: slots * slots)
+        slotOffset = memory.allocate(count: slots)
         for p in 0..<(slots * slots) {
             pairTable.advanced(by: p).initialize(to: basis.tables[basis.tableOfPair[p]].view)
         }
         for a in 0..<slots { slotOffset[a] = basis.channelOffset[a] }
-    }
-
-    deinit {
-        coefficients.deallocate()
-        radial.deallocate()
-        radialDerivative.deallocate()
-        ylm.deallocate()
-        ylmGradient.deallocate()
-        neighborGradients.deallocate()
-        selfGradient.deallocate()
-        pairA.deallocate()
-        pairB.deallocate()
-        pairDirection.deallocate()
-        pairY.deallocate()
-        pairG.deallocate()
-        pairTable.deallocate()
-        slotOffset.deallocate()
     }
 
     /// Expands the density around `center` of a structure.
@@ -250,10 +235,8 @@ final class SphericalExpansion {
         guard blocks > neighborCapacity else { return }
         var capacity = neighborCapacity
         while capacity < blocks { capacity *= 2 }
-        let grown = UnsafeMutablePointer<Double>.allocate(capacity: capacity * 3 * neighborSize)
-        grown.initialize(from: neighborGradients, count: neighborCapacity * 3 * neighborSize)
-        neighborGradients.deallocate()
-        neighborGradients = grown
+        neighborGradients = memory.reallocate(
+            neighborGradients, count: capacity * 3 * neighborSize, keeping: neighborCapacity * 3 * neighborSize)
         neighborCapacity = capacity
     }
 
@@ -261,16 +244,12 @@ final class SphericalExpansion {
         guard pairs > pairCapacity else { return }
         let capacity = max(pairs, 2 * pairCapacity, 32)
         let LK = (L + 1) * K
-        pairA.deallocate()
-        pairB.deallocate()
-        pairDirection.deallocate()
-        pairY.deallocate()
-        pairG.deallocate()
-        pairA = .allocate(capacity: capacity * LK)
-        pairB = .allocate(capacity: capacity * LK)
-        pairDirection = .allocate(capacity: capacity * 3)
-        pairY = .allocate(capacity: capacity * lm)
-        pairG = .allocate(capacity: capacity * 3 * lm)
+        // The contents are per centre: nothing to keep.
+        pairA = memory.reallocate(pairA, count: capacity * LK)
+        pairB = memory.reallocate(pairB, count: capacity * LK)
+        pairDirection = memory.reallocate(pairDirection, count: capacity * 3)
+        pairY = memory.reallocate(pairY, count: capacity * lm)
+        pairG = memory.reallocate(pairG, count: capacity * 3 * lm)
         pairCapacity = capacity
     }
 

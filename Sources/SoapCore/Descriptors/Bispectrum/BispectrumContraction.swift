@@ -1,91 +1,3 @@
-import Synchronization
-
-/// The bispectrum (ν = 3, λ = 0, σ = +1) as featomic's DensityCorrelations
-/// computes it (CONVENTIONS.md §11):
-///
-///   B[l1 l2 l3; q1 q2 q3] = Σ_{m1 m2 μ m3} C^{l3 μ}_{l1 m1, l2 m2} C^{00}_{l3 μ, l3 m3} c_{q1 l1 m1} c_{q2 l2 m2} c_{q3 l3 m3}
-///
-/// for l1 ≤ l2 ≤ l3 ≤ L, |l1−l2| ≤ l3 ≤ l1+l2, l1+l2+l3 even, and every
-/// ordered triple of channels q = (neighbour type, n).
-final class BispectrumTables: Sendable {
-    struct Triple: Sendable { let l1: Int, l2: Int, l3: Int }
-    let triples: [Triple]
-    /// Entries of triple t: entryStart[t] ..< entryStart[t+1]. Per entry the
-    /// component indices m+l of the three factors and the product of the two
-    /// real CG coefficients, zeros left out.
-    let entryStart: [Int]
-    let i1: [Int32], i2: [Int32], i3: [Int32]
-    let coefficient: [Double]
-
-    /// featomic's kept (l1, l2, l3), in its (lexicographic) column order.
-    static func triples(maxAngular L: Int) -> [Triple] {
-        var t: [Triple] = []
-        for l1 in 0...L {
-            for l2 in l1...L {
-                for l3 in l2...min(L, l1 + l2) where (l1 + l2 + l3) % 2 == 0 { t.append(Triple(l1: l1, l2: l2, l3: l3)) }
-            }
-        }
-        return t
-    }
-
-    private static let cache = Mutex<[Int: BispectrumTables]>([:])
-
-    /// Built once per l_max (every worker of every request shares them).
-    static func shared(maxAngular L: Int) -> BispectrumTables {
-        cache.withLock { tables in
-            if let t = tables[L] { return t }
-            let t = BispectrumTables(maxAngular: L)
-            tables[L] = t
-            return t
-        }
-    }
-
-    private init(maxAngular L: Int) {
-        let cg = ClebschGordan.shared(maxAngular: L)
-        triples = Self.triples(maxAngular: L)
-        var start = [0]
-        var i1: [Int32] = []
-        var i2: [Int32] = []
-        var i3: [Int32] = []
-        var coefficient: [Double] = []
-        for t in triples {
-            let d1 = 2 * t.l1 + 1
-            let d2 = 2 * t.l2 + 1
-            let d3 = 2 * t.l3 + 1
-            // Coupling of (l3 μ) with (l3 m3) to (0 0), from the tables rather than
-            // its closed form (−1)^l/√(2l+1) δ, so both factors share one convention.
-            var zero = [Double](repeating: 0, count: d3 * d3)
-            for e in cg.range(t.l3, t.l3, 0) {
-                zero[(Int(cg.m1[e]) + t.l3) * d3 + Int(cg.m2[e]) + t.l3] = cg.values[e]
-            }
-            var dense = [Double](repeating: 0, count: d1 * d2 * d3)
-            for e in cg.range(t.l1, t.l2, t.l3) {
-                let a = Int(cg.m1[e]) + t.l1
-                let b = Int(cg.m2[e]) + t.l2
-                let mu = Int(cg.mL[e]) + t.l3
-                for c in 0..<d3 { dense[(c * d1 + a) * d2 + b] += cg.values[e] * zero[mu * d3 + c] }
-            }
-            // Ordered by m3, then m1, m2: the contraction accumulates per m3 row.
-            for c in 0..<d3 {
-                for a in 0..<d1 {
-                    for b in 0..<d2 where dense[(c * d1 + a) * d2 + b] != 0 {
-                        i1.append(Int32(a))
-                        i2.append(Int32(b))
-                        i3.append(Int32(c))
-                        coefficient.append(dense[(c * d1 + a) * d2 + b])
-                    }
-                }
-            }
-            start.append(coefficient.count)
-        }
-        entryStart = start
-        self.i1 = i1
-        self.i2 = i2
-        self.i3 = i3
-        self.coefficient = coefficient
-    }
-}
-
 /// Bispectrum values and position gradients of one centre, from its
 /// spherical expansion. Columns are (triple, q1, q2, q3) with q3 fastest, so
 /// every inner loop runs over contiguous channels.
@@ -126,6 +38,8 @@ final class BispectrumContraction {
     let compactIndex: UnsafeMutablePointer<Int>
     let compactC: UnsafeMutablePointer<Double>, compactCT: UnsafeMutablePointer<Double>
     let compactOut: UnsafeMutablePointer<Double>
+    /// Owns every buffer above.
+    private let memory = BufferArena()
 
     init(maxAngular: Int, radialCount: Int, channels: Int) {
         tables = BispectrumTables.shared(maxAngular: maxAngular)
@@ -156,51 +70,27 @@ final class BispectrumContraction {
         columnStart = starts
         columns = col
         runOffset = runOffsets
-        let n = tables.coefficient.count
-        entryStart = .allocate(capacity: tables.entryStart.count)
-        entryStart.initialize(from: tables.entryStart, count: tables.entryStart.count)
-        e1 = .allocate(capacity: max(1, n))
-        e1.initialize(from: tables.i1, count: n)
-        e2 = .allocate(capacity: max(1, n))
-        e2.initialize(from: tables.i2, count: n)
-        coefficient = .allocate(capacity: max(1, n))
-        coefficient.initialize(from: tables.coefficient, count: n)
-        runStart = .allocate(capacity: max(1, runs.count))
-        runStart.initialize(from: runs, count: runs.count)
-        tripleL = .allocate(capacity: 3 * tables.triples.count)
+        entryStart = memory.copy(tables.entryStart)
+        e1 = memory.copy(tables.i1)
+        e2 = memory.copy(tables.i2)
+        coefficient = memory.copy(tables.coefficient)
+        runStart = memory.copy(runs)
+        tripleL = memory.allocate(count: 3 * tables.triples.count)
         for (k, t) in tables.triples.enumerated() {
             tripleL[3 * k] = t.l1
             tripleL[3 * k + 1] = t.l2
             tripleL[3 * k + 2] = t.l3
         }
-        tValues = .allocate(capacity: max(1, tSize))
-        tScratch = .allocate(capacity: max(1, channels * (2 * maxAngular + 1) * channels))
-        scaled = .allocate(capacity: maxEntries)
-        gradientTransposed = .allocate(capacity: max(1, (maxAngular + 1) * (maxAngular + 1) * radialCount))
+        tValues = memory.allocate(count: tSize)
+        tScratch = memory.allocate(count: channels * (2 * maxAngular + 1) * channels)
+        scaled = memory.allocate(count: maxEntries)
+        gradientTransposed = memory.allocate(count: (maxAngular + 1) * (maxAngular + 1) * radialCount)
         let lm = (maxAngular + 1) * (maxAngular + 1)
-        activeChannel = .allocate(capacity: max(1, channels))
-        compactIndex = .allocate(capacity: max(1, channels))
-        compactC = .allocate(capacity: max(1, channels * lm))
-        compactCT = .allocate(capacity: max(1, channels * lm))
-        compactOut = .allocate(capacity: max(1, columns))
-    }
-
-    deinit {
-        entryStart.deallocate()
-        e1.deallocate()
-        e2.deallocate()
-        coefficient.deallocate()
-        runStart.deallocate()
-        tripleL.deallocate()
-        tValues.deallocate()
-        tScratch.deallocate()
-        scaled.deallocate()
-        gradientTransposed.deallocate()
-        activeChannel.deallocate()
-        compactIndex.deallocate()
-        compactC.deallocate()
-        compactCT.deallocate()
-        compactOut.deallocate()
+        activeChannel = memory.allocate(count: channels)
+        compactIndex = memory.allocate(count: channels)
+        compactC = memory.allocate(count: channels * lm)
+        compactCT = memory.allocate(count: channels * lm)
+        compactOut = memory.allocate(count: columns)
     }
 
     /// Step 1: T[r1, m3, r2] = Σ_e coef_e · X1[r1, m1_e] · X2ᵀ[m2_e, r2], for n1 rows of X1
@@ -234,7 +124,7 @@ final class BispectrumContraction {
             }
             let range = fromDiagonal ? r1..<n2 : 0..<n2
             for m in 0..<d3 {
-                BispectrumKernels.combineRows(
+                SIMDKernels.combineRows(
                     weights: a, rows: i2, range: runs[m]..<runs[m + 1], x: x2t, stride: n2,
                     columns: range, into: tRow + m * n2)
             }
@@ -252,7 +142,7 @@ final class BispectrumContraction {
     ) {
         let d3 = 2 * tripleL[3 * t + 2] + 1
         for r1 in 0..<n1 {
-            BispectrumKernels.transposedProduct(
+            SIMDKernels.transposedProduct(
                 T + r1 * d3 * n2, stride: n2, rows: 0..<n2, depth: d3, x: x3t, width: n3,
                 into: out + ((q1 + r1) * ch + q2) * ch + q3, outStride: ch, assign: assign)
         }
@@ -374,7 +264,7 @@ final class BispectrumContraction {
         }
         for r1 in 0..<ch {
             let block = out + r1 * ch * ch
-            BispectrumKernels.transposedProduct(
+            SIMDKernels.transposedProduct(
                 T + r1 * d3 * ch, stride: ch, rows: r1..<ch, depth: d3, x: x3t, width: ch,
                 into: block, outStride: ch, assign: true)
             for r2 in (r1 + 1)..<ch { (out + (r2 * ch + r1) * ch).update(from: block + r2 * ch, count: ch) }
@@ -413,138 +303,6 @@ final class BispectrumContraction {
                 t, T: tValues + tOffset, n1: ch, q1: 0, n2: ch, q2: 0, x3t: dCT + K * l3 * l3, n3: K, q3: q0,
                 out: base, ch: ch)
             tOffset += ch * (2 * l3 + 1) * ch
-        }
-    }
-}
-
-/// The two inner kernels. Rows are short (channels or K, often 8–32), so
-/// each keeps 8 output columns in SIMD registers across its reduction and
-/// writes them once, instead of a load and store per term.
-enum BispectrumKernels {
-    @inline(__always)
-    static func load8(_ p: UnsafePointer<Double>) -> SIMD8<Double> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Double>.self)
-    }
-
-    @inline(__always)
-    static func load4(_ p: UnsafePointer<Double>) -> SIMD4<Double> {
-        UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Double>.self)
-    }
-
-    /// dst[c] = Σ_{e ∈ range} w[e] · x[rows[e]·stride + c], for c ∈ columns.
-    @inline(__always)
-    static func combineRows(
-        weights w: UnsafePointer<Double>, rows: UnsafePointer<Int32>, range: Range<Int>,
-        x: UnsafePointer<Double>, stride: Int, columns: Range<Int>, into dst: UnsafeMutablePointer<Double>
-    ) {
-        var c = columns.lowerBound
-        let end = columns.upperBound
-        while c + 8 <= end {
-            var acc = SIMD8<Double>(repeating: 0)
-            for e in range { acc += w[e] * load8(x + Int(rows[e]) * stride + c) }
-            UnsafeMutableRawPointer(dst + c).storeBytes(of: acc, as: SIMD8<Double>.self)
-            c += 8
-        }
-        if c + 4 <= end {
-            var acc = SIMD4<Double>(repeating: 0)
-            for e in range { acc += w[e] * load4(x + Int(rows[e]) * stride + c) }
-            UnsafeMutableRawPointer(dst + c).storeBytes(of: acc, as: SIMD4<Double>.self)
-            c += 4
-        }
-        while c < end {
-            var acc = 0.0
-            for e in range { acc += w[e] * x[Int(rows[e]) * stride + c] }
-            dst[c] = acc
-            c += 1
-        }
-    }
-
-    /// out[r·outStride + c] (+)= Σ_{m < depth} t[m·stride + r] · x[m·width + c],
-    /// for r ∈ rows and c < width: two rows × 8 columns of accumulators.
-    @inline(__always)
-    static func transposedProduct(
-        _ t: UnsafePointer<Double>, stride: Int, rows: Range<Int>, depth: Int,
-        x: UnsafePointer<Double>, width: Int, into out: UnsafeMutablePointer<Double>,
-        outStride: Int, assign: Bool
-    ) {
-        @inline(__always) func put8(_ v: SIMD8<Double>, _ p: UnsafeMutablePointer<Double>) {
-            let raw = UnsafeMutableRawPointer(p)
-            raw.storeBytes(of: assign ? v : v + load8(p), as: SIMD8<Double>.self)
-        }
-        @inline(__always) func put4(_ v: SIMD4<Double>, _ p: UnsafeMutablePointer<Double>) {
-            let raw = UnsafeMutableRawPointer(p)
-            raw.storeBytes(of: assign ? v : v + load4(p), as: SIMD4<Double>.self)
-        }
-        var r = rows.lowerBound
-        let end = rows.upperBound
-        while r + 2 <= end {
-            let o0 = out + r * outStride
-            let o1 = o0 + outStride
-            var c = 0
-            while c + 8 <= width {
-                var a0 = SIMD8<Double>(repeating: 0)
-                var a1 = SIMD8<Double>(repeating: 0)
-                for m in 0..<depth {
-                    let v = load8(x + m * width + c)
-                    a0 += t[m * stride + r] * v
-                    a1 += t[m * stride + r + 1] * v
-                }
-                put8(a0, o0 + c)
-                put8(a1, o1 + c)
-                c += 8
-            }
-            if c + 4 <= width {
-                var a0 = SIMD4<Double>(repeating: 0)
-                var a1 = SIMD4<Double>(repeating: 0)
-                for m in 0..<depth {
-                    let v = load4(x + m * width + c)
-                    a0 += t[m * stride + r] * v
-                    a1 += t[m * stride + r + 1] * v
-                }
-                put4(a0, o0 + c)
-                put4(a1, o1 + c)
-                c += 4
-            }
-            while c < width {
-                var s0 = 0.0
-                var s1 = 0.0
-                for m in 0..<depth {
-                    let v = x[m * width + c]
-                    s0 += t[m * stride + r] * v
-                    s1 += t[m * stride + r + 1] * v
-                }
-                if assign {
-                    o0[c] = s0
-                    o1[c] = s1
-                } else {
-                    o0[c] += s0
-                    o1[c] += s1
-                }
-                c += 1
-            }
-            r += 2
-        }
-        if r < end {
-            let o0 = out + r * outStride
-            var c = 0
-            while c + 8 <= width {
-                var a0 = SIMD8<Double>(repeating: 0)
-                for m in 0..<depth { a0 += t[m * stride + r] * load8(x + m * width + c) }
-                put8(a0, o0 + c)
-                c += 8
-            }
-            if c + 4 <= width {
-                var a0 = SIMD4<Double>(repeating: 0)
-                for m in 0..<depth { a0 += t[m * stride + r] * load4(x + m * width + c) }
-                put4(a0, o0 + c)
-                c += 4
-            }
-            while c < width {
-                var s0 = 0.0
-                for m in 0..<depth { s0 += t[m * stride + r] * x[m * width + c] }
-                if assign { o0[c] = s0 } else { o0[c] += s0 }
-                c += 1
-            }
         }
     }
 }
