@@ -43,7 +43,8 @@ extension Application {
     /// PUT /v1/bases/{id}: a basis document from another replica; 201 stored, 200 already here.
     func putBasis(_ request: HTTPRequest, id: String) -> HTTPResponse {
         answer(bases) { bases throws(ServiceError) in
-            guard Self.mediaType(request.headers["Content-Type"] ?? "") == BasisTransfer.mediaType else {
+            let type = Self.mediaType(request.headers["Content-Type"] ?? "")
+            guard type == BasisTransfer.mediaType || type == "application/octet-stream" else {
                 return Self.problem(
                     status: 415, title: "Unsupported media type",
                     detail: "send the basis as \(BasisTransfer.mediaType) (GET /v1/bases/{id} with that Accept)")
