@@ -173,3 +173,21 @@ def test_dask_local_cluster(replicas):
         same(soapd.dask.features(systems, descriptor(SPECIES), urls), expected)
         bag = db.from_sequence(systems, npartitions=5)
         same(soapd.dask.features(bag, descriptor(SPECIES), urls), expected)
+
+
+def test_ready_turns_503_on_sigterm_while_still_serving(binary, tmp_path):
+    import httpx
+
+    server = Server(binary, tmp_path / "draining", "--drain-delay-seconds", "3", "--log-level", "warning")
+    try:
+        assert httpx.get(server.url + "/ready").status_code == 200
+        server.process.send_signal(signal.SIGTERM)
+        for _ in range(50):
+            r = httpx.get(server.url + "/ready")
+            if r.status_code == 503:
+                break
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
+        assert httpx.get(server.url + "/health").status_code == 200  # still serving while draining
+        assert server.process.wait(20) == 0
+    finally:
+        server.stop()
