@@ -285,5 +285,10 @@ final class ScaleOutTests: XCTestCase {
         XCTAssertEqual(try PeerClient.parse("http://b.soapd.svc:9000/").1, 9000)
         XCTAssertThrowsError(try PeerClient.parse("https://a"))
         XCTAssertThrowsError(try PeerClient.parse("http://a:0"))
+        var settings = PeerSettings()
+        settings.urls = PeerSettings.urls("http://soapd-0.soapd-peers:8080,http://soapd-1.soapd-peers:8080,http://127.0.0.1:1")
+        XCTAssertEqual(
+            PeerDirectory(settings: settings, hostName: "soapd-1").settings.urls,
+            ["http://soapd-0.soapd-peers:8080", "http://127.0.0.1:1"])
     }
 }

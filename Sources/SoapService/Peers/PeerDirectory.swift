@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
+
 /// The other replicas, asked for what this one lacks (issue 16): today, a basis by its
 /// content id. Each peer in turn, each call retried `retries` times after a connection
 /// error, a timeout or a 5xx; a 404 moves on to the next peer. A document is only kept if
@@ -9,6 +15,25 @@ struct PeerDirectory: Sendable {
     static let requestHeader = "Soapd-Peer-Request"
 
     let settings: PeerSettings
+
+    /// The peers without this replica itself: in a StatefulSet every pod gets the same list,
+    /// and a pod (host name `soapd-0`) asking `soapd-0.soapd-peers` would wait on its own workers.
+    init(settings: PeerSettings, hostName: String = PeerDirectory.localHostName()) {
+        var s = settings
+        if !hostName.isEmpty {
+            s.urls = settings.urls.filter { url in
+                guard let (host, _) = try? PeerClient.parse(url) else { return true }
+                return host != hostName && !host.hasPrefix(hostName + ".")
+            }
+        }
+        self.settings = s
+    }
+
+    static func localHostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "" }
+        return String(cString: buffer)
+    }
 
     var isEmpty: Bool { settings.urls.isEmpty }
 
