@@ -20,25 +20,26 @@ public final class BasisStore: Sendable {
     public func put(_ basis: BasisRecord) throws -> Bool {
         try database.execute(
             """
-            INSERT INTO bases (id, created_at, dataset_id, options_json, summary_json, payload)
-            VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
+            INSERT INTO bases (id, created_at, dataset_id, options_json, summary_json, payload, identity)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING
             """,
             [
                 .text(basis.id), .integer(Timestamp.now()), SQLValue(basis.datasetID),
                 .text(basis.optionsJSON), .text(basis.summaryJSON), .blob(basis.payload),
+                basis.identity.map { .blob($0) } ?? .null,
             ]) > 0
     }
 
     public func get(_ id: String) throws -> BasisRecord? {
         try database.queryRow(
             """
-            SELECT id, created_at, dataset_id, options_json, summary_json, payload FROM bases WHERE id = ?
+            SELECT id, created_at, dataset_id, options_json, summary_json, payload, identity FROM bases WHERE id = ?
             """, [.text(id)]
         ).map { row throws(StorageError) in
             try BasisRecord(
                 id: row.string("id"), datasetID: row.optionalString("dataset_id"),
                 optionsJSON: row.string("options_json"), summaryJSON: row.string("summary_json"),
-                payload: row.blob("payload"), createdAt: row.date("created_at"))
+                payload: row.blob("payload"), identity: row.optionalBlob("identity"), createdAt: row.date("created_at"))
         }
     }
 

@@ -4,7 +4,7 @@ import CSQLite
 /// the missing ones run in order, in one transaction, when a connection opens.
 /// Append new scripts; never edit a released one.
 enum Migrations {
-    static let scripts: [String] = [version1, version2, version3]
+    static let scripts: [String] = [version1, version2, version3, version4]
 
     static var latestVersion: Int { scripts.count }
 
@@ -141,5 +141,12 @@ enum Migrations {
         ALTER TABLE jobs ADD COLUMN started_at INTEGER;
         ALTER TABLE jobs ADD COLUMN finished_at INTEGER;
         ALTER TABLE jobs ADD COLUMN atoms_done INTEGER NOT NULL DEFAULT 0 CHECK (atoms_done >= 0);
+        """
+
+    /// What a basis's content id hashes (its identity: primitive hypers, species, options,
+    /// statistics), kept so that a replica can send the basis to another and the receiver
+    /// can check the id itself (issue 16). NULL for bases fitted before: they do not travel.
+    static let version4 = """
+        ALTER TABLE bases ADD COLUMN identity BLOB;
         """
 }

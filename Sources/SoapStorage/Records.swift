@@ -121,11 +121,14 @@ public struct BasisRecord: Sendable, Equatable {
     public var summaryJSON: String
     /// The serialised fitted basis (opaque).
     public var payload: [UInt8]
+    /// The bytes whose SHA-256 is `id` (opaque; nil for bases stored before it was kept).
+    public var identity: [UInt8]?
 
     public init(
         id: String, datasetID: String? = nil, optionsJSON: String = "{}", summaryJSON: String = "{}",
-        payload: [UInt8], createdAt: Date = Date(timeIntervalSince1970: 0)
+        payload: [UInt8], identity: [UInt8]? = nil, createdAt: Date = Date(timeIntervalSince1970: 0)
     ) {
+        self.identity = identity
         self.id = id
         self.createdAt = createdAt
         self.datasetID = datasetID

@@ -10,7 +10,7 @@ final class DatabaseTests: StorageTestCase {
     func testMigratesAnEmptyFile() throws {
         let db = try openDatabase()
         XCTAssertEqual(try db.schemaVersion(), Migrations.latestVersion)
-        XCTAssertEqual(Migrations.latestVersion, 3)
+        XCTAssertEqual(Migrations.latestVersion, 4)
         let tables = try db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .map { try $0.string("name") }
         XCTAssertEqual(
@@ -44,7 +44,7 @@ final class DatabaseTests: StorageTestCase {
         sqlite3_close(handle)
 
         let db = try openDatabase()
-        XCTAssertEqual(try db.schemaVersion(), 3)
+        XCTAssertEqual(try db.schemaVersion(), 4)
         let store = JobStore(database: db)
         let job = try XCTUnwrap(try store.get("old-job"))
         XCTAssertEqual(job.request, Array(#"{"a":1}"#.utf8))

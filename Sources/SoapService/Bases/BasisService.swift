@@ -13,12 +13,18 @@ public final class BasisService: Sendable {
     private let loaded = Mutex<[String: FittedBasis]>([:])
     /// Limits of the multispectrum contraction fits (from Config).
     let multispectrumLimits: MultispectrumFitLimits
+    /// Other replicas, asked for a basis this one lacks (BasisExchange).
+    let peers: PeerDirectory
 
-    public init(database: Database, features: FeatureService, multispectrum: MultispectrumFitLimits = .init()) {
+    public init(
+        database: Database, features: FeatureService, multispectrum: MultispectrumFitLimits = .init(),
+        peers: PeerSettings = .init()
+    ) {
         datasets = DatasetStore(database: database)
         bases = BasisStore(database: database)
         self.features = features
         multispectrumLimits = multispectrum
+        self.peers = PeerDirectory(settings: peers)
     }
 
     /// POST /v1/bases: fits, stores under a content hash, returns the summary (created or already there).
@@ -57,27 +63,28 @@ public final class BasisService: Sendable {
             case .decomposition: throw ServiceError(.internal, error.description)
             }
         }
-        // Identity: the primitive hypers, species, options and the statistics themselves.
-        var hash = SHA256()
-        hash.update(record.hypersJSON)
-        hash.update(record.speciesJSON)
+        // Identity: the primitive hypers, species, options and the statistics themselves;
+        // kept with the basis so that a replica receiving it can check the id (BasisTransfer).
+        var identity = Array(record.hypersJSON.utf8) + Array(record.speciesJSON.utf8)
         let options = Self.optionsJSON(
             method: request.method, contraction: request.contraction,
             centerSpecific: request.centerSpecific, q: fitted.q, threshold: request.threshold)
-        hash.update(options)
-        hash.update(record.statistics)
-        if case .pcovr = request.method, let targets = record.targets { hash.update(targets) }
-        hash.update("\(statistics.totalCenters)|\(statistics.neighbors)")
+        identity += Array(options.utf8)
+        identity += DoubleBlob.encode(record.statistics)
+        if case .pcovr = request.method, let targets = record.targets { identity += targets }
+        identity += Array("\(statistics.totalCenters)|\(statistics.neighbors)".utf8)
         if let multispectrum {
             // The contraction depends on its options and on every number of its structures
             // (those of the request, or the dataset's kept ones up to the version fitted).
-            hash.update("|multispectrum|\(multispectrum.correlationOrder)|\(multispectrum.maxFeatures)|")
+            identity += Array("|multispectrum|\(multispectrum.correlationOrder)|\(multispectrum.maxFeatures)|".utf8)
             if let structures = multispectrum.structures {
-                for s in structures { hash.update(Self.structureBytes(s)) }
+                for s in structures { identity += Self.structureBytes(s) }
             } else {
-                hash.update("|dataset-structures|\(record.id)|\(record.version)")
+                identity += Array("|dataset-structures|\(record.id)|\(record.version)".utf8)
             }
         }
+        var hash = SHA256()
+        hash.update(identity)
         let id = SHA256.hex(hash.finalize())
         if let existing = try storage({ try bases.get(id) }) {
             return (Array(existing.summaryJSON.utf8), false, id)
@@ -95,15 +102,18 @@ public final class BasisService: Sendable {
             multispectrum: spectrumContraction, multispectrumStructures: spectrumStructures)
         let payload = BasisCodec.encode(fitted, tables: tables, hypersJSON: record.hypersJSON, multispectrum: spectrumContraction)
         let created = try storage {
-            try bases.put(BasisRecord(id: id, datasetID: datasetID, optionsJSON: options, summaryJSON: summary, payload: payload))
+            try bases.put(
+                BasisRecord(
+                    id: id, datasetID: datasetID, optionsJSON: options, summaryJSON: summary, payload: payload, identity: identity
+                ))
         }
         remember(id, FittedBasis(fitted: fitted, basis: basis, multispectrum: spectrumContraction))
         return (Array(summary.utf8), created, id)
     }
 
     /// GET /v1/bases/{id}, with the optimal radial functions on `points` radii if asked.
-    public func basis(_ id: String, radialPoints: Int?) throws(ServiceError) -> [UInt8] {
-        guard let record = try storage({ try bases.get(id) }) else { throw ServiceError(.notFound, "no basis \(id.prefix(80))") }
+    public func basis(_ id: String, radialPoints: Int?, askPeers: Bool = true) throws(ServiceError) -> [UInt8] {
+        guard let record = try record(id, askPeers: askPeers) else { throw ServiceError(.notFound, "no basis \(id.prefix(80))") }
         let fitted = try load(record).fitted
         // The stored summary object, extended with the contraction (and the functions).
         var out = Array(Array(record.summaryJSON.utf8).dropLast())
@@ -148,13 +158,13 @@ public final class BasisService: Sendable {
     /// The expansion basis of a stored fit (from memory, or its stored tables).
     public func expansionBasis(_ id: String) throws(ServiceError) -> FittedBasis {
         if let hit = loaded.withLock({ $0[id] }) { return hit }
-        guard let record = try storage({ try bases.get(id) }) else {
+        guard let record = try record(id, askPeers: true) else {
             throw ServiceError(.notFound, pointer: "/descriptor/basis_id", "no basis \(id.prefix(80))")
         }
         return try load(record)
     }
 
-    private func load(_ record: BasisRecord) throws(ServiceError) -> FittedBasis {
+    func load(_ record: BasisRecord) throws(ServiceError) -> FittedBasis {
         if let hit = loaded.withLock({ $0[record.id] }) { return hit }
         guard let (fitted, tables, multispectrum) = BasisCodec.decode(record.payload) else {
             throw ServiceError(.internal, "stored basis \(record.id) is damaged")

@@ -61,6 +61,15 @@ public struct ServiceConfiguration: Sendable {
     /// Bearer tokens, comma-separated (empty: none required); never logged.
     public var writeTokens = ""
     public var readTokens = ""
+    /// Other replicas (comma-separated base URLs) asked for a basis this one lacks, the
+    /// token sent to them, the limit of one call and the retries of a failed one.
+    public var peers = ""
+    public var peerToken = ""
+    public var peerTimeoutSeconds = 5.0
+    public var peerRetries = 1
+    /// After SIGTERM, how long /ready answers 503 while requests are still served (so a load
+    /// balancer stops sending new ones) before the server drains and stops.
+    public var drainDelaySeconds = 0.0
 
     public init() {}
 
@@ -120,6 +129,13 @@ public struct ServiceConfiguration: Sendable {
         string("job_directory", \.jobDirectory),
         int("memory_budget_bytes", \.memoryBudgetBytes, min: 1 << 20),
         string("write_tokens", \.writeTokens), string("read_tokens", \.readTokens),
+        string("peers", \.peers), string("peer_token", \.peerToken),
+        seconds("peer_timeout_seconds", \.peerTimeoutSeconds), int("peer_retries", \.peerRetries),
+        Key(name: "drain_delay_seconds") { config, text in
+            guard let v = Double(text), v >= 0, v <= 3600 else { return false }
+            config.drainDelaySeconds = v
+            return true
+        },
     ]
 
     public static var keyNames: [String] { keys.map(\.name) }
@@ -197,6 +213,16 @@ public struct ServiceConfiguration: Sendable {
         if !jobDirectory.isEmpty { return jobDirectory }
         if !database.isEmpty { return database + ".jobs" }
         return resolvedDataDirectory + "/jobs"
+    }
+
+    public var peerSettings: PeerSettings {
+        var p = PeerSettings()
+        p.urls = PeerSettings.urls(peers)
+        p.token = peerToken
+        p.timeoutSeconds = peerTimeoutSeconds
+        p.retries = peerRetries
+        p.maxBodyBytes = maxBodyBytes
+        return p
     }
 
     public var multispectrumFitLimits: MultispectrumFitLimits {

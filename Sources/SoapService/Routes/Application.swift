@@ -3,6 +3,7 @@ import FastJSON
 import SoapCore
 import SoapHTTP
 import SoapStorage
+import Synchronization
 
 /// Wires HTTP routes to the featurization service. Knows the routes (`routeTable`) and
 /// their media types; the HTTP module knows nothing of chemistry and this type nothing of
@@ -34,7 +35,9 @@ public final class Application: Sendable {
         let features = FeatureService(settings: configuration.featureSettings)
         let datasets = database.map { DatasetService(database: $0, features: features) }
         let bases = database.map {
-            BasisService(database: $0, features: features, multispectrum: configuration.multispectrumFitLimits)
+            BasisService(
+                database: $0, features: features, multispectrum: configuration.multispectrumFitLimits,
+                peers: configuration.peerSettings)
         }
         if let bases {
             features.fittedBases.withLock { $0 = { id throws(ServiceError) in try bases.expansionBasis(id) } }
@@ -53,6 +56,9 @@ public final class Application: Sendable {
             writeTokens: Authorization.tokens(configuration.writeTokens),
             readTokens: Authorization.tokens(configuration.readTokens))
     }
+
+    /// Set on SIGTERM: /ready answers 503 from then on.
+    public let draining = Atomic<Bool>(false)
 
     /// Live server figures for /metrics (set once the server exists).
     public let serverStats = ServerStatsSource()

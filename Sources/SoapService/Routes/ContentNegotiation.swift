@@ -17,6 +17,20 @@ extension Application {
         String(header.split(separator: ";", maxSplits: 1).first ?? "").trimmingSpaces().lowercased()
     }
 
+    /// Whether Accept names `type` itself with a non-zero q (wildcards do not count: the
+    /// replica formats are only sent to those who ask for them by name).
+    static func asksFor(_ type: String, _ request: HTTPRequest) -> Bool {
+        guard let accept = request.headers["Accept"] else { return false }
+        return accept.split(separator: ",").contains { item in
+            let parts = item.split(separator: ";")
+            guard String(parts.first ?? "").trimmingSpaces().lowercased() == type else { return false }
+            return !parts.dropFirst().contains { p in
+                let kv = p.split(separator: "=", maxSplits: 1)
+                return kv.count == 2 && kv[0].trimmingSpaces().lowercased() == "q" && (Double(kv[1].trimmingSpaces()) ?? 0) <= 0
+            }
+        }
+    }
+
     /// The offered format the Accept header prefers (by q, then by our order), or nil for 406.
     static func negotiate(_ accept: String?, offered: [FeatureFormat]) -> FeatureFormat? {
         guard let accept, !accept.trimmingSpaces().isEmpty else { return offered.first }

@@ -37,3 +37,29 @@ extension Application {
         }
     }
 }
+
+/// Statistics between replicas (issue 16): a dataset's sums out, a shard's sums in.
+extension Application {
+    /// GET /v1/datasets/{id}/statistics (`application/x-soapd-statistics`).
+    func getDatasetStatistics(_ request: HTTPRequest, id: String) -> HTTPResponse {
+        answer(datasets) { datasets throws(ServiceError) in
+            HTTPResponse(status: 200, contentType: StatisticsDocument.mediaType, body: try datasets.statisticsDocument(id))
+        }
+    }
+
+    /// POST /v1/datasets/{id}/statistics: a statistics document added in (once per Idempotency-Key).
+    func mergeDatasetStatistics(_ request: HTTPRequest, id: String) -> HTTPResponse {
+        answer(datasets) { datasets throws(ServiceError) in
+            let type = Self.mediaType(request.headers["Content-Type"] ?? "")
+            guard type == StatisticsDocument.mediaType || type == "application/json" else {
+                return Self.problem(
+                    status: 415, title: "Unsupported media type",
+                    detail: "send a statistics document as \(StatisticsDocument.mediaType) (GET /v1/datasets/{id}/statistics)")
+            }
+            return json(
+                200,
+                try datasets.mergeStatistics(
+                    datasetID: id, body: request.body, idempotencyKey: try Self.idempotencyKey(request)))
+        }
+    }
+}

@@ -21,6 +21,15 @@ extension Application {
         Route("GET", "/v1/jobs/{id}", .read) { app, request, id in app.getJob(request, id: id) },
         Route("DELETE", "/v1/jobs/{id}", .write) { app, request, id in app.deleteJob(request, id: id) },
         Route("GET", "/v1/jobs/{id}/result", .read) { app, request, id in app.jobResult(request, id: id) },
+        // Scale-out (issue 16): readiness, bases by content id, mergeable dataset statistics.
+        Route("GET", "/ready", .open) { app, request, _ in app.ready(request) },
+        Route("PUT", "/v1/bases/{id}", .write) { app, request, id in app.putBasis(request, id: id) },
+        Route("GET", "/v1/datasets/{id}/statistics", .read) { app, request, id in
+            app.getDatasetStatistics(request, id: id)
+        },
+        Route("POST", "/v1/datasets/{id}/statistics", .write) { app, request, id in
+            app.mergeDatasetStatistics(request, id: id)
+        },
     ])
 
     /// Every route's path template and methods (HEAD goes with GET), from `routeTable`.

@@ -68,3 +68,16 @@ extension Application {
             ])
     }
 }
+
+/// GET /ready: whether this replica should be sent new work (issue 16).
+extension Application {
+    /// 200 while serving; 503 from SIGTERM on (draining), so a load balancer stops sending.
+    func ready(_ request: HTTPRequest) -> HTTPResponse {
+        if draining.load(ordering: .relaxed) {
+            var r = Self.problem(status: 503, title: "Service unavailable", detail: "draining: this replica is shutting down")
+            r.headers["Retry-After"] = "1"
+            return r
+        }
+        return HTTPResponse(status: 200, contentType: "application/json", body: Array("{\"status\":\"ready\"}".utf8))
+    }
+}

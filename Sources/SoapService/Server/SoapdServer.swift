@@ -75,6 +75,13 @@ public final class SoapdServer: @unchecked Sendable {
             signalSources.append(source)
         }
         done.wait()
+        // Not ready from now on; keep serving while load balancers notice, then drain.
+        application.draining.store(true, ordering: .relaxed)
+        let delay = application.configuration.drainDelaySeconds
+        if delay > 0 {
+            Log.message("info", "draining: /ready answers 503; serving \(delay) s more before stopping")
+            usleep(UInt32(min(delay, 3600) * 1_000_000))
+        }
         Log.message(
             "info", "shutting down: draining in-flight requests (grace \(application.configuration.gracePeriodSeconds) s)")
         // Job workers finish (and commit) the chunk they hold; the rest resumes at next start.

@@ -14,6 +14,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case unavailable  // → 503
         case timeout  // → 504
         case insufficientStorage  // → 507
+        case peerFailed  // another replica answered garbage, hung or failed → 502
         case `internal`  // → 500
     }
     public var kind: Kind
@@ -38,6 +39,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .notAcceptable: return 406
         case .timeout: return 504
         case .insufficientStorage: return 507
+        case .peerFailed: return 502
         case .internal: return 500
         }
     }
@@ -53,6 +55,7 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
         case .notAcceptable: return "Not acceptable"
         case .timeout: return "Computation timed out"
         case .insufficientStorage: return "Insufficient storage"
+        case .peerFailed: return "Bad gateway"
         case .internal: return "Internal error"
         }
     }

@@ -101,16 +101,22 @@ class Transport:
         headers: Optional[Mapping[str, str]] = None,
         accept: str = "application/json",
         stream: bool = False,
+        raw: Optional[bytes] = None,
+        content_type: Optional[str] = None,
     ) -> httpx.Response:
         """Send a request; return the (2xx) response or raise SoapdError / ConnectionError.
 
-        With ``stream=True`` the caller must close the returned response.
+        With ``stream=True`` the caller must close the returned response. ``raw`` sends bytes
+        as they are, declared ``content_type``, instead of a JSON ``body``.
         """
         all_headers = {"Accept": accept, **(headers or {})}
         content = None
         if body is not None:
             content, extra = self._encode(body)
             all_headers.update(extra)
+        elif raw is not None:
+            content = raw
+            all_headers["Content-Type"] = content_type or "application/octet-stream"
         attempt = 0
         while True:
             request = self._http.build_request(method, path, content=content, params=params, headers=all_headers)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ._deps import require
 from ._errors import JobFailed, SoapdError
+from ._fanout import Replicas
 from ._features import Features
 from ._progress import progress_bar
 from ._systems import Structure, atom_count, to_structures
@@ -47,10 +48,15 @@ def _descriptor(descriptor: Mapping[str, Any]) -> Dict[str, Any]:
 
 
 class Client:
-    """A connection to a soapd server.
+    """A connection to a soapd server, or to several replicas used as one.
 
     Args:
         url: the server's base URL; defaults to ``$SOAPD_URL``, then ``http://127.0.0.1:8080``.
+            A list of URLs makes a client of several replicas: feature batches are spread
+            over them (results in the caller's order, as one replica gives), a batch whose
+            replica dies is sent to another, a fitted basis is copied to every replica,
+            :meth:`accumulate` shards a dataset and merges it, :meth:`run_jobs` shards a job.
+            Datasets, bases and jobs otherwise live on the first URL.
         token: bearer token (for servers configured with read/write tokens).
         timeout: seconds allowed to connect and to each read of an answer.
         retries: attempts after the first for 429/503 (honouring Retry-After) and connection failures.
@@ -62,7 +68,7 @@ class Client:
 
     def __init__(
         self,
-        url: Optional[str] = None,
+        url: Union[None, str, Sequence[str]] = None,
         token: Optional[str] = None,
         timeout: float = 300.0,
         *,
@@ -72,6 +78,17 @@ class Client:
         batch_atoms: int = 20_000,
         gzip_threshold: int = 64 * 1024,
     ) -> None:
+        self._replicas: Optional[Replicas] = None
+        if url is not None and not isinstance(url, str):
+            urls = [str(u) for u in url]
+            if not urls:
+                raise ValueError("give at least one URL")
+            kwargs = dict(retries=retries, concurrency=concurrency, batch_structures=batch_structures,
+                          batch_atoms=batch_atoms, gzip_threshold=gzip_threshold)
+            clients = [Client(u, token, timeout, **kwargs) for u in urls]  # type: ignore[arg-type]
+            if len(clients) > 1:
+                self._replicas = Replicas(clients)
+            url = urls[0]
         self.url = (url or os.environ.get("SOAPD_URL") or DEFAULT_URL).rstrip("/")
         self.concurrency = max(1, int(concurrency))
         self.batch_structures = max(1, int(batch_structures))
@@ -89,6 +106,8 @@ class Client:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
         self._transport.close()
+        for replica in self._replicas.clients if self._replicas else []:
+            replica.close()
 
     def __enter__(self) -> "Client":
         return self
@@ -97,7 +116,14 @@ class Client:
         self.close()
 
     def __repr__(self) -> str:
+        if self._replicas:
+            return f"soapd.Client({[c.url for c in self._replicas.clients]!r})"
         return f"soapd.Client({self.url!r})"
+
+    @property
+    def urls(self) -> List[str]:
+        """The replicas' URLs (one for a single server)."""
+        return [c.url for c in self._replicas.clients] if self._replicas else [self.url]
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -228,11 +254,20 @@ class Client:
         structures = to_structures(systems)
         desc = _descriptor(descriptor)
 
-        def send(start: int, end: int) -> Features:
+        def send_to(client: "Client", start: int, end: int) -> Features:
             body = {"structures": structures[start:end], "descriptor": desc, "per": per, "gradients": bool(gradients)}
-            response = self._transport.request("POST", "/v1/features", body, accept=NPZ)
+            response = client._transport.request("POST", "/v1/features", body, accept=NPZ)
             return Features.from_npz(response.content)
 
+        def send(start: int, end: int) -> Features:
+            return send_to(self, start, end)
+
+        if self._replicas and structures:
+            ranges = self._plan(structures)
+            parts = self._replicas.run_batches(
+                ranges, lambda c, a, b: c._halving(a, b, lambda x, y: send_to(c, x, y)), self.concurrency)
+            flat = [item for _, batch in parts for item in batch]
+            return Features.concatenate([f for _, f in flat], [start for start, _ in flat])
         parts = self._run(structures, send, concurrent=True, progress=progress, desc="featurizing")
         return Features.concatenate([f for _, f in parts], [start for start, _ in parts])
 
@@ -273,7 +308,67 @@ class Client:
             if "structures" in ms:
                 ms["structures"] = to_structures(ms["structures"])
             body["multispectrum"] = ms
-        return Basis(self, self._transport.json("POST", "/v1/bases", body))
+        basis = Basis(self, self._transport.json("POST", "/v1/bases", body))
+        if self._replicas:
+            self.share_basis(basis.id)
+        return basis
+
+    def share_basis(self, basis: Union["Basis", str]) -> None:
+        """Make a basis stored on the first replica known to every replica (``PUT /v1/bases/{id}``).
+
+        Replicas configured with ``peers`` also fetch an unknown basis themselves; this makes it
+        independent of that. A no-op for a single server.
+        """
+        if self._replicas:
+            self._replicas.share_basis(basis.id if isinstance(basis, Basis) else str(basis))
+
+    def accumulate(self, systems: Any, descriptor: Mapping[str, Any],
+                   targets: Optional[Sequence[float]] = None) -> "Dataset":
+        """A dataset of ``systems`` accumulated in shards, one per replica, then merged into one
+        dataset on the first replica (``POST /v1/datasets/{id}/statistics``, each shard once).
+
+        The merged statistics equal those of one replica given every structure (to rounding).
+        """
+        structures = to_structures(systems)
+        target_list = None if targets is None else [float(t) for t in np.asarray(targets, dtype=float).ravel()]
+        if not self._replicas:
+            dataset = self.create_dataset(descriptor)
+            dataset.add(structures, target_list)
+            return dataset
+        replicas = self._replicas
+        live = replicas.alive()
+        n = len(structures)
+        count = max(1, min(len(live), n))
+        bounds = [(k * n // count, (k + 1) * n // count) for k in range(count)]
+
+        def shard(k: int) -> Tuple[int, str]:
+            a, b = bounds[k]
+
+            def run(client: "Client") -> Tuple[int, str]:
+                dataset = client.create_dataset(descriptor)
+                dataset.add(structures[a:b], None if target_list is None else target_list[a:b])
+                return replicas.clients.index(client), dataset.id
+
+            return replicas.call(live[k], run)
+
+        with ThreadPoolExecutor(count, thread_name_prefix="soapd-shard") as pool:
+            shards = list(pool.map(shard, range(count)))
+        merged = self.create_dataset(descriptor)
+        replicas.merge_statistics(shards, into=(0, merged.id))
+        return self.dataset(merged.id)
+
+    def run_jobs(self, systems: Any, descriptor: Mapping[str, Any], per: str = "atom", gradients: bool = False,
+                 timeout: Optional[float] = None) -> Features:
+        """Featurize ``systems`` as batch jobs, one shard per replica (a single job on one server);
+        a shard whose replica dies is run again on another. Same result as one replica's job."""
+        structures = to_structures(systems)
+        body = {"descriptor": _descriptor(descriptor), "per": per, "gradients": bool(gradients)}
+        if not self._replicas:
+            job = self.submit(structures, descriptor, per=per, gradients=gradients)
+            job.wait(progress=False, timeout=timeout)
+            return job.result()
+        parts = self._replicas.run_job_shards(structures, body, timeout=timeout)
+        return Features.concatenate([f for _, f in parts], [a for a, _ in parts])
 
     def basis(self, id: str) -> "Basis":
         """A fitted basis by id (``GET /v1/bases/{id}``)."""
