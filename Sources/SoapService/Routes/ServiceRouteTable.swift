@@ -7,10 +7,14 @@ extension Application {
         Route("GET", "/metrics", .open) { app, request, _ in app.metricsText(request) },
         Route("GET", "/v1/info", .read) { app, request, _ in app.info(request) },
         Route("POST", "/v1/features", .read) { app, request, _ in app.postFeatures(request) },
+        Route("GET", "/v1/datasets", .read) { app, request, _ in app.listDatasets(request) },
         Route("POST", "/v1/datasets", .write) { app, request, _ in app.createDataset(request) },
         Route("GET", "/v1/datasets/{id}", .read) { app, request, id in app.getDataset(request, id: id) },
         Route("POST", "/v1/datasets/{id}/structures", .write) { app, request, id in
             app.addDatasetStructures(request, id: id)
+        },
+        Route("GET", "/v1/datasets/{id}/residual-variance", .read) { app, request, id in
+            app.datasetResidualVariance(request, id: id)
         },
         Route("GET", "/v1/bases", .read) { app, request, _ in app.listBases(request) },
         Route("POST", "/v1/bases", .write) { app, request, _ in app.fitBasis(request) },
