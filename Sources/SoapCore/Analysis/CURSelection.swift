@@ -6,10 +6,10 @@
 public enum CURSelection {
     public enum Axis: Sendable { case rows, columns }
 
-    /// The picks in order and the score π that won each pick.
+    /// The picks in order and the score π that won each pick; `shouldStop` is asked before each.
     public static func select(
-        _ x: DenseMatrix, axis: Axis, count: Int, tolerance: Double = 1e-12
-    ) throws(SingularValueDecomposition.Failure) -> (indices: [Int], scores: [Double]) {
+        _ x: DenseMatrix, axis: Axis, count: Int, tolerance: Double = 1e-12, shouldStop: () -> Bool = { false }
+    ) throws(AnalysisError) -> (indices: [Int], scores: [Double]) {
         var work = x
         let n = axis == .rows ? x.rows : x.columns
         precondition(count <= n)
@@ -17,7 +17,9 @@ public enum CURSelection {
         var indices: [Int] = []
         var scores: [Double] = []
         while indices.count < count {
-            let svd = try SingularValueDecomposition(work)
+            if shouldStop() { throw .stopped }
+            let svd: SingularValueDecomposition
+            do { svd = try SingularValueDecomposition(work) } catch { throw .decomposition }
             var pi = [Double](repeating: 0, count: n)
             if !svd.s.isEmpty {
                 for i in 0..<n {

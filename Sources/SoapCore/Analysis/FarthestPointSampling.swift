@@ -4,10 +4,11 @@
 /// already picked; the lowest index wins an exact tie. Nothing is centred or scaled.
 public enum FarthestPointSampling {
     /// The picks in order and, for each, its squared distance to the earlier picks when it
-    /// was picked (+∞ for the initial ones: skmatter's `get_select_distance()`).
+    /// was picked (+∞ for the initial ones: skmatter's `get_select_distance()`). `shouldStop`
+    /// is asked before each pick.
     public static func select(
-        rows x: DenseMatrix, count: Int, initial: [Int] = [0]
-    ) -> (indices: [Int], hausdorff: [Double]) {
+        rows x: DenseMatrix, count: Int, initial: [Int] = [0], shouldStop: () -> Bool = { false }
+    ) throws(AnalysisError) -> (indices: [Int], hausdorff: [Double]) {
         let n = x.rows
         let d = x.columns
         precondition(count <= n && initial.allSatisfy { $0 >= 0 && $0 < n })
@@ -29,6 +30,7 @@ public enum FarthestPointSampling {
         }
         for s in initial.prefix(count) { pick(s) }
         while indices.count < count {
+            if shouldStop() { throw .stopped }
             var best = -1
             for i in 0..<n where !selected[i] && (best < 0 || distance[i] > distance[best]) { best = i }
             pick(best)

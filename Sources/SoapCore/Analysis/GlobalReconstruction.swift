@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#else
+    import Darwin
+#endif
 
 /// The global feature-space reconstruction error and distortion (GFRE, GFRD; Goscinski et
 /// al. 2021) with scikit-matter's definitions and defaults
@@ -38,7 +42,11 @@ public enum GlobalReconstruction {
     }
 
     /// How well `source` (X) reconstructs `target` (Y), over the same rows.
-    public static func measure(source x: DenseMatrix, target y: DenseMatrix) throws(Failure) -> Result {
+    /// Above `procrustesFullLimit` columns GFRD's d × d Procrustes problem is solved in the
+    /// spans of the train rows instead (`thinProcrustesDistortion`), at O(n²d) not O(d³).
+    public static func measure(
+        source x: DenseMatrix, target y: DenseMatrix, procrustesFullLimit: Int = 1000
+    ) throws(Failure) -> Result {
         precondition(x.rows == y.rows)
         let n = x.rows
         guard n >= 4 else { throw .tooFewSamples(n) }
@@ -48,23 +56,69 @@ public enum GlobalReconstruction {
         let train = Array(p[nTest..<(nTest + n / 2)])
         guard let (xTrain, xTest) = standardised(x, train: train, test: test) else { throw .constant(source: true) }
         guard let (yTrain, yTest) = standardised(y, train: train, test: test) else { throw .constant(source: false) }
-        let (w, best, kept) = try ridge(xTrain, yTrain)
-        let predictedTest = xTest.multiplied(by: w)
+        let (model, best, kept) = try ridge(xTrain, yTrain)
+        let predictedTest = model.predict(xTest)
         let gfre = (frobeniusSquared(predictedTest, minus: yTest) / Double(test.count)).squareRoot()
-        // Orthogonal Procrustes of X_train (padded) onto its prediction (padded).
+        let predictedTrain = model.predict(xTrain)
         let width = max(x.columns, y.columns)
-        let xPad = xTrain.padded(toColumns: width)
-        let predictedTrain = xTrain.multiplied(by: w).padded(toColumns: width)
-        let q: DenseMatrix
-        do {
-            let svd = try SingularValueDecomposition(xPad.transposed.multiplied(by: predictedTrain))
-            q = svd.u.multiplied(by: svd.vt)
-        } catch { throw .decomposition }
-        let rotated = xTest.padded(toColumns: width).multiplied(by: q)
-        let gfrd = (frobeniusSquared(predictedTest.padded(toColumns: width), minus: rotated) / Double(test.count)).squareRoot()
+        let distortion: Double
+        if width <= procrustesFullLimit {
+            // Orthogonal Procrustes of X_train (padded) onto its prediction (padded), as skmatter.
+            let q: DenseMatrix
+            do {
+                let svd = try SingularValueDecomposition(
+                    xTrain.padded(toColumns: width).transposed.multiplied(by: predictedTrain.padded(toColumns: width)))
+                q = svd.u.multiplied(by: svd.vt)
+            } catch { throw .decomposition }
+            let rotated = xTest.padded(toColumns: width).multiplied(by: q)
+            distortion = frobeniusSquared(predictedTest.padded(toColumns: width), minus: rotated)
+        } else {
+            distortion = try thinProcrustesDistortion(
+                xTrain: xTrain, predictedTrain: predictedTrain, xTest: xTest, predictedTest: predictedTest)
+        }
+        let gfrd = (distortion / Double(test.count)).squareRoot()
         return Result(
             gfre: gfre, gfrd: gfrd, trainIndices: train, testIndices: test, bestAlphaIndex: best,
             singularValuesKept: kept)
+    }
+
+    /// Σ_i ‖x_i W − x_i Q‖² over the test rows with Q the Procrustes map restricted to the
+    /// train rows' spans: X_train = U_x S_x V_xᵀ, Ŷ_train = U_y S_y V_yᵀ, C = S_x U_xᵀ U_y S_y =
+    /// U_c Σ V_cᵀ, and x Q = (x V_x U_c) V_cᵀ V_yᵀ plus a part orthogonal to the target span
+    /// that keeps the rest of ‖x‖ (Q is orthogonal). Equal to the full problem when the
+    /// completion of Q outside the spans does not matter (the source no wider than the
+    /// train rows); otherwise a deterministic choice of that arbitrary completion.
+    static func thinProcrustesDistortion(
+        xTrain: DenseMatrix, predictedTrain: DenseMatrix, xTest: DenseMatrix, predictedTest: DenseMatrix
+    ) throws(Failure) -> Double {
+        func span(_ m: DenseMatrix) throws(Failure) -> (u: DenseMatrix, s: [Double], v: DenseMatrix) {
+            let svd: SingularValueDecomposition
+            do { svd = try SingularValueDecomposition(m) } catch { throw .decomposition }
+            let tol = Double(max(m.rows, m.columns)) * Double.ulpOfOne * (svd.s.first ?? 0)
+            let r = svd.s.filter { $0 > tol }.count
+            var u = DenseMatrix(rows: m.rows, columns: r)
+            for i in 0..<m.rows { for k in 0..<r { u.values[i * r + k] = svd.u[i, k] } }
+            var v = DenseMatrix(rows: m.columns, columns: r)
+            for k in 0..<r { for j in 0..<m.columns { v.values[j * r + k] = svd.vt[k, j] } }
+            return (u, Array(svd.s.prefix(r)), v)
+        }
+        let (ux, sx, vx) = try span(xTrain)
+        let (uy, sy, vy) = try span(predictedTrain)
+        var c = ux.transposed.multiplied(by: uy)
+        for i in 0..<c.rows { for j in 0..<c.columns { c.values[i * c.columns + j] *= sx[i] * sy[j] } }
+        let svd: SingularValueDecomposition
+        do { svd = try SingularValueDecomposition(c) } catch { throw .decomposition }
+        let a = xTest.multiplied(by: vx).multiplied(by: svd.u)  // n_test × t
+        let mapped = a.multiplied(by: svd.vt).multiplied(by: vy.transposed)  // n_test × d_Y
+        var total = frobeniusSquared(predictedTest, minus: mapped)
+        for i in 0..<xTest.rows {
+            var norm = 0.0
+            for j in 0..<xTest.columns { norm += xTest[i, j] * xTest[i, j] }
+            var kept = 0.0
+            for k in 0..<a.columns { kept += a[i, k] * a[i, k] }
+            total += max(0, norm - kept)
+        }
+        return total
     }
 
     /// skmatter's `StandardFlexibleScaler` fitted on the train rows: (train, test) scaled, or
@@ -94,7 +148,7 @@ public enum GlobalReconstruction {
 
     /// skmatter's `Ridge2FoldCV` (relative alphas, cutoff regularisation, RMSE scoring, no
     /// intercept): the weights, the chosen alpha's index and the singular values kept.
-    static func ridge(_ x: DenseMatrix, _ y: DenseMatrix) throws(Failure) -> (DenseMatrix, Int, Int) {
+    static func ridge(_ x: DenseMatrix, _ y: DenseMatrix) throws(Failure) -> (Ridge, Int, Int) {
         let m = x.rows
         let q = LegacyPermutation.permutation(m, seed: seed)
         let first = (m + 1) / 2
@@ -117,8 +171,8 @@ public enum GlobalReconstruction {
             let cutoff = alpha * largest
             let n1 = min(svd1.s.filter { $0 > rcond }.count, svd1.s.filter { $0 > cutoff }.count)
             let n2 = min(svd2.s.filter { $0 > rcond }.count, svd2.s.filter { $0 > cutoff }.count)
-            let score12 = -rmse(x2.multiplied(by: weights(svd1, kept: n1, y1)), y2)
-            let score21 = -rmse(x1.multiplied(by: weights(svd2, kept: n2, y2)), y1)
+            let score12 = -rmse(Ridge(svd1, kept: n1, y1).predict(x2), y2)
+            let score21 = -rmse(Ridge(svd2, kept: n2, y2).predict(x1), y1)
             let loss = (score12 + score21) / 2
             if loss > bestLoss {
                 bestLoss = loss
@@ -127,17 +181,33 @@ public enum GlobalReconstruction {
         }
         let cutoff = alphas[bestIndex] * largest
         let kept = min(whole.s.count, whole.s.filter { $0 > cutoff }.count)
-        return (weights(whole, kept: kept, y), bestIndex, kept)
+        return (Ridge(whole, kept: kept, y), bestIndex, kept)
     }
 
-    /// W = V[:, :k] S[:k]⁻¹ U[:, :k]ᵀ Y.
-    static func weights(_ svd: SingularValueDecomposition, kept k: Int, _ y: DenseMatrix) -> DenseMatrix {
-        let rows = svd.u.rows
-        var ut = DenseMatrix(rows: k, columns: rows)  // S⁻¹ Uᵀ, first k rows
-        for r in 0..<k { for i in 0..<rows { ut.values[r * rows + i] = svd.u[i, r] / svd.s[r] } }
-        var v = DenseMatrix(rows: svd.vt.columns, columns: k)
-        for r in 0..<k { for j in 0..<svd.vt.columns { v.values[j * k + r] = svd.vt[r, j] } }
-        return v.multiplied(by: ut.multiplied(by: y))
+    /// The truncated-SVD ridge W = V[:, :k] S[:k]⁻¹ U[:, :k]ᵀ Y, kept factored (V_k, S_k,
+    /// U_kᵀ Y) so that a wide d_X × d_Y matrix is never formed.
+    struct Ridge {
+        let v: DenseMatrix  // d_X × k
+        let s: [Double]
+        let z: DenseMatrix  // k × d_Y
+
+        init(_ svd: SingularValueDecomposition, kept k: Int, _ y: DenseMatrix) {
+            let rows = svd.u.rows
+            var ut = DenseMatrix(rows: k, columns: rows)
+            for r in 0..<k { for i in 0..<rows { ut.values[r * rows + i] = svd.u[i, r] } }
+            var v = DenseMatrix(rows: svd.vt.columns, columns: k)
+            for r in 0..<k { for j in 0..<svd.vt.columns { v.values[j * k + r] = svd.vt[r, j] } }
+            self.v = v
+            s = Array(svd.s.prefix(k))
+            z = ut.multiplied(by: y)
+        }
+
+        /// X W.
+        func predict(_ x: DenseMatrix) -> DenseMatrix {
+            var p = x.multiplied(by: v)
+            for i in 0..<p.rows { for r in 0..<p.columns { p.values[i * p.columns + r] /= s[r] } }
+            return p.multiplied(by: z)
+        }
     }
 
     /// Mean over target columns of the root mean squared error over rows.
