@@ -79,6 +79,15 @@ struct PlotPanel {
             svg.path(points, stroke: s.color, dash: s.dash)
         }
         let entries = legend ?? series.map { LegendEntry(name: $0.name, color: $0.color, dash: $0.dash) }
+        if !entries.isEmpty {
+            svg.element(
+                "rect",
+                [
+                    ("x", SVGDocument.number(right - 116)), ("y", SVGDocument.number(top + 3)), ("width", "110"),
+                    ("height", SVGDocument.number(Double(entries.count) * 14 + 4)), ("fill", "#ffffff"),
+                    ("fill-opacity", "0.85"), ("stroke", "#cccccc"),
+                ])
+        }
         for (k, e) in entries.enumerated() {
             let ly = top + 12 + Double(k) * 14
             svg.open("g", [("class", "legend-entry")])

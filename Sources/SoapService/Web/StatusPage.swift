@@ -18,6 +18,17 @@ struct StatusPage {
         return escape(prefix + (safe ? id : "invalid") + suffix)
     }
 
+    /// A JSON scalar as plain text (integral numbers without ".0").
+    static func text(_ v: JSONValue) -> String {
+        switch v {
+        case .number(let x) where x == x.rounded() && abs(x) < 1e15: return String(Int(x))
+        case .number(let x): return String(x)
+        case .string(let s): return s
+        case .bool(let b): return b ? "true" : "false"
+        default: return String(decoding: JSON.serialize(v), as: UTF8.self)
+        }
+    }
+
     func render() -> String {
         var h = """
             <!DOCTYPE html>
@@ -62,7 +73,10 @@ struct StatusPage {
         if bases.isEmpty { h += "<p class=\"empty\">No fitted bases yet.</p>" }
         for b in bases {
             let id = b["id"]?.stringValue ?? ""
-            let options = b["options"].map { String(decoding: JSON.serialize($0), as: UTF8.self) } ?? ""
+            let options =
+                (b["options"]?.objectValue.map { o in
+                    o.keys.map { k in "\(k): " + (o[k].map(Self.text) ?? "") }.joined(separator: ", ")
+                }) ?? ""
             let dataset = b["dataset"]?["id"]?.stringValue ?? ""
             h +=
                 "<div class=\"basis\" id=\"basis-\(Self.escape(id))\"><table><tr><th>id</th><th>dataset</th><th>options</th></tr>"
