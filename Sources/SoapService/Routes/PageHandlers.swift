@@ -22,7 +22,8 @@ extension Application {
             return Self.problem(error)
         }
         var r = HTTPResponse(status: 200, contentType: "text/html; charset=utf-8", body: Array(page.render().utf8))
-        r.headers["Content-Security-Policy"] = "default-src 'self'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
+        r.headers["Content-Security-Policy"] =
+            "default-src 'self'; img-src 'self' data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
         r.headers["Cache-Control"] = "no-store"
         return r
     }

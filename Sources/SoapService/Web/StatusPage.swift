@@ -34,6 +34,7 @@ struct StatusPage {
             <!DOCTYPE html>
             <html lang="en"><head><meta charset="utf-8">
             <meta name="viewport" content="width=device-width, initial-scale=1">
+            <link rel="icon" href="data:,">
             <title>soapd \(Self.escape(version))</title>
             <style>
             body { font-family: system-ui, sans-serif; margin: 0; color: #222; background: #f6f7f9; }
