@@ -50,6 +50,8 @@ public struct ServiceConfiguration: Sendable {
     public var multispectrumMaxCorrelationOrder = 4
     public var multispectrumMaxFeaturesPerOrder = 512
     public var multispectrumMaxCovarianceValues = 100_000_000
+    /// Analysis routes (selection, reconstruction measures): numbers in one feature matrix.
+    public var analysisMaxValues = 20_000_000
     /// Batch jobs: worker threads (0: one per core), atoms per chunk, retention, size.
     public var jobWorkers = 0
     public var jobChunkAtoms = 2048
@@ -124,6 +126,7 @@ public struct ServiceConfiguration: Sendable {
         int("multispectrum_max_correlation_order", \.multispectrumMaxCorrelationOrder, min: 2),
         int("multispectrum_max_features_per_order", \.multispectrumMaxFeaturesPerOrder, min: 1),
         int("multispectrum_max_covariance_values", \.multispectrumMaxCovarianceValues, min: 1),
+        int("analysis_max_values", \.analysisMaxValues, min: 1),
         int("job_workers", \.jobWorkers), int("job_chunk_atoms", \.jobChunkAtoms, min: 1),
         seconds("job_retention_hours", \.jobRetentionHours), int("job_max_structures", \.jobMaxStructures, min: 1),
         string("job_directory", \.jobDirectory),
@@ -230,6 +233,10 @@ public struct ServiceConfiguration: Sendable {
         l.maxFeaturesPerOrder = multispectrumMaxFeaturesPerOrder
         l.maxCovarianceValues = multispectrumMaxCovarianceValues
         return l
+    }
+
+    public var analysisLimits: AnalysisLimits {
+        AnalysisLimits(maxValues: analysisMaxValues, computeTimeoutSeconds: computeTimeoutSeconds)
     }
 
     public var featureSettings: FeatureServiceSettings {

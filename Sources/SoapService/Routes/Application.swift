@@ -21,6 +21,8 @@ public final class Application: Sendable {
     public let bases: BasisService?
     /// Batch jobs; nil when the service runs without a database.
     public let jobs: JobService?
+    /// Selection and reconstruction measures.
+    public let analysis: AnalysisService
     public let authorization: Authorization
     /// The routes this application answers (`Application.routeTable` unless a test gives another).
     let routeTable: RouteTable
@@ -44,6 +46,7 @@ public final class Application: Sendable {
         }
         self.features = features
         self.datasets = datasets
+        analysis = AnalysisService(features: features, datasets: datasets, limits: configuration.analysisLimits)
         self.bases = bases
         jobs = database.map { database in
             JobService(
@@ -84,9 +87,10 @@ public final class Application: Sendable {
         case .matched(let matched, let matchedID):
             (route, id) = (matched, matchedID)
         }
+        if let login = tokenLogin(request, template: route.template) { return (route.template, login) }
         switch authorization.decide(
             authorization.access(required: route.permission),
-            authorization: request.headers["Authorization"])
+            authorization: request.headers["Authorization"] ?? Self.cookieAuthorization(request, permission: route.permission))
         {
         case .allowed: break
         case .unauthenticated:

@@ -1,4 +1,5 @@
 import FastJSON
+import SoapCore
 import SoapHTTP
 
 /// The dataset routes (thesis chapter 2), JSON in and out.
@@ -61,5 +62,47 @@ extension Application {
                 try datasets.mergeStatistics(
                     datasetID: id, body: request.body, idempotencyKey: try Self.idempotencyKey(request)))
         }
+    }
+}
+
+/// The dataset listing and its residual-variance curves (issue 15).
+extension Application {
+    /// GET /v1/datasets?limit&offset.
+    func listDatasets(_ request: HTTPRequest) -> HTTPResponse {
+        answer(datasets) { datasets throws(ServiceError) in
+            let (limit, offset) = try Self.page(request)
+            return json(
+                200,
+                DatasetService.listJSON(try datasets.listDatasets(limit: limit, offset: offset), limit: limit, offset: offset))
+        }
+    }
+
+    /// GET /v1/datasets/{id}/residual-variance?contraction=primitive|separate|mixed&center_specific=false.
+    func datasetResidualVariance(_ request: HTTPRequest, id: String) -> HTTPResponse {
+        answer(datasets) { datasets throws(ServiceError) in
+            let (kind, centerSpecific) = try Self.residualVarianceOptions(request)
+            return json(
+                200, ResidualVarianceEncoding.json(try datasets.residualVariance(id, kind: kind, centerSpecific: centerSpecific)))
+        }
+    }
+
+    /// `contraction` (default mixed) and `center_specific` (default false) of the curves' routes.
+    static func residualVarianceOptions(_ request: HTTPRequest) throws(ServiceError) -> (
+        ResidualVarianceCurves.Kind, Bool
+    ) {
+        let name = request.query["contraction"] ?? "mixed"
+        guard let kind = ResidualVarianceCurves.Kind(rawValue: name) else {
+            throw ServiceError(.invalid, pointer: "/contraction", "contraction must be primitive, separate or mixed")
+        }
+        return (kind, try flag(request, "center_specific"))
+    }
+
+    /// A `true`/`false` query parameter (false when absent).
+    static func flag(_ request: HTTPRequest, _ name: String) throws(ServiceError) -> Bool {
+        let value = request.query[name] ?? "false"
+        guard value == "true" || value == "false" else {
+            throw ServiceError(.invalid, pointer: "/" + name, "query parameter \(name) must be true or false")
+        }
+        return value == "true"
     }
 }

@@ -35,8 +35,9 @@ struct RouteTable: Sendable {
                 problems.append("\(route.method) \(route.template): method must be GET, POST, PUT, PATCH or DELETE")
             }
             let segments = route.template.split(separator: "/", omittingEmptySubsequences: false)
-            if !route.template.hasPrefix("/")
-                || segments.dropFirst().contains(where: { $0.isEmpty || ($0.contains("{") && $0 != "{id}") })
+            if route.template != "/" && !route.template.hasPrefix("/")
+                || route.template != "/"
+                    && segments.dropFirst().contains(where: { $0.isEmpty || ($0.contains("{") && $0 != "{id}") })
             {
                 problems.append("\(route.method) \(route.template): a template is /-separated literals and {id}")
             }
