@@ -116,7 +116,7 @@ public struct SoapHypers: Hashable, Sendable {
     }
 
     private func validate(_ set: RadialBasisSet) throws(HypersError) {
-        let explicit = set.form == .explicit
+        let explicit = set.form != .tensorProduct
         guard !set.byAngular.isEmpty, set.sizes.contains(where: { $0 > 0 }) else {
             throw HypersError(field: explicit ? "basis/by_angular" : "basis/radial", message: "must hold a radial function")
         }
@@ -134,6 +134,13 @@ public struct SoapHypers: Hashable, Sendable {
                 }
             case .tabulated(let t)?:
                 try t.validate(cutoff: cutoff, field: field)
+            case .laplacianEigenstate(let maxRadial)?, .sphericalBessel(let maxRadial)?:
+                guard maxRadial >= 0 else {
+                    throw HypersError(field: "\(field)/max_radial", message: "must be a non-negative integer")
+                }
+                guard density == .gaussian else {
+                    throw HypersError(field: "density/type", message: "a DiracDelta density needs Tabulated radial integrals")
+                }
             }
         }
     }

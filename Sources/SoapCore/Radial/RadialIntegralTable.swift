@@ -13,9 +13,20 @@ enum RadialIntegralTable {
         let K = hypers.radialCount
         let cutoff = hypers.cutoff
         let accuracy = hypers.effectiveSplineAccuracy
-        let parts = try set.byAngular.enumerated().map { l, radial in
-            try segment(l: l, radial: radial, hypers: hypers, cutoff: cutoff, accuracy: accuracy)
+        // One l per task: a Laplacian-eigenstate segment costs a quadrature per grid point.
+        var results = [Result<(intervals: Int, points: [Double], error: Double), any Error>?](
+            repeating: nil, count: set.byAngular.count)
+        results.withUnsafeMutableBufferPointer { out in
+            let out = out
+            Parallel.run(chunks: set.byAngular.count, threads: Featurizer.defaultThreads) { _, next in
+                while let l = next() {
+                    out[l] = Result {
+                        try segment(l: l, radial: set.byAngular[l], hypers: hypers, cutoff: cutoff, accuracy: accuracy)
+                    }
+                }
+            }
         }
+        let parts = try results.map { try $0!.get() }
         var segments: [RadialSplineTable.Segment] = []
         var data: [Double] = []
         for (l, part) in parts.enumerated() {
@@ -41,6 +52,15 @@ enum RadialIntegralTable {
             let (intervals, points, error) = RadialSplineTable.refine(
                 cutoff: cutoff, size: t.functionCount, accuracy: accuracy, maxIntervals: 1 << 15
             ) { r, v, d in t.evaluate(r, values: v, derivatives: d) }
+            return (intervals, points, error)
+        case .laplacianEigenstate(let maxRadial)?, .sphericalBessel(let maxRadial)?:
+            let order: Int
+            if case .laplacianEigenstate = radial { order = l } else { order = 0 }
+            let bessel = BesselRadialIntegral(
+                cutoff: cutoff, densityWidth: hypers.densityWidth, order: order, channel: l, count: maxRadial + 1)
+            let (intervals, points, error) = RadialSplineTable.refine(
+                cutoff: cutoff, size: maxRadial + 1, accuracy: accuracy, maxIntervals: 1 << 15
+            ) { r, v, d in bessel.radialIntegrals(at: r, values: v, derivatives: d) }
             return (intervals, points, error)
         case .gto(let maxRadial)?:
             let gto = try GtoRadialBasis(

@@ -65,8 +65,10 @@ struct HypersDecoder {
             // featomic's radial spectrum takes {radial, spline_accuracy} only.
             try Field.allowOnly(basis, ["radial", "spline_accuracy"], at: bp)
         } else {
-            basisType = try typeName(basis, at: bp, supported: ["TensorProduct", "Explicit"])
-            if basisType == "Explicit" {
+            basisType = try typeName(basis, at: bp, supported: ["TensorProduct", "Explicit", "LaplacianEigenstate"])
+            if basisType == "LaplacianEigenstate" {
+                // Its keys are checked by RadialBasisDecoder.
+            } else if basisType == "Explicit" {
                 guard basis["max_angular"] == nil, basis["radial"] == nil else {
                     throw ServiceError(
                         .invalid, pointer: "\(bp)/type", "an Explicit basis takes by_angular, not max_angular and radial")
@@ -84,8 +86,11 @@ struct HypersDecoder {
         let radialDecoder = RadialBasisDecoder(limits: limits, radius: radius)
         var radialSet: RadialBasisSet? = nil
         var maxRadial = 0
-        if basisType == "Explicit" {
-            let set = try radialDecoder.decodeExplicit(try Field.required(basis, "by_angular", at: bp), at: "\(bp)/by_angular")
+        if basisType == "Explicit" || basisType == "LaplacianEigenstate" {
+            let set =
+                basisType == "Explicit"
+                ? try radialDecoder.decodeExplicit(try Field.required(basis, "by_angular", at: bp), at: "\(bp)/by_angular")
+                : try radialDecoder.decodeLaplacianEigenstate(basis, at: bp)
             radialSet = radialOnly ? RadialBasisSet(form: .explicit, byAngular: [set.byAngular[0]]) : set
             if radialOnly && set.byAngular[0] == nil {
                 throw ServiceError(.invalid, pointer: "\(bp)/by_angular", "the radial spectrum needs an entry for l = 0")

@@ -11,7 +11,8 @@ struct RadialBasisDecoder {
 
     func decode(_ value: JSONValue, at p: String) throws(ServiceError) -> RadialBasis {
         let radial = try Field.object(value, p)
-        let type = try HypersDecoder(limits: limits).typeName(radial, at: p, supported: ["Gto", "Tabulated"])
+        let type = try HypersDecoder(limits: limits).typeName(
+            radial, at: p, supported: ["Gto", "Tabulated", "LaplacianEigenstate", "SphericalBessel"])
         if type == "Tabulated" { return .tabulated(try decodeTabulated(radial, at: p)) }
         try Field.allowOnly(radial, ["type", "max_radial", "radius"], at: p)
         let maxRadial = try Field.integer(try Field.required(radial, "max_radial", at: p), "\(p)/max_radial")
@@ -26,7 +27,38 @@ struct RadialBasisDecoder {
                 throw ServiceError(.invalid, pointer: "\(p)/radius", "must equal cutoff.radius (\(radius)) if given")
             }
         }
-        return .gto(maxRadial: maxRadial)
+        switch type {
+        case "LaplacianEigenstate": return .laplacianEigenstate(maxRadial: maxRadial)
+        case "SphericalBessel": return .sphericalBessel(maxRadial: maxRadial)
+        default: return .gto(maxRadial: maxRadial)
+        }
+    }
+
+    /// soapd's ragged LE basis: `{"type": "LaplacianEigenstate", "max_radial", "max_angular"?}`.
+    func decodeLaplacianEigenstate(_ basis: JSONObject, at p: String) throws(ServiceError) -> RadialBasisSet {
+        try Field.allowOnly(basis, ["type", "max_radial", "max_angular", "spline_accuracy"], at: p)
+        let maxRadial = try Field.integer(try Field.required(basis, "max_radial", at: p), "\(p)/max_radial")
+        guard maxRadial >= 0, maxRadial <= limits.maxRadial, maxRadial < limits.maxRadialFunctionsPerL else {
+            throw ServiceError(
+                .invalid, pointer: "\(p)/max_radial",
+                "must be between 0 and \(min(limits.maxRadial, limits.maxRadialFunctionsPerL - 1))")
+        }
+        var maxAngular: Int? = nil
+        if let a = basis["max_angular"] {
+            let l = try Field.integer(a, "\(p)/max_angular")
+            guard l >= 0, l <= limits.maxAngular else {
+                throw ServiceError(.invalid, pointer: "\(p)/max_angular", "must be between 0 and \(limits.maxAngular)")
+            }
+            maxAngular = l
+        }
+        let set = RadialBasisSet.laplacianEigenstate(
+            cutoff: radius, maxRadial: maxRadial, maxAngular: maxAngular, limit: limits.maxAngular + 1)
+        guard set.byAngular.count <= limits.maxAngular + 1 else {
+            throw ServiceError(
+                .invalid, pointer: "\(p)/max_radial",
+                "the basis reaches beyond l = \(limits.maxAngular) (max_angular limit); give a max_angular")
+        }
+        return set
     }
 
     /// `by_angular`: {"l": radial, ...}; l not listed have no functions.

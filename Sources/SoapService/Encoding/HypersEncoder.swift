@@ -53,7 +53,15 @@ enum HypersEncoder {
         w.key("basis")
         w.beginObject()
         w.key("type")
-        if let set = h.radialBases, set.form == .explicit {
+        if let set = h.radialBases, case .laplacianEigenstate(let maxRadial, let maxAngular) = set.form {
+            w.string("LaplacianEigenstate")
+            w.key("max_radial")
+            w.integer(maxRadial)
+            if let maxAngular {
+                w.key("max_angular")
+                w.integer(maxAngular)
+            }
+        } else if let set = h.radialBases, set.form == .explicit {
             w.string("Explicit")
             w.key("by_angular")
             w.beginObject()
@@ -83,6 +91,14 @@ enum HypersEncoder {
         switch radial {
         case .gto(let maxRadial):
             w.string("Gto")
+            w.key("max_radial")
+            w.integer(maxRadial)
+        case .laplacianEigenstate(let maxRadial):
+            w.string("LaplacianEigenstate")
+            w.key("max_radial")
+            w.integer(maxRadial)
+        case .sphericalBessel(let maxRadial):
+            w.string("SphericalBessel")
             w.key("max_radial")
             w.integer(maxRadial)
         case .tabulated(let t):
