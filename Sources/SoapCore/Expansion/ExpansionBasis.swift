@@ -71,7 +71,9 @@ public struct ExpansionBasis: @unchecked Sendable {
     }
 
     /// Builds the GTO radial-integral table for these hypers (tens of ms; cache it).
+    /// (Hypers with another radial basis set get that set's table, as from `radialTable`.)
     public static func gtoTable(for hypers: SoapHypers) throws -> RadialSplineTable {
+        if let set = hypers.radialBases { return try RadialIntegralTable.build(hypers, set) }
         let gto = try GtoRadialBasis(
             cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
             count: hypers.radialCount, maxAngular: hypers.maxAngular)
