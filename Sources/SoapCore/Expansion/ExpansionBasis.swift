@@ -29,8 +29,11 @@ public struct ExpansionBasis: @unchecked Sendable {
 
     public init(
         maxAngular: Int, radialCount: Int, species: [Int], tables: [RadialSplineTable], tableOfPair: [Int],
-        channelOffset: [Int], groupCount: Int, groupTypes: [Int]?, centerAtomWeight: Double, hypers: SoapHypers
+        channelOffset: [Int], groupCount: Int, groupTypes: [Int]?, centerAtomWeight: Double, hypers: SoapHypers,
+        radialSizes: [Int]? = nil
     ) {
+        precondition(radialSizes.map { $0.count == maxAngular + 1 && $0.allSatisfy { $0 <= radialCount } } ?? true)
+        self.radialSizes = radialSizes ?? Array(repeating: radialCount, count: maxAngular + 1)
         precondition(tables.allSatisfy { $0.count == (maxAngular + 1) * radialCount })
         precondition(tableOfPair.count == species.count * species.count && tableOfPair.allSatisfy { tables.indices.contains($0) })
         self.maxAngular = maxAngular
@@ -45,18 +48,32 @@ public struct ExpansionBasis: @unchecked Sendable {
         self.hypers = hypers
     }
 
-    /// The primitive GTO basis: one shared table, one channel group per species.
+    /// n_l per l: the radial functions each l really has (≤ `radialCount`; the rest of
+    /// each l's K channels are zero padding, dropped from every descriptor's columns).
+    public let radialSizes: [Int]
+    /// Whether some l has fewer than `radialCount` functions.
+    public var isRagged: Bool { radialSizes.contains { $0 != radialCount } }
+
+    /// The radial-integral table of the hypers' primitive basis (GTO, Explicit, Tabulated).
+    public static func radialTable(for hypers: SoapHypers) throws -> RadialSplineTable {
+        guard let set = hypers.radialBases else { return try gtoTable(for: hypers) }
+        return try RadialIntegralTable.build(hypers, set)
+    }
+
+    /// The primitive basis: one shared table, one channel group per species.
     public static func primitive(hypers: SoapHypers, species: [Int], table: RadialSplineTable) -> ExpansionBasis {
         ExpansionBasis(
             maxAngular: hypers.maxAngular, radialCount: hypers.radialCount, species: species,
             tables: [table], tableOfPair: Array(repeating: 0, count: species.count * species.count),
             channelOffset: species.indices.map { $0 * hypers.radialCount },
             groupCount: species.count, groupTypes: species,
-            centerAtomWeight: hypers.centerAtomWeight, hypers: hypers)
+            centerAtomWeight: hypers.centerAtomWeight, hypers: hypers, radialSizes: hypers.radialSizes)
     }
 
     /// Builds the GTO radial-integral table for these hypers (tens of ms; cache it).
+    /// (Hypers with another radial basis set get that set's table, as from `radialTable`.)
     public static func gtoTable(for hypers: SoapHypers) throws -> RadialSplineTable {
+        if let set = hypers.radialBases { return try RadialIntegralTable.build(hypers, set) }
         let gto = try GtoRadialBasis(
             cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
             count: hypers.radialCount, maxAngular: hypers.maxAngular)

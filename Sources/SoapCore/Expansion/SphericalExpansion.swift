@@ -80,6 +80,9 @@ final class SphericalExpansion {
         coefficients = memory.allocate(count: size)
         radial = memory.allocate(count: (L + 1) * K)
         radialDerivative = memory.allocate(count: (L + 1) * K)
+        // A ragged basis's table never writes its padding: it stays zero.
+        radial.initialize(repeating: 0, count: (L + 1) * K)
+        radialDerivative.initialize(repeating: 0, count: (L + 1) * K)
         ylm = memory.allocate(count: lm)
         ylmGradient = memory.allocate(count: 3 * lm)
         neighborCapacity = 64

@@ -37,7 +37,8 @@ public struct Featurizer: Sendable {
         progress: RowProgress? = nil,
         options: DescriptorOptions = .init()
     ) throws(FeaturizationError) -> FeatureMatrix {
-        let progress = level == .atom && !gradients ? progress : nil
+        // A ragged basis's rows are final only once its padding columns are dropped.
+        let progress = level == .atom && !gradients && !basis.isRagged ? progress : nil
         if type == .bispectrum && basis.maxAngular > ClebschGordan.supportedMaxAngular {
             throw .maxAngularTooLarge(type: type, maxAngular: basis.maxAngular, limit: ClebschGordan.supportedMaxAngular)
         }
@@ -160,6 +161,9 @@ public struct Featurizer: Sendable {
             gradientValues: gradients ? gradientValues : nil)
         if level == .structure {
             result = Self.sumOverStructures(result, structures: structures, rowStart: rowStart, entryStart: entryStart)
+        }
+        if basis.isRagged, let keep = RaggedColumns.kept(result.properties, sizes: basis.radialSizes) {
+            result = RaggedColumns.select(result, columns: keep)
         }
         result.reservation = reservation
         return result

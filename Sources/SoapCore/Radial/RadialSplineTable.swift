@@ -76,11 +76,14 @@ public final class RadialSplineTable: @unchecked Sendable {
         self.init(cutoff: cutoff, segments: segments, data: data, maxValueError: refined.map(\.2).max() ?? 0)
     }
 
-    /// A table from stored segments and points (see `points`).
-    public init(cutoff: Double, segments: [Segment], data points: [Double], maxValueError: Double) {
+    /// A table from stored segments and points (see `points`). `outputCount` (default: the
+    /// segments' total) leaves room for outputs no segment writes (a ragged basis's padding).
+    public init(
+        cutoff: Double, segments: [Segment], data points: [Double], maxValueError: Double, outputCount: Int? = nil
+    ) {
         self.cutoff = cutoff
         self.segments = segments
-        self.count = segments.reduce(0) { $0 + $1.count }
+        self.count = outputCount ?? segments.reduce(0) { $0 + $1.count }
         self.maxValueError = maxValueError
         dataCount = points.count
         data = memory.copy(points)

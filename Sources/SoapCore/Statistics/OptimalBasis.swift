@@ -316,9 +316,7 @@ public struct OptimalBasis: Sendable {
     /// Spline tables of the contracted radial integrals, one per (centre block, neighbour
     /// species), at index block·S + a.
     public func splineTables() throws -> [RadialSplineTable] {
-        let gto = try GtoRadialBasis(
-            cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
-            count: hypers.radialCount, maxAngular: hypers.maxAngular)
+        let primitiveIntegrals = try PrimitiveRadialIntegrals(hypers)
         let N = hypers.radialCount
         let Q = q
         let S = species.count
@@ -330,7 +328,7 @@ public struct OptimalBasis: Sendable {
             ) { l, r, values, derivatives in
                 var primitive = [Double](repeating: 0, count: 2 * N)
                 primitive.withUnsafeMutableBufferPointer { p in
-                    gto.radialIntegrals(at: r, l: l, values: p.baseAddress!, derivatives: p.baseAddress! + N)
+                    primitiveIntegrals.evaluate(l: l, at: r, values: p.baseAddress!, derivatives: p.baseAddress! + N)
                 }
                 for row in 0..<Q {
                     let u = coefficients(l: l, center: center, species: a, q: row)
@@ -367,20 +365,33 @@ public struct OptimalBasis: Sendable {
         }
     }
 
+    /// A Tabulated primitive basis has radial integrals but no radial functions to draw.
+    public struct RadialFunctionsUnavailable: Error {}
+
     /// R_aql(r) = Σ_n U_qn R_n(r) (eq. 2.5) for plotting, at `points` radii in [0, rc].
     public func radialFunctions(points: Int) throws -> (r: [Double], values: [Double]) {
-        let gto = try GtoRadialBasis(
-            cutoff: hypers.cutoff, densityWidth: hypers.densityWidth,
-            count: hypers.radialCount, maxAngular: 0)
+        let functions = try PrimitiveRadialIntegrals(hypers)
         let grid = (0..<points).map { hypers.cutoff * Double($0) / Double(max(points - 1, 1)) }
-        let primitive = grid.map { r in (0..<hypers.radialCount).map { gto.function($0, at: r) } }
+        // [l][point][n]; a ragged basis's padding functions are zero. Tabulated bases give
+        // only their integrals: no functions to draw.
+        let primitive = try (0...hypers.maxAngular).map { l in
+            try grid.map { r in
+                try (0..<hypers.radialCount).map { n in
+                    guard let f = functions.function(l: l, n: n, at: r) else {
+                        if hypers.radialSizes[l] <= n { return 0.0 }
+                        throw RadialFunctionsUnavailable()
+                    }
+                    return f
+                }
+            }
+        }
         var values: [Double] = []  // [centre block][species][l][q][point]
         for center in 0..<centerBlocks {
             for a in species.indices {
                 for l in 0...hypers.maxAngular {
                     for row in 0..<q {
                         let u = Array(coefficients(l: l, center: center, species: a, q: row))
-                        for p in grid.indices { values.append(zip(u, primitive[p]).reduce(0) { $0 + $1.0 * $1.1 }) }
+                        for p in grid.indices { values.append(zip(u, primitive[l][p]).reduce(0) { $0 + $1.0 * $1.1 }) }
                     }
                 }
             }

@@ -40,8 +40,10 @@ public struct ServiceConfiguration: Sendable {
     public var maxPairsPerStructure = 5_000_000
     public var maxOutputValues = 400_000_000
     public var maxGradientValues = 400_000_000
-    public var maxAngular = 12
+    public var maxAngular = 16
     public var maxRadial = 30
+    public var maxRadialFunctionsPerL = 31
+    public var maxSplinePoints = 20_000
     public var jsonMaxDepth = 64
     public var jsonMaxStringBytes = 1 << 20
     public var splineCacheEntries = 32
@@ -121,6 +123,8 @@ public struct ServiceConfiguration: Sendable {
         int("max_atoms_total", \.maxAtomsTotal, min: 1), int("max_pairs_per_structure", \.maxPairsPerStructure, min: 1),
         int("max_output_values", \.maxOutputValues, min: 1), int("max_gradient_values", \.maxGradientValues, min: 1),
         int("max_angular", \.maxAngular), int("max_radial", \.maxRadial),
+        int("max_radial_functions_per_l", \.maxRadialFunctionsPerL, min: 1),
+        int("max_spline_points", \.maxSplinePoints, min: 2),
         int("json_max_depth", \.jsonMaxDepth, min: 2), int("json_max_string_bytes", \.jsonMaxStringBytes, min: 16),
         int("spline_cache_entries", \.splineCacheEntries, min: 1),
         int("multispectrum_max_correlation_order", \.multispectrumMaxCorrelationOrder, min: 2),
@@ -247,6 +251,8 @@ public struct ServiceConfiguration: Sendable {
         s.requestLimits.maxAtomsTotal = maxAtomsTotal
         s.requestLimits.maxAngular = maxAngular
         s.requestLimits.maxRadial = maxRadial
+        s.requestLimits.maxRadialFunctionsPerL = maxRadialFunctionsPerL
+        s.requestLimits.maxSplinePoints = maxSplinePoints
         s.requestLimits.maxCorrelationOrder = min(multispectrumMaxCorrelationOrder, DescriptorOptions.maxCorrelationOrder)
         s.featurizationLimits.maxPairsPerStructure = maxPairsPerStructure
         s.featurizationLimits.maxValues = maxOutputValues

@@ -29,9 +29,19 @@ struct HypersDecoder {
 
         // density
         let density = try Field.object(try Field.required(root, "density", at: p), "\(p)/density")
-        _ = try typeName(density, at: "\(p)/density", supported: ["Gaussian"])
-        try Field.allowOnly(density, ["type", "width", "scaling", "center_atom_weight"], at: "\(p)/density")
-        let width = try Field.number(try Field.required(density, "width", at: "\(p)/density"), "\(p)/density/width")
+        let densityType = try typeName(density, at: "\(p)/density", supported: ["Gaussian", "DiracDelta"])
+        let atomDensity: AtomDensity = densityType == "DiracDelta" ? .diracDelta : .gaussian
+        var width = 0.0
+        if atomDensity == .gaussian {
+            try Field.allowOnly(density, ["type", "width", "scaling", "center_atom_weight"], at: "\(p)/density")
+            width = try Field.number(try Field.required(density, "width", at: "\(p)/density"), "\(p)/density/width")
+        } else {
+            // A Gaussian's field on a DiracDelta: the type is what is wrong.
+            guard density["width"] == nil else {
+                throw ServiceError(.invalid, pointer: "\(p)/density/type", "a DiracDelta density has no width (Gaussian has)")
+            }
+            try Field.allowOnly(density, ["type", "scaling", "center_atom_weight"], at: "\(p)/density")
+        }
         var scaling = RadialScaling.none
         if let s = density["scaling"], !s.isNull {
             let sp = "\(p)/density/scaling"
@@ -50,29 +60,46 @@ struct HypersDecoder {
         let bp = "\(p)/basis"
         let basis = try Field.object(try Field.required(root, "basis", at: p), bp)
         var maxAngular = 0
+        var basisType = "TensorProduct"
         if radialOnly && basis["type"] == nil {
             // featomic's radial spectrum takes {radial, spline_accuracy} only.
             try Field.allowOnly(basis, ["radial", "spline_accuracy"], at: bp)
         } else {
-            _ = try typeName(basis, at: bp, supported: ["TensorProduct"])
-            try Field.allowOnly(basis, ["type", "max_angular", "radial", "spline_accuracy"], at: bp)
-            maxAngular = try Field.integer(try Field.required(basis, "max_angular", at: bp), "\(bp)/max_angular")
-            guard maxAngular >= 0, maxAngular <= limits.maxAngular else {
-                throw ServiceError(.invalid, pointer: "\(bp)/max_angular", "must be between 0 and \(limits.maxAngular)")
+            basisType = try typeName(basis, at: bp, supported: ["TensorProduct", "Explicit", "LaplacianEigenstate"])
+            if basisType == "LaplacianEigenstate" {
+                // Its keys are checked by RadialBasisDecoder.
+            } else if basisType == "Explicit" {
+                guard basis["max_angular"] == nil, basis["radial"] == nil else {
+                    throw ServiceError(
+                        .invalid, pointer: "\(bp)/type", "an Explicit basis takes by_angular, not max_angular and radial")
+                }
+                try Field.allowOnly(basis, ["type", "by_angular", "spline_accuracy"], at: bp)
+            } else {
+                try Field.allowOnly(basis, ["type", "max_angular", "radial", "spline_accuracy"], at: bp)
+                maxAngular = try Field.integer(try Field.required(basis, "max_angular", at: bp), "\(bp)/max_angular")
+                guard maxAngular >= 0, maxAngular <= limits.maxAngular else {
+                    throw ServiceError(.invalid, pointer: "\(bp)/max_angular", "must be between 0 and \(limits.maxAngular)")
+                }
             }
             if radialOnly { maxAngular = 0 }  // only l = 0 is needed
         }
-        let radial = try Field.object(try Field.required(basis, "radial", at: bp), "\(bp)/radial")
-        _ = try typeName(radial, at: "\(bp)/radial", supported: ["Gto"])
-        try Field.allowOnly(radial, ["type", "max_radial", "radius"], at: "\(bp)/radial")
-        let maxRadial = try Field.integer(try Field.required(radial, "max_radial", at: "\(bp)/radial"), "\(bp)/radial/max_radial")
-        guard maxRadial >= 0, maxRadial <= limits.maxRadial else {
-            throw ServiceError(.invalid, pointer: "\(bp)/radial/max_radial", "must be between 0 and \(limits.maxRadial)")
-        }
-        if let r = radial["radius"] {
-            let rr = try Field.number(r, "\(bp)/radial/radius")
-            guard rr == radius else {
-                throw ServiceError(.invalid, pointer: "\(bp)/radial/radius", "must equal cutoff.radius (\(radius)) if given")
+        let radialDecoder = RadialBasisDecoder(limits: limits, radius: radius)
+        var radialSet: RadialBasisSet? = nil
+        var maxRadial = 0
+        if basisType == "Explicit" || basisType == "LaplacianEigenstate" {
+            let set =
+                basisType == "Explicit"
+                ? try radialDecoder.decodeExplicit(try Field.required(basis, "by_angular", at: bp), at: "\(bp)/by_angular")
+                : try radialDecoder.decodeLaplacianEigenstate(basis, at: bp)
+            radialSet = radialOnly ? RadialBasisSet(form: .explicit, byAngular: [set.byAngular[0]]) : set
+            if radialOnly && set.byAngular[0] == nil {
+                throw ServiceError(.invalid, pointer: "\(bp)/by_angular", "the radial spectrum needs an entry for l = 0")
+            }
+        } else {
+            let radial = try radialDecoder.decode(try Field.required(basis, "radial", at: bp), at: "\(bp)/radial")
+            switch radial {
+            case .gto(let n): maxRadial = n  // the original TensorProduct of GTOs
+            default: radialSet = .tensorProduct(radial, maxAngular: maxAngular)
             }
         }
         var accuracy: Double? = 1e-8
@@ -87,17 +114,22 @@ struct HypersDecoder {
                 accuracy = v
             }
         }
-        let hypers = SoapHypers(
+        var hypers = SoapHypers(
             cutoff: radius, smoothing: smoothing, densityWidth: width, scaling: scaling,
             centerAtomWeight: centerWeight, maxAngular: maxAngular, maxRadial: maxRadial,
             splineAccuracy: accuracy)
+        if let radialSet {
+            hypers = hypers.withRadialBases(radialSet, density: atomDensity)
+        } else if atomDensity != .gaussian {
+            hypers.density = atomDensity
+        }
         do { try hypers.validate() } catch {
             throw ServiceError(.invalid, pointer: "\(p)/\(error.field)", error.message)
         }
         return hypers
     }
 
-    private func typeName(_ o: JSONObject, at p: String, supported: [String]) throws(ServiceError) -> String {
+    func typeName(_ o: JSONObject, at p: String, supported: [String]) throws(ServiceError) -> String {
         let name = try Field.string(try Field.required(o, "type", at: p), "\(p)/type")
         guard supported.contains(name) else {
             throw ServiceError(

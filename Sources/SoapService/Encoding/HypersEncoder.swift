@@ -27,9 +27,13 @@ enum HypersEncoder {
         w.key("density")
         w.beginObject()
         w.key("type")
-        w.string("Gaussian")
-        w.key("width")
-        w.number(h.densityWidth)
+        if h.density == .diracDelta {
+            w.string("DiracDelta")
+        } else {
+            w.string("Gaussian")
+            w.key("width")
+            w.number(h.densityWidth)
+        }
         if case .willatt2018(let c, let r0, let m) = h.scaling {
             w.key("scaling")
             w.beginObject()
@@ -49,19 +53,73 @@ enum HypersEncoder {
         w.key("basis")
         w.beginObject()
         w.key("type")
-        w.string("TensorProduct")
-        w.key("max_angular")
-        w.integer(h.maxAngular)
-        w.key("radial")
-        w.beginObject()
-        w.key("type")
-        w.string("Gto")
-        w.key("max_radial")
-        w.integer(h.maxRadial)
-        w.endObject()
+        if let set = h.radialBases, case .laplacianEigenstate(let maxRadial, let maxAngular) = set.form {
+            w.string("LaplacianEigenstate")
+            w.key("max_radial")
+            w.integer(maxRadial)
+            if let maxAngular {
+                w.key("max_angular")
+                w.integer(maxAngular)
+            }
+        } else if let set = h.radialBases, set.form == .explicit {
+            w.string("Explicit")
+            w.key("by_angular")
+            w.beginObject()
+            for (l, radial) in set.byAngular.enumerated() {
+                guard let radial else { continue }
+                w.key(String(l))
+                writeRadial(radial, to: &w)
+            }
+            w.endObject()
+        } else {
+            w.string("TensorProduct")
+            w.key("max_angular")
+            w.integer(h.maxAngular)
+            w.key("radial")
+            let radial: RadialBasis? = h.radialBases?.byAngular.first ?? nil
+            writeRadial(radial ?? .gto(maxRadial: h.maxRadial), to: &w)
+        }
         w.key("spline_accuracy")
         if let a = h.splineAccuracy { w.number(a) } else { w.null() }
         w.endObject()
+        w.endObject()
+    }
+
+    static func writeRadial(_ radial: RadialBasis, to w: inout JSONWriter) {
+        w.beginObject()
+        w.key("type")
+        switch radial {
+        case .gto(let maxRadial):
+            w.string("Gto")
+            w.key("max_radial")
+            w.integer(maxRadial)
+        case .laplacianEigenstate(let maxRadial):
+            w.string("LaplacianEigenstate")
+            w.key("max_radial")
+            w.integer(maxRadial)
+        case .sphericalBessel(let maxRadial):
+            w.string("SphericalBessel")
+            w.key("max_radial")
+            w.integer(maxRadial)
+        case .tabulated(let t):
+            w.string("Tabulated")
+            w.key("points")
+            w.beginArray()
+            let k = t.functionCount
+            for (p, position) in t.positions.enumerated() {
+                w.beginObject()
+                w.key("position")
+                w.number(position)
+                for (name, numbers) in [("values", t.values), ("derivatives", t.derivatives)] {
+                    w.key(name)
+                    w.beginArray()
+                    for n in 0..<k { w.number(numbers[p * k + n]) }
+                    w.endArray()
+                }
+                w.endObject()
+            }
+            w.endArray()
+        }
         w.endObject()
     }
 

@@ -60,7 +60,7 @@ public final class FeatureService: Sendable {
     public func primitiveBasis(hypers: SoapHypers, species: [Int]) throws(ServiceError) -> ExpansionBasis {
         let table: RadialSplineTable
         do {
-            table = try splineCache.table(for: hypers.radialTableKey) { try ExpansionBasis.gtoTable(for: hypers) }
+            table = try splineCache.table(for: hypers.radialTableKey) { try ExpansionBasis.radialTable(for: hypers) }
         } catch {
             throw ServiceError(
                 .invalid, pointer: "/descriptor/hypers/basis/radial",

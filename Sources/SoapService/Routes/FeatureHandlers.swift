@@ -19,7 +19,10 @@ extension Application {
         do {
             let prepared = try features.prepare(request.body)
             let gzip = request.acceptsGzip
-            if format != .json && !gzip && prepared.request.level == .atom && !prepared.request.gradients {
+            // A ragged basis's rows are final only after its padding columns go: not streamed.
+            if format != .json && !gzip && prepared.request.level == .atom && !prepared.request.gradients
+                && !prepared.basis.isRagged
+            {
                 return try streamFeatures(prepared, format: format)
             }
             let matrix = try features.compute(prepared, textOutput: format == .json)
