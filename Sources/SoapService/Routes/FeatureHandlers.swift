@@ -19,7 +19,9 @@ extension Application {
         do {
             let prepared = try features.prepare(request.body)
             let gzip = request.acceptsGzip
-            if format != .json && !gzip && prepared.request.level == .atom && !prepared.request.gradients {
+            if format != .json && !gzip && prepared.request.level == .atom && !prepared.request.gradients
+                && !prepared.request.strain
+            {
                 return try streamFeatures(prepared, format: format)
             }
             let matrix = try features.compute(prepared, textOutput: format == .json)
