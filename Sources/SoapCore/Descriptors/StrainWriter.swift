@@ -64,13 +64,14 @@ extension DescriptorWriter {
     }
 
     /// Bispectrum and multispectrum (λ-SOAP): their derivative kernels take one species'
-    /// K channels at a time, and are linear in them; the strain row sums over species.
+    /// K channels at a time, and are linear in them; the strain row sums over channel groups.
     private func writeStrainBySpecies(to out: UnsafeMutablePointer<Double>) {
         let e = expansion
         let S = e.strainGradient
         out.update(repeating: 0, count: 9 * columns)
-        for slot in 0..<e.slotCount {
-            let q0 = e.slotOffset[slot]
+        // Per channel group (a species, or all of them in a fitted "mixed" basis).
+        for group in 0..<groups {
+            let q0 = group * K
             for ab in 0..<9 {
                 // This species' channels of ∂C/∂ε_ab, laid out like a neighbour's block.
                 for l in 0...L {
