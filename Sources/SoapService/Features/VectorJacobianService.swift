@@ -7,8 +7,20 @@ import SoapCore
 /// without the Jacobian (SoapCore's VectorJacobianProduct).
 extension FeatureService {
     public func vectorJacobianProduct(_ body: [UInt8], threads: Int? = nil) throws(ServiceError) -> [UInt8] {
-        let root = try Field.object(try parse(body), "")
-        let gradient = try Self.decodeOutputGradient(try Field.required(root, "output_gradient", at: ""))
+        try vectorJacobianProduct(request: try parse(body), threads: threads)
+    }
+
+    /// `outputGradient` (values, columns) given apart (the CLI's .npy) or nil: from the body.
+    public func vectorJacobianProduct(
+        request body: JSONValue, outputGradient: (values: [Double], columns: Int)? = nil, threads: Int? = nil
+    ) throws(ServiceError) -> [UInt8] {
+        let root = try Field.object(body, "")
+        let gradient: (values: [Double], columns: Int)
+        if let outputGradient {
+            gradient = outputGradient
+        } else {
+            gradient = try Self.decodeOutputGradient(try Field.required(root, "output_gradient", at: ""))
+        }
         var (positions, strain) = try FeatureRequestDecoder.decodeGradients(root["gradients"])
         if root["gradients"] == nil { positions = true }
         guard positions || strain else {
