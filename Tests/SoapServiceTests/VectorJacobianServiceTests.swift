@@ -149,4 +149,40 @@ final class VectorJacobianServiceTests: XCTestCase {
         XCTAssertEqual(r.0, 422)
         XCTAssertEqual(r.1, "/output_gradient")
     }
+
+    /// The npz upload: output_gradient.npy read as float64 rows × columns; a broken or
+    /// incomplete archive is a 422.
+    func testNpzUpload() throws {
+        let features = try post("/v1/features", body { _ in }).1 as! [String: Any]
+        let values = features["values"] as! [[Double]]
+        let G = (0..<(values.count * values[0].count)).map { sin(Double($0)) }
+        var archive = NumpyArchive()
+        archive.add("output_gradient", shape: [values.count, values[0].count], .float64(G))
+        let onlyGradient = archive.npz()
+        var response = try Self.client.request(
+            "POST", "/v1/features/vjp", headers: ["Content-Type": "application/x-npz"], body: onlyGradient)
+        XCTAssertEqual(response.status, 422)
+        XCTAssertTrue(String(decoding: response.body, as: UTF8.self).contains("request.json"))
+        response = try Self.client.request(
+            "POST", "/v1/features/vjp", headers: ["Content-Type": "application/x-npz"], body: Array("PK nonsense".utf8))
+        XCTAssertEqual(response.status, 422)
+        // Parsing the .npy alone: the same numbers as the JSON rows.
+        let npy = try ZipReader.storedEntries(onlyGradient)["output_gradient.npy"]!
+        let decoded = try NumpyArrayDecoding.matrix(npy, name: "output_gradient")
+        XCTAssertEqual(decoded.columns, values[0].count)
+        XCTAssertEqual(decoded.values, G)
+        let service = FeatureService()
+        let request = try service.parse(Array(try JSONSerialization.data(withJSONObject: body { _ in })))
+        let viaNpy = try service.vectorJacobianProduct(request: request, outputGradient: decoded)
+        let rows = (0..<values.count).map { r in Array(G[(r * values[0].count)..<((r + 1) * values[0].count)]) }
+        let viaJSON = try service.vectorJacobianProduct(
+            Array(try JSONSerialization.data(withJSONObject: body { $0["output_gradient"] = rows })))
+        // The same numbers up to the order of the per-thread sums (the last bits may differ).
+        let a = try JSONSerialization.jsonObject(with: Data(viaNpy)) as! [String: Any]
+        let b = try JSONSerialization.jsonObject(with: Data(viaJSON)) as! [String: Any]
+        let pa = ((a["positions"] as! [String: Any])["values"] as! [[Double]]).flatMap { $0 }
+        let pb = ((b["positions"] as! [String: Any])["values"] as! [[Double]]).flatMap { $0 }
+        let scale = pb.map(abs).max()!
+        for k in pa.indices { XCTAssertEqual(pa[k], pb[k], accuracy: 1e-12 * scale) }
+    }
 }

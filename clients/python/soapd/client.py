@@ -1,8 +1,11 @@
 """The soapd client: features, datasets, fitted bases and batch jobs."""
 from __future__ import annotations
 
+import io
+import json
 import os
 import re
+import zipfile
 import tempfile
 import threading
 import time
@@ -262,9 +265,16 @@ class Client:
             "descriptor": _descriptor(descriptor),
             "per": per,
             "gradients": list(gradients),
-            "output_gradient": G.tolist(),
         }
-        data = self._transport.request("POST", "/v1/features/vjp", body).json()
+        # An npz upload: request.json plus G as float64 .npy, no JSON text for the numbers.
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            archive.writestr("request.json", json.dumps(body, allow_nan=False))
+            with archive.open("output_gradient.npy", "w") as member:
+                np.save(member, np.ascontiguousarray(G))
+        data = self._transport.request(
+            "POST", "/v1/features/vjp", buffer.getvalue(), headers={"Content-Type": "application/x-npz"}
+        ).json()
         out: Dict[str, np.ndarray] = {}
         if "positions" in data:
             out["positions"] = np.asarray(data["positions"]["values"], dtype=np.float64).reshape(-1, 3)

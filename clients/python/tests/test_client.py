@@ -448,3 +448,13 @@ def test_vjp_matches_contracted_jacobian_and_forces(client, hypers):
         assert abs((e[0] - e[1]) / (2 * h) - both["positions"][2, x]) < 1e-5
     with pytest.raises(soapd.SoapdError):
         client.vjp(mol, descriptor(hypers), w[None, :-1], per="structure")
+
+
+def test_vjp_refuses_non_finite(client, hypers):
+    mol = molecule("H2O")
+    columns = client.features(mol, descriptor(hypers)).values.shape[1]
+    G = np.ones((len(mol), columns))
+    G[1, 2] = np.nan
+    with pytest.raises(soapd.SoapdError) as error:
+        client.vjp(mol, descriptor(hypers), G)
+    assert "/output_gradient/1/2" in str(error.value) or getattr(error.value, "pointer", None) == "/output_gradient/1/2"
