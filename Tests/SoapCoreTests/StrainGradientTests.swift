@@ -23,7 +23,15 @@ final class StrainGradientTests: XCTestCase {
         _ structure: Structure, species: [Int], type: DescriptorType, level: SampleLevel,
         options: DescriptorOptions = .init(), symmetric: Bool, file: StaticString = #filePath, line: UInt = #line
     ) throws {
-        let basis = try primitiveBasis(hypers, species: species)
+        try check(
+            structure, basis: try primitiveBasis(hypers, species: species), type: type, level: level,
+            options: options, symmetric: symmetric, file: file, line: line)
+    }
+
+    func check(
+        _ structure: Structure, basis: ExpansionBasis, type: DescriptorType, level: SampleLevel,
+        options: DescriptorOptions = .init(), symmetric: Bool, file: StaticString = #filePath, line: UInt = #line
+    ) throws {
         let featurizer = Featurizer(threads: 2)
         let result = try featurizer.compute(
             [structure], type: type, basis: basis, level: level, options: options, strain: true)
@@ -82,6 +90,23 @@ final class StrainGradientTests: XCTestCase {
         // The primitive cell: every atom sees its own images, whose vectors the strain stretches.
         try check(TestStructures.siliconPrimitive, species: [14], type: .powerSpectrum, level: .atom, symmetric: true)
         try check(TestStructures.siliconPrimitive, species: [14], type: .bispectrum, level: .structure, symmetric: true)
+    }
+
+    /// A fitted mixed basis: every species shares the channels (one channel group).
+    func testFittedMixedBasis() throws {
+        let h = SoapHypers(
+            cutoff: 3.5, smoothing: .shiftedCosine(width: 0.3), densityWidth: 0.35, maxAngular: 2, maxRadial: 4,
+            splineAccuracy: 1e-9)
+        let molecules = [TestStructures.molecule(), TestStructures.molecule(seed: 4)]
+        let stats = try Featurizer(threads: 2).statistics(molecules, basis: try primitiveBasis(h, species: [1, 6, 7, 8]))
+        let fit = try OptimalBasis.fit(stats, hypers: h, contraction: .mixed, q: 3)
+        let basis = fit.expansionBasis(tables: try fit.splineTables())
+        for type in [DescriptorType.powerSpectrum, .bispectrum, .sphericalExpansion] {
+            try check(molecules[0], basis: basis, type: type, level: .atom, symmetric: type != .sphericalExpansion)
+        }
+        try check(
+            molecules[0], basis: basis, type: .multispectrum, level: .structure, options: .init(correlationOrder: 3),
+            symmetric: true)
     }
 
     func testPositionsAndStrainTogetherLeavePositionsUnchanged() throws {
