@@ -14,8 +14,14 @@ import SoapStorage
 /// featurized in chunks for inputs larger than memory.
 extension CommandLineTool {
     static func featurize(_ options: Options) {
-        options.allowOnly(["request", "output", "threads", "format", "database", "structures", "chunk-atoms", "fail-fast"])
+        options.allowOnly([
+            "request", "output", "threads", "format", "database", "structures", "chunk-atoms", "fail-fast", "vjp",
+        ])
         guard let input = options.string("request") else { fail("featurize needs --request FILE|-", code: 2) }
+        if let gradient = options.string("vjp") {
+            featurizeVJP(options, request: input, outputGradient: gradient)
+            return
+        }
         if let structures = options.string("structures") {
             featurizeStreaming(options, settings: input, structures: structures)
             return

@@ -18,6 +18,7 @@ let usage = """
            soapd featurize --request FILE|- [--output FILE|-] [--threads N] [--format json|npz|npy]  [--database PATH]
            soapd featurize --request DESCRIPTOR.json --structures FILE.jsonl|- --output FILE.npz [--chunk-atoms N]
                            [--fail-fast true]                        (inputs larger than memory; progress on stderr)
+           soapd featurize --request FILE --vjp G.npy [--output FILE|-]     (POST /v1/features/vjp: Σ G·∂X as JSON)
            soapd bench     --request FILE [--repeat N] [--threads T] [--database PATH]
            soapd fit       --database PATH --descriptor FILE --structures FILE[,FILE…] [--contraction separate|mixed]
                            (--q-max N | --residual-variance X) [--method pca|pcovr] [--gamma G]

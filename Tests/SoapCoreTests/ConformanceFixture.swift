@@ -19,14 +19,20 @@ struct ConformanceFixture {
             .filter { $0.hasPrefix("public_") && $0.hasSuffix(".json") }.sorted() ?? []
     }
 
-    init(_ file: String) throws {
+    init(_ file: String, directory: URL = Self.directory) throws {
         name = file
-        let data = try Data(contentsOf: Self.directory.appendingPathComponent(file))
+        let data = try Data(contentsOf: directory.appendingPathComponent(file))
         json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         let h = json["hypers"] as! [String: Any]
         species = (h["species"] as! [NSNumber]).map { $0.intValue }
-        hypers = Self.parseHypers(h)
-        radialSpectrumHypers = Self.parseHypers(json["radial_spectrum_hypers"] as! [String: Any])
+        // featomic's Explicit cases (conformance-ext) carry per-l radial bases.
+        if (h["basis"] as? [String: Any])?["type"] as? String == "Explicit" {
+            hypers = try ExplicitConformanceTests.hypers(h)
+            radialSpectrumHypers = hypers
+        } else {
+            hypers = Self.parseHypers(h)
+            radialSpectrumHypers = Self.parseHypers(json["radial_spectrum_hypers"] as? [String: Any] ?? h)
+        }
         structures = (json["structures"] as! [[String: Any]]).map { s in
             let numbers = (s["numbers"] as! [NSNumber]).map { $0.intValue }
             let positions = (s["positions"] as! [[NSNumber]]).flatMap { $0.map { $0.doubleValue } }

@@ -15,6 +15,9 @@ final class DescriptorWriter {
     /// Scratch for the per-pair power spectrum gradient: X (3 × K × channels) and u, v (4 × channels).
     let pairProduct: UnsafeMutablePointer<Double>
     let projections: UnsafeMutablePointer<Double>
+    /// Scratch of the strain rows (StrainWriter.swift): one species' ∂C block and one row.
+    let strainBlock: UnsafeMutablePointer<Double>
+    let strainRow: UnsafeMutablePointer<Double>
     /// Owns the three buffers above.
     private let memory = BufferArena()
     var pairsOfBlock: [[Int]] = []
@@ -51,6 +54,8 @@ final class DescriptorWriter {
         transposed = memory.allocate(count: expansion.size)
         pairProduct = memory.allocate(count: 3 * expansion.K * channels)
         projections = memory.allocate(count: 4 * channels)
+        strainBlock = memory.allocate(count: expansion.neighborSize)
+        strainRow = memory.allocate(count: columns)
         bispectrum =
             type == .bispectrum
             ? BispectrumContraction(maxAngular: L, radialCount: K, channels: channels) : nil

@@ -10,6 +10,10 @@ public struct FeatureMatrix: Sendable {
     public var gradientSamples: Labels?
     /// entries × 3 × columns: d/dx, d/dy, d/dz of row `sample` w.r.t. the position of `atom`.
     public var gradientValues: [Double]?
+    /// Strain gradient samples ("sample": the row), one per row, when asked for.
+    public var strainSamples: Labels? = nil
+    /// rows × 3 × 3 × columns: ∂(row)/∂ε_ab under r → (1 + ε) r of positions and cell.
+    public var strainValues: [Double]? = nil
     /// The share of a memory budget these arrays hold; returned when the last copy goes.
     public var reservation: MemoryReservation? = nil
 

@@ -36,7 +36,17 @@ enum RaggedColumns {
         return keep.count == properties.count ? nil : keep
     }
 
-    /// The matrix restricted to `columns` (values and gradients).
+    /// The inverse of `select` for one row-major array: `values` (rows × kept columns) placed in
+    /// rows of `width` padded columns, zero in the padding (a VJP's output gradient).
+    static func scatter(_ values: [Double], rows: Int, columns keep: [Int], into width: Int) -> [Double] {
+        var out = [Double](repeating: 0, count: rows * width)
+        for r in 0..<rows {
+            for (k, c) in keep.enumerated() { out[r * width + c] = values[r * keep.count + k] }
+        }
+        return out
+    }
+
+    /// The matrix restricted to `columns` (values, position and strain gradients).
     static func select(_ m: FeatureMatrix, columns keep: [Int]) -> FeatureMatrix {
         let old = m.columnCount
         let new = keep.count
@@ -60,6 +70,7 @@ enum RaggedColumns {
         result.properties = properties
         result.values = gather(m.values, rows: m.rowCount)
         if let g = m.gradientValues { result.gradientValues = gather(g, rows: old == 0 ? 0 : g.count / old) }
+        if let s = m.strainValues { result.strainValues = gather(s, rows: old == 0 ? 0 : s.count / old) }
         return result
     }
 }

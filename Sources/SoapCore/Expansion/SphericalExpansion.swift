@@ -67,6 +67,10 @@ final class SphericalExpansion {
     let slotCount: Int
     let slotOffset: UnsafeMutablePointer<Int>
 
+    /// With `strain`: ∂C/∂ε_ab = Σ_pairs (∂C/∂r_ij)_a (r_ij)_b over every image pair, the
+    /// centre's own images included; laid out [a·3+b][coefficients] (see StrainGradient.swift).
+    let strainGradient: UnsafeMutablePointer<Double>
+
     init(basis: ExpansionBasis) {
         self.basis = basis
         L = basis.maxAngular
@@ -102,15 +106,18 @@ final class SphericalExpansion {
             pairTable.advanced(by: p).initialize(to: basis.tables[basis.tableOfPair[p]].view)
         }
         for a in 0..<slots { slotOffset[a] = basis.channelOffset[a] }
+        strainGradient = memory.allocate(count: 9 * size)
     }
 
     /// Expands the density around `center` of a structure.
     /// `slotOfAtom` maps each atom to its species slot.
     func compute(
-        center i: Int, slotOfAtom: UnsafePointer<Int32>, atomCount: Int, list: NeighborList, gradients mode: GradientMode
+        center i: Int, slotOfAtom: UnsafePointer<Int32>, atomCount: Int, list: NeighborList, gradients mode: GradientMode,
+        strain: Bool = false
     ) {
         let C = coefficients
         C.update(repeating: 0, count: size)
+        if strain { strainGradient.update(repeating: 0, count: 9 * size) }
         let centerSlot = Int(slotOfAtom[i])
         let slotTable = pairTable + centerSlot * slotCount
         // The central atom's own density: l = 0, its own species, through the table at r = 0.
@@ -143,9 +150,10 @@ final class SphericalExpansion {
                         let offset = slotOffset[slot]
                         // Images of the centre itself move with it: no gradient.
                         let withGradient = mode != .none && j != i
-                        slotTable[slot].evaluate(r, values: radial, derivatives: withGradient ? radialDerivative : nil)
+                        let derivatives = withGradient || strain
+                        slotTable[slot].evaluate(r, values: radial, derivatives: derivatives ? radialDerivative : nil)
                         harmonics.evaluate(
-                            x: x, y: y, z: z, values: ylm, gradients: withGradient ? ylmGradient : nil,
+                            x: x, y: y, z: z, values: ylm, gradients: derivatives ? ylmGradient : nil,
                             scratch: &shScratch)
                         let (w, dw) = hypers.pairWeight(r)
                         for l in 0...L {
@@ -158,6 +166,11 @@ final class SphericalExpansion {
                                 let row = block + k * m2
                                 for m in 0..<m2 { row[m] += g * y[m] }
                             }
+                        }
+                        if strain {
+                            addStrain(
+                                offset: offset, weight: w, weightDerivative: dw, invR: invR,
+                                vector: (vectors[3 * p], vectors[3 * p + 1], vectors[3 * p + 2]))
                         }
                         guard withGradient else { continue }
                         // Block of neighbour atom j (all its images share it).

@@ -16,6 +16,10 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
     case budgetBusy(bytes: Int, available: Int)
     /// Multispectrum or λ-SOAP options that cannot be used with this basis.
     case multispectrum(MultispectrumError)
+    /// A vector–Jacobian product's output gradient that is not rows × columns of the features.
+    case outputGradientShape(rows: Int, columns: Int, count: Int)
+    /// A NaN or infinite entry in an output gradient.
+    case outputGradientNotFinite(row: Int, column: Int)
 
     public var description: String {
         switch self {
@@ -31,6 +35,9 @@ public enum FeaturizationError: Error, Equatable, Sendable, CustomStringConverti
         case .overBudget(let b, let l): return "the output needs \(b) bytes, above the memory budget of \(l)"
         case .budgetBusy(let b, let a): return "the output needs \(b) bytes; \(a) are free in the memory budget now"
         case .multispectrum(let e): return e.description
+        case .outputGradientShape(let r, let c, let n):
+            return "output_gradient: expected \(r) rows × \(c) columns, got \(n) numbers"
+        case .outputGradientNotFinite(let r, let c): return "output_gradient/\(r)/\(c): not a finite number"
         }
     }
 }

@@ -35,10 +35,12 @@ public struct Featurizer: Sendable {
         _ structures: [Structure], type: DescriptorType, basis: ExpansionBasis,
         level: SampleLevel = .atom, gradients: Bool = false,
         progress: RowProgress? = nil,
-        options: DescriptorOptions = .init()
+        options: DescriptorOptions = .init(),
+        strain: Bool = false
     ) throws(FeaturizationError) -> FeatureMatrix {
         // A ragged basis's rows are final only once its padding columns are dropped.
-        let progress = level == .atom && !gradients && !basis.isRagged ? progress : nil
+        let progress = level == .atom && !gradients && !strain && !basis.isRagged ? progress : nil
+        if strain { try StrainSupport.check(structures) }
         if type == .bispectrum && basis.maxAngular > ClebschGordan.supportedMaxAngular {
             throw .maxAngularTooLarge(type: type, maxAngular: basis.maxAngular, limit: ClebschGordan.supportedMaxAngular)
         }
@@ -98,12 +100,16 @@ public struct Featurizer: Sendable {
             }
         }
         let entries = entryStart[rows]
+        let strainCount = strain ? rows * 9 * columns : 0
+        guard strainCount <= limits.maxGradientValues else {
+            throw .outputTooLarge(values: strainCount, limit: limits.maxGradientValues)
+        }
 
         var reservation: MemoryReservation? = nil
         if let budget = memoryBudget {
             let raw =
                 8.0 * Double(rows) * Double(columns) + 8.0 * Double(entries) * 3 * Double(columns)
-                + 12.0 * Double(entries) + 12.0 * Double(rows)
+                + 12.0 * Double(entries) + 12.0 * Double(rows) + 16.0 * Double(strainCount)
             let bytes = raw * reserveFactor
             guard bytes <= Double(budget.limit) else { throw .overBudget(bytes: Int(min(bytes, 1e18)), limit: budget.limit) }
             guard let r = budget.reserve(Int(bytes)) else { throw .budgetBusy(bytes: Int(bytes), available: budget.available) }
@@ -113,6 +119,9 @@ public struct Featurizer: Sendable {
         var values = valuesPool?.take(count: rows * columns) ?? LargeBuffers.uninitialized(Double.self, count: rows * columns)
         var gradientValues = LargeBuffers.uninitialized(Double.self, count: gradients ? entries * 3 * columns : 0)
         var gradientLabels = LargeBuffers.uninitialized(Int32.self, count: gradients ? entries * 3 : 0)
+        // Strain rows (rows × 9 × columns), copied into the result's array at the end.
+        let strainBase = UnsafeMutablePointer<Double>.allocate(capacity: max(1, strainCount))
+        defer { strainBase.deallocate() }
 
         let chunks = Self.centerChunks(structures, size: max(1, min(32, rows / (threads * 8))))
         values.withUnsafeMutableBufferPointer { valuesOut in
@@ -127,7 +136,7 @@ public struct Featurizer: Sendable {
                     Parallel.run(chunks: chunks.count, threads: threads, executor: executor) { _, next in
                         let expansion = SphericalExpansion(basis: basis)
                         let writer = DescriptorWriter(
-                            type: type, expansion: expansion, columns: columns, gradients: gradients,
+                            type: type, expansion: expansion, columns: columns, gradients: gradients || strain,
                             plan: plan)
                         while !clock.expired(), let c = next() {
                             let (s, first, end) = chunks[c]
@@ -136,7 +145,8 @@ public struct Featurizer: Sendable {
                                     let row = rowStart[s] + i
                                     expansion.compute(
                                         center: i, slotOfAtom: slotOfAtom.baseAddress!, atomCount: structures[s].count,
-                                        list: neighborLists[s], gradients: gradients ? writer.gradientMode : .none)
+                                        list: neighborLists[s], gradients: gradients ? writer.gradientMode : .none,
+                                        strain: strain)
                                     writer.writeValues(to: valuesBase! + row * columns)
                                     if gradients {
                                         writer.writeGradients(
@@ -144,6 +154,7 @@ public struct Featurizer: Sendable {
                                             values: gradBase! + entryStart[row] * 3 * columns,
                                             labels: labelBase! + entryStart[row] * 3)
                                     }
+                                    if strain { writer.writeStrain(to: strainBase + row * 9 * columns) }
                                 }
                             }
                             progress?.chunkDone(c)
@@ -159,8 +170,14 @@ public struct Featurizer: Sendable {
             samples: samples, centerTypes: centerTypes, properties: properties, values: values,
             gradientSamples: gradients ? Labels(names: ["sample", "structure", "atom"], values: gradientLabels) : nil,
             gradientValues: gradients ? gradientValues : nil)
+        if strain {
+            result.strainSamples = Labels(names: ["sample"], values: (0..<Int32(rows)).map { $0 })
+            result.strainValues = Array(UnsafeBufferPointer(start: strainBase, count: strainCount))
+        }
         if level == .structure {
+            let perAtom = result
             result = Self.sumOverStructures(result, structures: structures, rowStart: rowStart, entryStart: entryStart)
+            if strain { StrainSupport.sumOverStructures(perAtom, into: &result, rowStart: rowStart) }
         }
         if basis.isRagged, let keep = RaggedColumns.kept(result.properties, sizes: basis.radialSizes) {
             result = RaggedColumns.select(result, columns: keep)

@@ -10,6 +10,8 @@ public struct FeatureRequest: Sendable {
     public var basisID: String?
     public var level: SampleLevel
     public var gradients: Bool
+    /// Strain (cell) gradients too (`"gradients": ["strain"]`).
+    public var strain = false
     /// Multispectrum body order and λ-SOAP's λ (the contraction is resolved with the basis).
     public var options = DescriptorOptions()
 }

@@ -66,12 +66,13 @@ public struct FeatureRequestDecoder: Sendable {
             }
             level = l
         }
-        var gradients = false
-        if let g = root["gradients"] { gradients = try Field.bool(g, "/gradients") }
+        let (gradients, strain) = try Self.decodeGradients(root["gradients"])
         let structures = try decodeStructures(try Field.required(root, "structures", at: ""))
-        return FeatureRequest(
+        var request = FeatureRequest(
             structures: structures, type: type, species: species, hypers: hypers, basisID: basisID,
             level: level, gradients: gradients, options: options)
+        request.strain = strain
+        return request
     }
 
     func decodeSpecies(_ value: JSONValue) throws(ServiceError) -> [Int] {

@@ -101,6 +101,11 @@ extension JobService {
         limits.maxStructures = maxStructures
         let decoder = FeatureRequestDecoder(limits: limits)
         let request = try decoder.decode(.object(settingsOnly))
+        // Job chunk files hold values and position gradients only (issue 14 leaves jobs' strain for later).
+        if request.strain {
+            throw ServiceError(
+                .invalid, pointer: "/gradients", "strain gradients are not available in jobs yet; use POST /v1/features")
+        }
         return JobRequest(
             settings: request, items: items, datasetID: datasetID, datasetVersion: datasetVersion,
             failFast: failFast, decoder: decoder)

@@ -111,6 +111,13 @@ public enum FeatureResponseEncoder {
                 to: &out, chunks: &chunks)
             out.append(UInt8(ascii: "}"))
         }
+        if let samples = m.strainSamples, let values = m.strainValues {
+            out += Array(",\"strain_gradients\":{\"samples\":".utf8)
+            appendLabels(samples, to: &out)
+            out += Array(",\"values\":".utf8)
+            appendStrainRows(values, rows: samples.count, columns: m.columnCount, threads: threads, to: &out, chunks: &chunks)
+            out.append(UInt8(ascii: "}"))
+        }
         if let basisID {
             out += Array(",\"basis_id\":".utf8)
             var w = JSONWriter(capacity: basisID.utf8.count + 2)
@@ -195,7 +202,8 @@ public enum FeatureResponseEncoder {
         let gradients = m.gradientSamples.flatMap { samples in m.gradientValues.map { (samples, $0) } }
         return archive(
             samples: m.samples, centerTypes: m.centerTypes, properties: m.properties,
-            values: .float64(m.values), gradients: gradients, basisID: basisID)
+            values: .float64(m.values), gradients: gradients, basisID: basisID
+        ).withStrain(m)
     }
 
     /// The arrays of a features .npz from labels in memory; `values` in memory or streamed.

@@ -94,7 +94,7 @@ public final class FeatureService: Sendable {
             return try featurizer.compute(
                 prepared.request.structures, type: prepared.request.type, basis: prepared.basis,
                 level: prepared.request.level, gradients: prepared.request.gradients,
-                progress: progress, options: prepared.options)
+                progress: progress, options: prepared.options, strain: prepared.request.strain)
         } catch {
             throw ServiceError(error)
         }

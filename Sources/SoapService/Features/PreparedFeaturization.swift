@@ -16,6 +16,6 @@ extension Featurizer {
     func compute(_ structures: [Structure], _ prepared: PreparedFeaturization) throws(FeaturizationError) -> FeatureMatrix {
         try compute(
             structures, type: prepared.request.type, basis: prepared.basis, level: prepared.request.level,
-            gradients: prepared.request.gradients, options: prepared.options)
+            gradients: prepared.request.gradients, options: prepared.options, strain: prepared.request.strain)
     }
 }

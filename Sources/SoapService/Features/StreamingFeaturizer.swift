@@ -34,6 +34,10 @@ public final class StreamingFeaturizer {
         withStructures.append(("structures", .array([])))
         decoder = FeatureRequestDecoder(limits: features.settings.requestLimits)
         let request = try decoder.decode(.object(JSONObject(uniqueKeysWithValues: withStructures)))
+        if request.strain {
+            throw ServiceError(
+                .invalid, pointer: "/gradients", "strain gradients are not available when streaming to chunk files")
+        }
         prepared = try features.prepare(request)
         self.features = features
         self.directory = directory

@@ -21,7 +21,7 @@ extension Application {
             let gzip = request.acceptsGzip
             // A ragged basis's rows are final only after its padding columns go: not streamed.
             if format != .json && !gzip && prepared.request.level == .atom && !prepared.request.gradients
-                && !prepared.basis.isRagged
+                && !prepared.request.strain && !prepared.basis.isRagged
             {
                 return try streamFeatures(prepared, format: format)
             }

@@ -8,6 +8,7 @@ extension Application {
         Route("GET", "/metrics", .open) { app, request, _ in app.metricsText(request) },
         Route("GET", "/v1/info", .read) { app, request, _ in app.info(request) },
         Route("POST", "/v1/features", .read) { app, request, _ in app.postFeatures(request) },
+        Route("POST", "/v1/features/vjp", .read) { app, request, _ in app.postFeaturesVJP(request) },
         Route("GET", "/v1/datasets", .read) { app, request, _ in app.listDatasets(request) },
         Route("POST", "/v1/datasets", .write) { app, request, _ in app.createDataset(request) },
         Route("GET", "/v1/datasets/{id}", .read) { app, request, id in app.getDataset(request, id: id) },

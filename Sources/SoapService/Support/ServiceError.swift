@@ -106,6 +106,12 @@ public struct ServiceError: Error, Sendable, CustomStringConvertible {
             case .lambda: self.init(.invalid, pointer: "/descriptor/o3_lambda", e.description)
             case .contractionMismatch: self.init(.invalid, pointer: "/descriptor/basis_id", e.description)
             }
+        case .outputGradientShape(let rows, let columns, let count):
+            self.init(
+                .invalid, pointer: "/output_gradient",
+                "must be \(rows) rows × \(columns) columns (the shape of the features' values), got \(count) numbers")
+        case .outputGradientNotFinite(let row, let column):
+            self.init(.invalid, pointer: "/output_gradient/\(row)/\(column)", "must be a finite number")
         }
     }
 }

@@ -81,6 +81,8 @@ class Transport:
         self._http.close()
 
     def _encode(self, body: Any) -> tuple:
+        if isinstance(body, (bytes, bytearray)):  # a binary upload: the caller sets Content-Type
+            return bytes(body), {}
         data = json.dumps(body, separators=(",", ":"), allow_nan=False).encode()
         headers = {"Content-Type": "application/json"}
         if len(data) > self.gzip_threshold:

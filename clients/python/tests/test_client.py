@@ -419,3 +419,42 @@ def test_pymatgen_structures(client, hypers):
     a = client.features(s, descriptor(hypers))
     b = client.features(converted, descriptor(hypers))
     np.testing.assert_allclose(a.values, b.values, atol=1e-10)
+
+
+def test_vjp_matches_contracted_jacobian_and_forces(client, hypers):
+    atoms = [molecule("CH3OH"), bulk("C", "diamond", 3.57)]
+    for k, a in enumerate(atoms):
+        a.rattle(0.05, seed=20 + k)
+    f = client.features(atoms, descriptor(hypers), gradients=True)
+    G = np.random.default_rng(0).normal(size=f.values.shape)
+    out = client.vjp(atoms, descriptor(hypers), G, gradients=["positions"])
+    expected = np.zeros((sum(len(a) for a in atoms), 3))
+    starts = np.cumsum([0] + [len(a) for a in atoms])
+    for (row, s, atom), g in zip(f.gradients.samples.values, f.gradients.values):
+        expected[starts[s] + atom] += g @ G[row]
+    np.testing.assert_allclose(out["positions"], expected, rtol=0, atol=1e-10 * np.abs(expected).max())
+    assert "strain" not in out
+    # E = sum w.X per structure: -positions are the forces (finite differences on one atom).
+    w = np.random.default_rng(1).normal(size=f.values.shape[1])
+    mol = atoms[0]
+    both = client.vjp(mol, descriptor(hypers), w[None, :], per="structure")
+    assert both["strain"].shape == (1, 3, 3)
+    h = 1e-5
+    for x in range(3):
+        plus, minus = mol.copy(), mol.copy()
+        plus.positions[2, x] += h
+        minus.positions[2, x] -= h
+        e = [client.features(m, descriptor(hypers), per="structure").values[0] @ w for m in (plus, minus)]
+        assert abs((e[0] - e[1]) / (2 * h) - both["positions"][2, x]) < 1e-5
+    with pytest.raises(soapd.SoapdError):
+        client.vjp(mol, descriptor(hypers), w[None, :-1], per="structure")
+
+
+def test_vjp_refuses_non_finite(client, hypers):
+    mol = molecule("H2O")
+    columns = client.features(mol, descriptor(hypers)).values.shape[1]
+    G = np.ones((len(mol), columns))
+    G[1, 2] = np.nan
+    with pytest.raises(soapd.SoapdError) as error:
+        client.vjp(mol, descriptor(hypers), G)
+    assert "/output_gradient/1/2" in str(error.value) or getattr(error.value, "pointer", None) == "/output_gradient/1/2"
