@@ -1,5 +1,6 @@
 import Foundation
 import SoapStorage
+import TestSupport
 import XCTest
 
 @testable import SoapService
@@ -8,8 +9,8 @@ import XCTest
 /// Needs root to mount a small tmpfs (CI runs as root); skipped otherwise.
 final class DiskFullTests: XCTestCase {
     func testFullDiskIs507AndRecovers() throws {
-        let directory = NSTemporaryDirectory() + "soapd-full-\(getpid())"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try TemporaryDirectory.make("soapd-full")
+        defer { TemporaryDirectory.remove(directory) }
         guard getuid() == 0, Self.shell("mount -t tmpfs -o size=4m tmpfs \(directory)") == 0 else {
             throw XCTSkip("mounting a small tmpfs needs root")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import SoapStorage
+import TestSupport
 import XCTest
 
 @testable import SoapService
@@ -297,9 +298,10 @@ final class JobRoutesTests: XCTestCase {
 /// its database stay healthy.
 final class JobFailureTests: XCTestCase {
     func testUnwritableResultDirectoryFailsTheJob() throws {
-        let blocker = NSTemporaryDirectory() + "soapd-blocker-\(getpid())"
+        let scratch = try TemporaryDirectory.make("soapd-blocker")
+        defer { TemporaryDirectory.remove(scratch) }
+        let blocker = scratch + "/blocker"
         FileManager.default.createFile(atPath: blocker, contents: Data([1]))  // a file where a directory must go
-        defer { try? FileManager.default.removeItem(atPath: blocker) }
         let (server, client) = TestHTTPClient.startServer { $0.jobDirectory = blocker }
         defer {
             server.application.jobs?.stop()
