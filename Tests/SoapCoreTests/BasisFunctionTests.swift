@@ -19,7 +19,7 @@ final class BasisFunctionTests: XCTestCase {
     }
 
     func testExplicitLowOrders() {
-        // CONVENTIONS.md §6: Y_1 = √(3/4π) (y, z, x); Y_2 explicit.
+        // docs/conventions.md §6: Y_1 = √(3/4π) (y, z, x); Y_2 explicit.
         let (x, y, z) = (0.36, -0.48, 0.8)
         let (v, _) = harmonics(2, x, y, z)
         let c1 = (3 / (4 * Double.pi)).squareRoot()

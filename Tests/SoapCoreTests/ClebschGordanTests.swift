@@ -91,7 +91,7 @@ final class ClebschGordanTests: XCTestCase {
     }
 
     func testCouplingToZero() {
-        // C^{00}_{lμ,lm} = (−1)^l / √(2l+1) δ_μm (CONVENTIONS §11), and only then.
+        // C^{00}_{lμ,lm} = (−1)^l / √(2l+1) δ_μm (docs/conventions.md §11), and only then.
         let cg = ClebschGordan(maxAngular: 6)
         for l in 0...6 {
             XCTAssertEqual(cg.range(l, l, 0).count, 2 * l + 1)
