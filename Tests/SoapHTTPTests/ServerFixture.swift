@@ -87,14 +87,4 @@ extension XCTestCase {
         defer { server.shutdown(gracePeriod: 1) }
         try body(server)
     }
-
-    /// Polls `condition` until it holds or `timeout` passes.
-    func waitUntil(timeout: Double = 3, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(5_000)
-        }
-        return condition()
-    }
 }

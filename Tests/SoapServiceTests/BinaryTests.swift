@@ -5,7 +5,7 @@ import XCTest
 
 /// The built `soapd` executable as a user runs it (`SoapdProcess`): serve until SIGTERM
 /// (finishing the request in flight, exit 0), and featurize from files.
-final class BinaryTests: XCTestCase {
+final class BinaryTests: XCTestCase, JSONExchange {
     func testGracefulShutdownFinishesInFlightRequest() throws {
         guard SoapdProcess.isBuilt else {
             throw XCTSkip("soapd is not built next to the tests (run swift build first)")
@@ -64,8 +64,6 @@ final class BinaryTests: XCTestCase {
         let directory = try TemporaryDirectory.make("soapd-restart")
         defer { TemporaryDirectory.remove(directory) }
         let json = ["Content-Type": "application/json"]
-        func body(_ o: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
-        func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
         var server = try SoapdProcess.serve(dataDirectory: directory)
         var client = server.client
         let dataset = object(
@@ -108,7 +106,6 @@ final class BinaryTests: XCTestCase {
         let directory = try TemporaryDirectory.make("soapd-jobkill")
         defer { TemporaryDirectory.remove(directory) }
         let json = ["Content-Type": "application/json"]
-        func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
         let structures = Array(repeating: BasisRoutesTests.molecules, count: 300).flatMap { $0 }
         let request = Array(
             try JSONSerialization.data(withJSONObject: ["structures": structures, "descriptor": JobRoutesTests.descriptor]))
@@ -304,8 +301,6 @@ final class BinaryTests: XCTestCase {
         let directory = try TemporaryDirectory.make("soapd-killbatch")
         defer { TemporaryDirectory.remove(directory) }
         let json = ["Content-Type": "application/json"]
-        func body(_ o: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
-        func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
         var server = try SoapdProcess.serve(dataDirectory: directory)
         var client = server.client
         let id = try XCTUnwrap(

@@ -7,7 +7,7 @@ import XCTest
 
 /// Batch jobs over HTTP: results equal to POST /v1/features value for value (npz, JSON,
 /// JSON lines), per-structure errors, cancellation, paging and refusals.
-final class JobRoutesTests: XCTestCase {
+final class JobRoutesTests: XCTestCase, JSONExchange {
     static var server: SoapdServer!
     static var client: TestHTTPClient!
 
@@ -24,8 +24,6 @@ final class JobRoutesTests: XCTestCase {
 
     var client: TestHTTPClient { Self.client }
     let json = ["Content-Type": "application/json"]
-    func body(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
-    func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
 
     /// A small basis keeps the outputs (and the debug-build tests) small.
     static let descriptor: [String: Any] = [

@@ -43,3 +43,17 @@ public struct TestHTTPClient: Sendable {
         return Response(status: response.status, headers: byName, body: response.body)
     }
 }
+
+/// JSON in and out of end-to-end requests, for test cases that adopt it
+/// (`extension SomeTests: JSONExchange {}`) instead of each defining the same two helpers.
+public protocol JSONExchange {}
+
+extension JSONExchange {
+    /// `object` serialised as a request body.
+    public func body(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
+
+    /// A response's JSON object, or an empty one when the body is not a JSON object.
+    public func object(_ response: TestHTTPClient.Response) -> [String: Any] {
+        (response.json as? [String: Any]) ?? [:]
+    }
+}
