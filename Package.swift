@@ -35,11 +35,15 @@ let package = Package(
         .target(name: "SoapHTTP", dependencies: ["CZlib"]),
         .target(name: "SoapService", dependencies: ["SoapCore", "FastJSON", "SoapHTTP", "SoapStorage", "CFastCRC"]),
         .executableTarget(name: "soapd", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP"]),
-        .testTarget(name: "SoapCoreTests", dependencies: ["SoapCore"], exclude: []),
-        .testTarget(name: "SoapServiceTests", dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP", "CFastCRC"]),
-        .testTarget(name: "SoapHTTPTests", dependencies: ["SoapHTTP"]),
-        .testTarget(name: "FastJSONTests", dependencies: ["FastJSON"]),
-        .testTarget(name: "SoapStorageTests", dependencies: ["SoapStorage"]),
+        // What the test targets share: a seeded RNG, scratch directories, an HTTP client, the soapd binary fixture.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "SoapCoreTests", dependencies: ["SoapCore", "TestSupport"], exclude: []),
+        .testTarget(
+            name: "SoapServiceTests",
+            dependencies: ["SoapService", "SoapCore", "FastJSON", "SoapHTTP", "CFastCRC", "TestSupport"]),
+        .testTarget(name: "SoapHTTPTests", dependencies: ["SoapHTTP", "TestSupport"]),
+        .testTarget(name: "FastJSONTests", dependencies: ["FastJSON", "TestSupport"]),
+        .testTarget(name: "SoapStorageTests", dependencies: ["SoapStorage", "TestSupport"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -1,5 +1,6 @@
 import Foundation
 import SoapCore
+import TestSupport
 import XCTest
 
 /// The thesis claim (chapter 2, Fig. 2.1; issue 13 item 4): the optimal radial basis does
@@ -62,7 +63,7 @@ final class BasisUniquenessTests: XCTestCase {
     /// MultispectrumThesisTests), and featomic's reference molecules.
     static let molecules: [Structure] = {
         var structures = (0..<80).map { k in
-            var rng = SeededRandom(seed: UInt64(5000 + k))
+            var rng = SplitMix64(seed: UInt64(5000 + k), skipping: 1)
             let base = TestStructures.molecule(seed: UInt64(6000 + k))
             let numbers = base.numbers.map { _ in species[Int(rng.next() % 4)] }
             return Structure(numbers: numbers, positions: base.positions.map { $0 + 0.15 * rng.gaussian() })

@@ -89,7 +89,7 @@ final class BispectrumTests: XCTestCase {
                     re[c] = real[c]
                     if l == 0 { continue }
                     for m in 1...l {
-                        // Y^m = (−1)^m (Y_m + i Y_−m)/√2, Y^−m = (Y_m − i Y_−m)/√2 (real Y_±m of §6).
+                        // Y^m = (−1)^m (Y_m + i Y_−m)/√2, Y^−m = (Y_m − i Y_−m)/√2 (real Y_±m of docs/conventions.md §6).
                         let s = (m % 2 == 0 ? 1.0 : -1.0) / 2.0.squareRoot()
                         re[c + m] = s * real[c + m]
                         im[c + m] = s * real[c - m]

@@ -1,4 +1,5 @@
 import SoapCore
+import TestSupport
 import XCTest
 
 /// Symmetries the descriptors must respect: rotation, permutation,
@@ -57,7 +58,7 @@ final class InvarianceTests: XCTestCase {
 
     func testPermutation() throws {
         let structure = TestStructures.triclinic(n: 10)
-        var rng = SeededRandom(seed: 11)
+        var rng = SplitMix64(seed: 11, skipping: 1)
         let permutation = Array(0..<structure.count).shuffled(using: &rng)
         var permuted = structure
         permuted.numbers = permutation.map { structure.numbers[$0] }

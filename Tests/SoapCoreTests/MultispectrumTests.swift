@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import SoapCore
@@ -13,7 +14,7 @@ final class MultispectrumTests: XCTestCase {
 
     lazy var molecules: [Structure] = (0..<30).map { k in
         // Ethanol-shaped, elements shuffled and geometry rattled (as in SupervisedBasisTests).
-        var rng = SeededRandom(seed: UInt64(700 + k))
+        var rng = SplitMix64(seed: UInt64(700 + k), skipping: 1)
         let base = TestStructures.molecule(seed: UInt64(800 + k))
         let numbers = base.numbers.map { _ in species[Int(rng.next() % 4)] }
         return Structure(numbers: numbers, positions: base.positions.map { $0 + 0.12 * rng.gaussian() })
@@ -178,7 +179,7 @@ final class MultispectrumTests: XCTestCase {
         let d = 2 * lambda + 1
         let sh = SphericalHarmonics(maxAngular: lambda)
         var scratch = SphericalHarmonics.Scratch(maxAngular: lambda)
-        var rng = SeededRandom(seed: 99)
+        var rng = SplitMix64(seed: 99, skipping: 1)
         let points = 4 * d
         var a = [Double](repeating: 0, count: points * d)
         var b = a

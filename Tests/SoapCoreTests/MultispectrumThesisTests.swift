@@ -1,4 +1,5 @@
 import SoapCore
+import TestSupport
 import XCTest
 
 /// The thesis's observations on body-ordered features built from a truncated density
@@ -27,7 +28,7 @@ final class MultispectrumThesisTests: XCTestCase {
 
     /// Ethanol-shaped molecules, elements shuffled and geometry rattled.
     lazy var molecules: [Structure] = (0..<80).map { k in
-        var rng = SeededRandom(seed: UInt64(3000 + k))
+        var rng = SplitMix64(seed: UInt64(3000 + k), skipping: 1)
         let base = TestStructures.molecule(seed: UInt64(4000 + k))
         let numbers = base.numbers.map { _ in species[Int(rng.next() % 4)] }
         return Structure(numbers: numbers, positions: base.positions.map { $0 + 0.15 * rng.gaussian() })

@@ -1,4 +1,5 @@
 import SoapCore
+import TestSupport
 import XCTest
 
 /// PCovR (supervised, l = 0), centre-specific contractions and the uniqueness of the
@@ -14,7 +15,7 @@ final class SupervisedBasisTests: XCTestCase {
     /// Ethanol-shaped molecules with the elements shuffled and the geometry rattled, so
     /// compositions and distances vary from one structure to the next.
     lazy var molecules: [Structure] = (0..<40).map { k in
-        var rng = SeededRandom(seed: UInt64(500 + k))
+        var rng = SplitMix64(seed: UInt64(500 + k), skipping: 1)
         let base = TestStructures.molecule(seed: UInt64(900 + k))
         let numbers = base.numbers.map { _ in species[Int(rng.next() % 4)] }
         return Structure(numbers: numbers, positions: base.positions.map { $0 + 0.12 * rng.gaussian() })
@@ -97,7 +98,7 @@ final class SupervisedBasisTests: XCTestCase {
         let S = species.count
         let N = h.radialCount
         let x = try structureL0Features(h)
-        var rng = SeededRandom(seed: 77)
+        var rng = SplitMix64(seed: 77, skipping: 1)
         let beta = (0..<(S * N)).map { _ in rng.gaussian() }
         for centerSpecific in [false, true] {
             // Shared bases see the (a, n) features summed over centre types; centre-specific

@@ -1,31 +1,16 @@
 import Foundation
 import SoapCore
+import TestSupport
 
-/// Deterministic structures for tests (a fixed-seed generator, so a failure reproduces).
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform(_ a: Double, _ b: Double) -> Double { Double.random(in: a..<b, using: &self) }
-    mutating func gaussian() -> Double {
-        let u = max(uniform(0, 1), 1e-300)
-        let v = uniform(0, 1)
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-    }
-}
-
+/// Deterministic structures for tests. The seeded generator is TestSupport's SplitMix64,
+/// one output ahead (`skipping: 1`): the stream this file's own copy produced, so every
+/// seeded structure keeps the positions its tests were written against.
 enum TestStructures {
     static let siLattice = 5.43
 
     /// Diamond Si, `reps`³ conventional cubic cells, positions rattled by `rattle` Å.
     static func silicon(reps: Int = 1, rattle: Double = 0.05, seed: UInt64 = 1) -> Structure {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed, skipping: 1)
         let basis: [[Double]] = [
             [0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0],
             [0.25, 0.25, 0.25], [0.25, 0.75, 0.75], [0.75, 0.25, 0.75], [0.75, 0.75, 0.25],
@@ -60,7 +45,7 @@ enum TestStructures {
 
     /// A small multi-species molecule (ethanol-like, rattled).
     static func molecule(seed: UInt64 = 3) -> Structure {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed, skipping: 1)
         let numbers = [6, 6, 8, 1, 1, 1, 1, 1, 1, 7]
         let base: [Double] = [
             0, 0, 0, 1.52, 0, 0, 2.0, 1.35, 0, -0.38, 1.02, 0, -0.38, -0.5, 0.88, -0.38, -0.5, -0.88,
@@ -71,7 +56,7 @@ enum TestStructures {
 
     /// A random triclinic NaCl-like cell with `n` atoms.
     static func triclinic(n: Int = 12, seed: UInt64 = 5) -> Structure {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed, skipping: 1)
         let cell = [5.1, 0.3, 0.0, 1.2, 4.6, 0.4, -0.7, 0.9, 5.4]
         var positions: [Double] = []
         for _ in 0..<n {
@@ -82,7 +67,7 @@ enum TestStructures {
     }
 
     static func rotation(seed: UInt64) -> [Double] {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed, skipping: 1)
         // A random unit quaternion.
         var q = (rng.gaussian(), rng.gaussian(), rng.gaussian(), rng.gaussian())
         let n = (q.0 * q.0 + q.1 * q.1 + q.2 * q.2 + q.3 * q.3).squareRoot()

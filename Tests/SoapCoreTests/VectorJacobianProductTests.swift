@@ -1,4 +1,5 @@
 import SoapCore
+import TestSupport
 import XCTest
 
 /// The vector–Jacobian product equals contracting the full Jacobian (positions and strain)
@@ -10,7 +11,7 @@ final class VectorJacobianProductTests: XCTestCase {
         cutoff: 3.5, smoothing: .shiftedCosine(width: 0.5), densityWidth: 0.5, maxAngular: 3, maxRadial: 3)
 
     func randomG(_ count: Int, seed: UInt64) -> [Double] {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed, skipping: 1)
         return (0..<count).map { _ in rng.gaussian() }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Glibc
+import TestSupport
 import XCTest
 
 @testable import SoapHTTP
@@ -238,18 +239,5 @@ final class ServerLoadTests: XCTestCase {
             XCTAssertEqual(try client.readResponse().text, "hello /still-alive")
             XCTAssertTrue(waitUntil(timeout: 5) { server.stats.openConnections <= 1 })
         }
-    }
-}
-
-/// Deterministic PRNG so a failing random-input case can be reproduced.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,12 +1,13 @@
 import Foundation
 import SoapCore
+import TestSupport
 import XCTest
 
 @testable import SoapService
 
 /// Datasets, fitted bases and featurizing with them, over HTTP, plus
 /// persistence across a restart of the real binary.
-final class BasisRoutesTests: XCTestCase {
+final class BasisRoutesTests: XCTestCase, JSONExchange {
     static var server: SoapdServer!
     static var client: TestHTTPClient!
 
@@ -28,9 +29,6 @@ final class BasisRoutesTests: XCTestCase {
         "density": ["type": "Gaussian", "width": 0.4],
         "basis": ["type": "TensorProduct", "max_angular": 3, "radial": ["type": "Gto", "max_radial": 7]],
     ]
-
-    func body(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
-    func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
 
     func createDataset() throws -> String {
         let r = try client.request(

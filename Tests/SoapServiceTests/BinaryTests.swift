@@ -1,68 +1,19 @@
 import Foundation
 import SoapStorage
-import Synchronization
+import TestSupport
 import XCTest
 
-/// The built `soapd` executable as a user runs it: serve until SIGTERM
+/// The built `soapd` executable as a user runs it (`SoapdProcess`): serve until SIGTERM
 /// (finishing the request in flight, exit 0), and featurize from files.
-final class BinaryTests: XCTestCase {
-    static var binary: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("soapd")
-    }
-
-    /// Runs the binary to completion: exit status, stdout, stderr.
-    static func runBinary(_ arguments: [String]) throws -> (Int32, Data, String) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read stderr on another thread so neither pipe can fill up and block the child.
-        let errData = Mutex<Data>(Data())
-        let reading = DispatchGroup()
-        DispatchQueue.global().async(group: reading) {
-            let data = err.fileHandleForReading.readDataToEndOfFile()
-            errData.withLock { $0 = data }
-        }
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        reading.wait()
-        process.waitUntilExit()
-        return (process.terminationStatus, output, String(decoding: errData.withLock { $0 }, as: UTF8.self))
-    }
-
-    /// Starts `soapd serve` on an ephemeral port; returns the process and its port.
-    static func serve(_ extra: [String] = [], directory: String) throws -> (Process, Int, Pipe) {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = ["serve", "--port", "0", "--data-directory", directory] + extra
-        let stderr = Pipe()
-        process.standardError = stderr
-        try process.run()
-        var text = ""
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
-            let data = stderr.fileHandleForReading.availableData
-            if data.isEmpty { break }
-            text += String(decoding: data, as: UTF8.self)
-            if let range = text.range(of: #"listening on [^ ]*:(\d+)"#, options: .regularExpression) {
-                let port = Int(text[range].split(separator: ":").last!)!
-                return (process, port, stderr)
-            }
-        }
-        process.terminate()
-        throw TestHTTPClient.Failure(description: "soapd did not start: \(text)")
-    }
-
+final class BinaryTests: XCTestCase, JSONExchange {
     func testGracefulShutdownFinishesInFlightRequest() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else {
+        guard SoapdProcess.isBuilt else {
             throw XCTSkip("soapd is not built next to the tests (run swift build first)")
         }
-        let directory = NSTemporaryDirectory() + "soapd-binary-\(getpid())"
-        let (process, port, _) = try Self.serve(directory: directory)
-        let client = TestHTTPClient(port: port)
+        let directory = try TemporaryDirectory.make("soapd-binary", create: false)
+        defer { TemporaryDirectory.remove(directory) }
+        let server = try SoapdProcess.serve(dataDirectory: directory)
+        let client = server.client
         XCTAssertEqual(try client.request("GET", "/health").status, 200)
         // A request big enough to be in flight when SIGTERM arrives.
         var structures: [[String: Any]] = []
@@ -98,24 +49,23 @@ final class BinaryTests: XCTestCase {
             done.fulfill()
         }
         Thread.sleep(forTimeInterval: 0.05)
-        kill(process.processIdentifier, SIGTERM)
+        server.signal(SIGTERM)
         wait(for: [done], timeout: 60)
-        process.waitUntilExit()
+        let status = server.stop()
         XCTAssertEqual(outcome.status, 200, "the request in flight must complete")
-        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(status, 0)
         XCTAssertTrue(FileManager.default.fileExists(atPath: directory), "data directory created on first start")
         XCTAssertThrowsError(try client.request("GET", "/health"), "no longer accepting")
     }
 
     /// Bases (and datasets) survive a restart of the real binary on the same database.
     func testFittedBasisSurvivesRestart() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
-        let directory = NSTemporaryDirectory() + "soapd-restart-\(getpid())"
+        guard SoapdProcess.isBuilt else { throw XCTSkip("soapd not built") }
+        let directory = try TemporaryDirectory.make("soapd-restart")
+        defer { TemporaryDirectory.remove(directory) }
         let json = ["Content-Type": "application/json"]
-        func body(_ o: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
-        func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
-        var (process, port, _) = try Self.serve(directory: directory)
-        var client = TestHTTPClient(port: port)
+        var server = try SoapdProcess.serve(dataDirectory: directory)
+        var client = server.client
         let dataset = object(
             try client.request(
                 "POST", "/v1/datasets", headers: json,
@@ -137,16 +87,11 @@ final class BinaryTests: XCTestCase {
         let before = try client.request("POST", "/v1/features", headers: json, body: request)
         XCTAssertEqual(before.status, 200)
         let basisBefore = try client.request("GET", "/v1/bases/\(basisID)").body
-        kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertEqual(server.stop(), 0)
 
-        (process, port, _) = try Self.serve(directory: directory)
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-        client = TestHTTPClient(port: port)
+        server = try SoapdProcess.serve(dataDirectory: directory)
+        defer { server.stop() }
+        client = server.client
         XCTAssertEqual(try client.request("GET", "/v1/bases/\(basisID)").body, basisBefore)
         let after = try client.request("POST", "/v1/features", headers: json, body: request)
         XCTAssertEqual(after.status, 200)
@@ -157,17 +102,16 @@ final class BinaryTests: XCTestCase {
     /// SIGKILL in the middle of a job, start again: the job resumes from its last committed
     /// chunk, and its result equals, value for value, that of an uninterrupted run.
     func testJobResumesAfterKill() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
-        let directory = NSTemporaryDirectory() + "soapd-jobkill-\(getpid())"
-        try? FileManager.default.removeItem(atPath: directory)
+        guard SoapdProcess.isBuilt else { throw XCTSkip("soapd not built") }
+        let directory = try TemporaryDirectory.make("soapd-jobkill")
+        defer { TemporaryDirectory.remove(directory) }
         let json = ["Content-Type": "application/json"]
-        func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
         let structures = Array(repeating: BasisRoutesTests.molecules, count: 300).flatMap { $0 }
         let request = Array(
             try JSONSerialization.data(withJSONObject: ["structures": structures, "descriptor": JobRoutesTests.descriptor]))
         let options = ["--job-chunk-atoms", "100", "--job-workers", "1"]
-        var (process, port, _) = try Self.serve(options, directory: directory)
-        var client = TestHTTPClient(port: port)
+        var server = try SoapdProcess.serve(options, dataDirectory: directory)
+        var client = server.client
         let id = try XCTUnwrap(object(try client.request("POST", "/v1/jobs", headers: json, body: request))["id"] as? String)
         // Kill once some, but not all, chunks are committed.
         var doneBeforeKill = 0
@@ -178,17 +122,13 @@ final class BinaryTests: XCTestCase {
             if doneBeforeKill >= 100 { break }
             Thread.sleep(forTimeInterval: 0.01)
         }
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        server.kill()
         XCTAssertGreaterThan(doneBeforeKill, 0)
         XCTAssertLessThan(doneBeforeKill, structures.count, "killed mid-job")
 
-        (process, port, _) = try Self.serve(options, directory: directory)
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
-        client = TestHTTPClient(port: port)
+        server = try SoapdProcess.serve(options, dataDirectory: directory)
+        defer { server.stop() }
+        client = server.client
         func waitSucceeded(_ job: String) throws -> [String: Any] {
             let deadline = Date().addingTimeInterval(300)
             while Date() < deadline {
@@ -221,15 +161,15 @@ final class BinaryTests: XCTestCase {
 
     /// `soapd fit` fits offline into a database that `featurize --database` then uses.
     func testFitCommandThenFeaturize() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
-        let dir = NSTemporaryDirectory() + "soapd-fit-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        guard SoapdProcess.isBuilt else { throw XCTSkip("soapd not built") }
+        let dir = try TemporaryDirectory.make("soapd-fit")
+        defer { TemporaryDirectory.remove(dir) }
         let descriptor = ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers] as [String: Any]
         try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: dir + "/descriptor.json"))
         try JSONSerialization.data(withJSONObject: ["structures": BasisRoutesTests.molecules]).write(
             to: URL(fileURLWithPath: dir + "/batch.json"))
         func run(_ arguments: [String]) throws -> (Int32, Data) {
-            let (status, output, _) = try Self.runBinary(arguments)
+            let (status, output, _) = try SoapdProcess.run(arguments)
             return (status, output)
         }
         let (status, output) = try run([
@@ -253,10 +193,9 @@ final class BinaryTests: XCTestCase {
     /// `soapd fit --multispectrum-order` keeps the files' structures and fits the contraction
     /// on them; `featurize` then gives at most the budget of columns per order.
     func testFitCommandWithMultispectrumContraction() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
-        let dir = NSTemporaryDirectory() + "soapd-fit-ms-\(getpid())"
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        guard SoapdProcess.isBuilt else { throw XCTSkip("soapd not built") }
+        let dir = try TemporaryDirectory.make("soapd-fit-ms")
+        defer { TemporaryDirectory.remove(dir) }
         let descriptor = ["species": [1, 6, 7, 8], "hypers": MultispectrumBasisRoutesTests.hypers] as [String: Any]
         try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: dir + "/descriptor.json"))
         let molecules = BasisRoutesTests.molecules
@@ -265,7 +204,7 @@ final class BinaryTests: XCTestCase {
             to: URL(fileURLWithPath: dir + "/a.json"))
         try JSONSerialization.data(withJSONObject: ["structures": Array(molecules[half...])]).write(
             to: URL(fileURLWithPath: dir + "/b.json"))
-        let (status, output, _) = try Self.runBinary([
+        let (status, output, _) = try SoapdProcess.run([
             "fit", "--database", dir + "/db.sqlite", "--descriptor", dir + "/descriptor.json",
             "--structures", dir + "/a.json," + dir + "/b.json", "--contraction", "mixed", "--q-max", "3",
             "--multispectrum-order", "3", "--multispectrum-features", "7",
@@ -282,7 +221,7 @@ final class BinaryTests: XCTestCase {
                 "descriptor": ["type": "multispectrum", "basis_id": id, "correlation_order": 3],
             ] as [String: Any]
         try JSONSerialization.data(withJSONObject: request).write(to: URL(fileURLWithPath: dir + "/request.json"))
-        let (code, features, _) = try Self.runBinary([
+        let (code, features, _) = try SoapdProcess.run([
             "featurize", "--database", dir + "/db.sqlite", "--request", dir + "/request.json",
         ])
         XCTAssertEqual(code, 0)
@@ -291,7 +230,7 @@ final class BinaryTests: XCTestCase {
         XCTAssertFalse(values.isEmpty)
         XCTAssertTrue(values.allSatisfy { $0.count >= 1 && $0.count <= 7 })
         // The two multispectrum flags go together.
-        let (refused, _, _) = try Self.runBinary([
+        let (refused, _, _) = try SoapdProcess.run([
             "fit", "--database", dir + "/db2.sqlite", "--descriptor", dir + "/descriptor.json",
             "--structures", dir + "/a.json", "--q-max", "3", "--multispectrum-order", "3",
         ])
@@ -299,18 +238,13 @@ final class BinaryTests: XCTestCase {
     }
 
     func testFeaturizeRejectsBadInputWithOneLine() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
-        let file = NSTemporaryDirectory() + "soapd-bad-\(getpid()).json"
+        guard SoapdProcess.isBuilt else { throw XCTSkip("soapd not built") }
+        let dir = try TemporaryDirectory.make("soapd-bad")
+        defer { TemporaryDirectory.remove(dir) }
+        let file = dir + "/request.json"
         try Data("{\"structures\": []}".utf8).write(to: URL(fileURLWithPath: file))
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["featurize", "--request", file, "--output", "/dev/null"]
-        let stderr = Pipe()
-        process.standardError = stderr
-        try process.run()
-        process.waitUntilExit()
-        XCTAssertNotEqual(process.terminationStatus, 0)
-        let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let (status, _, message) = try SoapdProcess.run(["featurize", "--request", file, "--output", "/dev/null"])
+        XCTAssertNotEqual(status, 0)
         XCTAssertEqual(message.split(separator: "\n").count, 1, message)
         XCTAssertTrue(message.contains("/descriptor"), message)
     }
@@ -318,8 +252,10 @@ final class BinaryTests: XCTestCase {
     /// `soapd featurize --structures FILE.jsonl` streams: chunk by chunk into an .npz equal
     /// to the whole-request output, a bad line reported on stderr and skipped, progress shown.
     func testStreamingFeaturizeEqualsWholeRequest() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
-        let base = NSTemporaryDirectory() + "soapd-stream-\(getpid())"
+        guard SoapdProcess.isBuilt else { throw XCTSkip("soapd not built") }
+        let dir = try TemporaryDirectory.make("soapd-stream")
+        defer { TemporaryDirectory.remove(dir) }
+        let base = dir + "/stream"
         let descriptor: [String: Any] = ["descriptor": JobRoutesTests.descriptor, "per": "atom"]
         try JSONSerialization.data(withJSONObject: descriptor).write(to: URL(fileURLWithPath: base + "-descriptor.json"))
         var lines = try BasisRoutesTests.molecules.map {
@@ -331,7 +267,7 @@ final class BinaryTests: XCTestCase {
         whole["structures"] = BasisRoutesTests.molecules
         try JSONSerialization.data(withJSONObject: whole).write(to: URL(fileURLWithPath: base + "-whole.json"))
         func run(_ arguments: [String]) throws -> (Int32, String) {
-            let (status, _, stderr) = try Self.runBinary(arguments)
+            let (status, _, stderr) = try SoapdProcess.run(arguments)
             return (status, stderr)
         }
         let (status, messages) = try run([
@@ -361,14 +297,12 @@ final class BinaryTests: XCTestCase {
     /// restart the database is intact, the batch counted fully or not at all, and every
     /// basis listed is whole (readable and usable).
     func testKillDuringBatchAndFit() throws {
-        guard FileManager.default.isExecutableFile(atPath: Self.binary.path) else { throw XCTSkip("soapd not built") }
-        let directory = NSTemporaryDirectory() + "soapd-killbatch-\(getpid())"
-        try? FileManager.default.removeItem(atPath: directory)
+        guard SoapdProcess.isBuilt else { throw XCTSkip("soapd not built") }
+        let directory = try TemporaryDirectory.make("soapd-killbatch")
+        defer { TemporaryDirectory.remove(directory) }
         let json = ["Content-Type": "application/json"]
-        func body(_ o: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
-        func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
-        var (process, port, _) = try Self.serve(directory: directory)
-        var client = TestHTTPClient(port: port)
+        var server = try SoapdProcess.serve(dataDirectory: directory)
+        var client = server.client
         let id = try XCTUnwrap(
             object(
                 try client.request(
@@ -376,18 +310,17 @@ final class BinaryTests: XCTestCase {
                     body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]])))["id"] as? String)
         let big = body(["structures": Array(repeating: BasisRoutesTests.molecules, count: 400).flatMap { $0 }])
         let sent = expectation(description: "batch sent")
-        let port0 = port
+        let batchClient = client
         DispatchQueue.global().async {
-            _ = try? TestHTTPClient(port: port0).request("POST", "/v1/datasets/\(id)/structures", headers: json, body: big)
+            _ = try? batchClient.request("POST", "/v1/datasets/\(id)/structures", headers: json, body: big)
             sent.fulfill()
         }
         Thread.sleep(forTimeInterval: 0.3)
-        kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        server.kill()
         wait(for: [sent], timeout: 30)
 
-        (process, port, _) = try Self.serve(directory: directory)
-        client = TestHTTPClient(port: port)
+        server = try SoapdProcess.serve(dataDirectory: directory)
+        client = server.client
         let counted = object(try client.request("GET", "/v1/datasets/\(id)"))["structures"] as? Int
         XCTAssertTrue(counted == 0 || counted == 2000, "a batch counts fully or not at all: \(String(describing: counted))")
         XCTAssertEqual(
@@ -398,23 +331,19 @@ final class BinaryTests: XCTestCase {
         // Fits killed at a few points in their course.
         for (k, delay) in [0.0, 0.002, 0.01, 0.05].enumerated() {
             let fitBody = body(["dataset_id": id, "contraction": k % 2 == 0 ? "mixed" : "separate", "q_max": 2 + k])
-            let port1 = port
+            let fitClient = client
             let done = expectation(description: "fit sent")
             DispatchQueue.global().async {
-                _ = try? TestHTTPClient(port: port1).request("POST", "/v1/bases", headers: json, body: fitBody)
+                _ = try? fitClient.request("POST", "/v1/bases", headers: json, body: fitBody)
                 done.fulfill()
             }
             Thread.sleep(forTimeInterval: delay)
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            server.kill()
             wait(for: [done], timeout: 30)
-            (process, port, _) = try Self.serve(directory: directory)
-            client = TestHTTPClient(port: port)
+            server = try SoapdProcess.serve(dataDirectory: directory)
+            client = server.client
         }
-        defer {
-            kill(process.processIdentifier, SIGTERM)
-            process.waitUntilExit()
-        }
+        defer { server.stop() }
         let bases = (object(try client.request("GET", "/v1/bases"))["bases"] as? [[String: Any]]) ?? []
         for basis in bases {
             let basisID = try XCTUnwrap(basis["id"] as? String)

@@ -1,15 +1,16 @@
 import Foundation
 import SoapStorage
+import TestSupport
 import XCTest
 
 @testable import SoapService
 
 /// A full disk gives a clear 507, the service stays up, and it recovers once space returns.
 /// Needs root to mount a small tmpfs (CI runs as root); skipped otherwise.
-final class DiskFullTests: XCTestCase {
+final class DiskFullTests: XCTestCase, JSONExchange {
     func testFullDiskIs507AndRecovers() throws {
-        let directory = NSTemporaryDirectory() + "soapd-full-\(getpid())"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let directory = try TemporaryDirectory.make("soapd-full")
+        defer { TemporaryDirectory.remove(directory) }
         guard getuid() == 0, Self.shell("mount -t tmpfs -o size=4m tmpfs \(directory)") == 0 else {
             throw XCTSkip("mounting a small tmpfs needs root")
         }
@@ -17,7 +18,6 @@ final class DiskFullTests: XCTestCase {
         let (server, client) = TestHTTPClient.startServer { $0.dataDirectory = directory }
         defer { server.http.shutdown(gracePeriod: 1) }
         let json = ["Content-Type": "application/json"]
-        func body(_ o: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: o)) }
         let created = try client.request(
             "POST", "/v1/datasets", headers: json,
             body: body(["descriptor": ["species": [1, 6, 7, 8], "hypers": BasisRoutesTests.hypers]]))

@@ -1,6 +1,7 @@
 import FastJSON
 import Foundation
 import SoapCore
+import TestSupport
 import XCTest
 
 @testable import SoapService
@@ -123,14 +124,14 @@ final class ExplicitBasisConformanceTests: XCTestCase {
     }
 
     func testThroughTheCommandLine() throws {
-        guard FileManager.default.isExecutableFile(atPath: BinaryTests.binary.path) else { throw XCTSkip("soapd not built") }
+        guard FileManager.default.isExecutableFile(atPath: SoapdProcess.binary.path) else { throw XCTSkip("soapd not built") }
         for file in Self.cases {
             let case_ = try Self.load(file)
             for type in ["spherical_expansion", "power_spectrum"] {
                 let path = NSTemporaryDirectory() + "soapd-ext-\(getpid())-\(type).json"
                 try Data(try Self.body(case_, type: type)).write(to: URL(fileURLWithPath: path))
                 defer { try? FileManager.default.removeItem(atPath: path) }
-                let (status, output, stderr) = try BinaryTests.runBinary(["featurize", "--request", path, "--output", "-"])
+                let (status, output, stderr) = try SoapdProcess.run(["featurize", "--request", path, "--output", "-"])
                 XCTAssertEqual(status, 0, "\(file): \(stderr)")
                 guard status == 0 else { continue }
                 Self.check(try JSONSerialization.jsonObject(with: output) as! [String: Any], case_, type: type, file: file)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import SoapCore
@@ -7,10 +8,10 @@ import XCTest
 /// Atomic writes, buffered and direct (O_DIRECT through the page-aligned staging buffer):
 /// the file holds exactly the pieces, whatever their sizes against pages and the buffer.
 final class FileSystemTests: XCTestCase {
-    let directory = NSTemporaryDirectory() + "soapd-fs-\(getpid())"
+    var directory = ""
 
-    override func setUp() { try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true) }
-    override func tearDown() { try? FileManager.default.removeItem(atPath: directory) }
+    override func setUpWithError() throws { directory = try TemporaryDirectory.make("soapd-fs") }
+    override func tearDown() { TemporaryDirectory.remove(directory) }
 
     func testDirectAndBufferedWritesHoldExactlyTheirPieces() throws {
         let page = DirectIOStaging.alignment
@@ -63,9 +64,8 @@ final class FileSystemTests: XCTestCase {
 /// column label, which for wide descriptors is well above the first read's 64 KB.
 final class JobChunkFileTests: XCTestCase {
     func testLabelsHeaderAbove64KBReadsBack() throws {
-        let directory = NSTemporaryDirectory() + "soapd-chunkfile-\(getpid())"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let directory = try TemporaryDirectory.make("soapd-chunkfile")
+        defer { TemporaryDirectory.remove(directory) }
         let columns = 12_000
         var properties = Labels(names: ["l", "neighbor_1_type", "n_1", "neighbor_2_type", "n_2"])
         for c in 0..<columns { properties.values += [Int32(c % 9), 1, Int32(c % 11), 8, Int32(c % 13)] }

@@ -1,12 +1,13 @@
 import Foundation
 import SoapStorage
+import TestSupport
 import XCTest
 
 @testable import SoapService
 
 /// Batch jobs over HTTP: results equal to POST /v1/features value for value (npz, JSON,
 /// JSON lines), per-structure errors, cancellation, paging and refusals.
-final class JobRoutesTests: XCTestCase {
+final class JobRoutesTests: XCTestCase, JSONExchange {
     static var server: SoapdServer!
     static var client: TestHTTPClient!
 
@@ -23,8 +24,6 @@ final class JobRoutesTests: XCTestCase {
 
     var client: TestHTTPClient { Self.client }
     let json = ["Content-Type": "application/json"]
-    func body(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
-    func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
 
     /// A small basis keeps the outputs (and the debug-build tests) small.
     static let descriptor: [String: Any] = [
@@ -297,9 +296,10 @@ final class JobRoutesTests: XCTestCase {
 /// its database stay healthy.
 final class JobFailureTests: XCTestCase {
     func testUnwritableResultDirectoryFailsTheJob() throws {
-        let blocker = NSTemporaryDirectory() + "soapd-blocker-\(getpid())"
+        let scratch = try TemporaryDirectory.make("soapd-blocker")
+        defer { TemporaryDirectory.remove(scratch) }
+        let blocker = scratch + "/blocker"
         FileManager.default.createFile(atPath: blocker, contents: Data([1]))  // a file where a directory must go
-        defer { try? FileManager.default.removeItem(atPath: blocker) }
         let (server, client) = TestHTTPClient.startServer { $0.jobDirectory = blocker }
         defer {
             server.application.jobs?.stop()

@@ -1,5 +1,6 @@
 import Foundation
 import SoapCore
+import TestSupport
 import XCTest
 
 @testable import SoapService
@@ -110,7 +111,7 @@ final class MultispectrumServiceTests: XCTestCase {
 }
 
 /// Fitted contractions over HTTP: POST /v1/bases with a "multispectrum" section.
-final class MultispectrumBasisRoutesTests: XCTestCase {
+final class MultispectrumBasisRoutesTests: XCTestCase, JSONExchange {
     static var server: SoapdServer!
     static var client: TestHTTPClient!
 
@@ -119,8 +120,6 @@ final class MultispectrumBasisRoutesTests: XCTestCase {
 
     var client: TestHTTPClient { Self.client }
     let json = ["Content-Type": "application/json"]
-    func body(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
-    func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
 
     static let hypers: [String: Any] = [
         "cutoff": ["radius": 3.5, "smoothing": ["type": "ShiftedCosine", "width": 0.5]],

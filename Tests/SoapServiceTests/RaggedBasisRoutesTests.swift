@@ -1,5 +1,6 @@
 import Foundation
 import SoapCore
+import TestSupport
 import XCTest
 
 @testable import SoapService

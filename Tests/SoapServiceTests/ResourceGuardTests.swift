@@ -1,15 +1,14 @@
 import Foundation
 import SoapCore
+import TestSupport
 import XCTest
 
 @testable import SoapService
 
 /// Limits a client cannot get around: compute time, neighbour caps before allocation,
 /// request sizes.
-final class ResourceGuardTests: XCTestCase {
+final class ResourceGuardTests: XCTestCase, JSONExchange {
     let json = ["Content-Type": "application/json"]
-    func body(_ object: [String: Any]) -> [UInt8] { Array(try! JSONSerialization.data(withJSONObject: object)) }
-    func object(_ r: TestHTTPClient.Response) -> [String: Any] { (r.json as? [String: Any]) ?? [:] }
 
     /// Diamond Si, 2×2×2 conventional cells (64 atoms), slightly rattled.
     static func silicon() -> Structure {
@@ -152,15 +151,7 @@ final class ResourceGuardTests: XCTestCase {
             XCTAssertEqual(ok.status, 200, ok.text)
         }
         let budget = try XCTUnwrap(server.application.features.memoryBudget)
-        XCTAssertTrue(waitUntil { budget.inUse == 0 }, "in use: \(budget.inUse)")
+        XCTAssertTrue(waitUntil(timeout: 5) { budget.inUse == 0 }, "in use: \(budget.inUse)")
     }
 
-    func waitUntil(_ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(5)
-        while Date() < deadline {
-            if condition() { return true }
-            Thread.sleep(forTimeInterval: 0.01)
-        }
-        return condition()
-    }
 }

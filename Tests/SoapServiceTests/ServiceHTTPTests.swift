@@ -1,5 +1,6 @@
 import Foundation
 import SoapHTTP
+import TestSupport
 import XCTest
 
 @testable import SoapService

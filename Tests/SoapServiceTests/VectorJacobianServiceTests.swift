@@ -1,6 +1,7 @@
 import FastJSON
 import Foundation
 import SoapCore
+import TestSupport
 import XCTest
 
 @testable import SoapService

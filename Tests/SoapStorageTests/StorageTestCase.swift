@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import XCTest
 
 @testable import SoapStorage
@@ -9,13 +10,11 @@ class StorageTestCase: XCTestCase {
 
     override func setUpWithError() throws {
         try super.setUpWithError()
-        directory = FileManager.default.temporaryDirectory
-            .appendingPathComponent("soapstorage-tests-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        directory = URL(fileURLWithPath: try TemporaryDirectory.make("soapstorage-tests"), isDirectory: true)
     }
 
     override func tearDownWithError() throws {
-        if let directory { try? FileManager.default.removeItem(at: directory) }
+        if let directory { TemporaryDirectory.remove(directory.path) }
         try super.tearDownWithError()
     }
 
