@@ -7,7 +7,7 @@ import SoapService
     import Darwin
 #endif
 
-// soapd — featurization service and command line (contract.md).
+// soapd — featurization service and command line (docs/http-contract.md).
 //   soapd serve     [--host H] [--port P] [--database PATH] [--config FILE]
 //   soapd featurize --request FILE|- [--output FILE|-] [--threads N] [--format json|npz|npy]
 //   soapd bench     --request FILE [--repeat N] [--threads T] [--database PATH]

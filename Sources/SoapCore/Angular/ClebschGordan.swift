@@ -1,7 +1,7 @@
 import Synchronization
 
 /// Clebsch–Gordan coefficients for featomic's real spherical harmonics
-/// (CONVENTIONS.md §11), for all l1, l2 ≤ maxAngular and |l1−l2| ≤ L ≤ l1+l2.
+/// (docs/conventions.md §11), for all l1, l2 ≤ maxAngular and |l1−l2| ≤ L ≤ l1+l2.
 ///
 /// The complex (Condon–Shortley) coefficients come from Racah's formula; the
 /// real ones are

@@ -4,7 +4,7 @@
     import Darwin
 #endif
 
-/// Real spherical harmonics in featomic's convention (CONVENTIONS.md §6: no
+/// Real spherical harmonics in featomic's convention (docs/conventions.md §6: no
 /// Condon–Shortley phase, m = −l…l), by recursion in Cartesian components:
 ///
 ///   Y_l^0 = K_l0 Q_l^0(z),  Y_l^{±m} = √2 K_lm Q_l^m(z) · {Re, Im}(x + iy)^m

@@ -3,7 +3,7 @@ public enum DescriptorType: String, Sendable, CaseIterable {
     case sphericalExpansion = "spherical_expansion"
     case radialSpectrum = "radial_spectrum"
     case powerSpectrum = "power_spectrum"
-    /// ν = 3 invariants (CONVENTIONS.md §11), featomic's DensityCorrelations with λ = 0.
+    /// ν = 3 invariants (docs/conventions.md §11), featomic's DensityCorrelations with λ = 0.
     case bispectrum
     /// ν-order invariants by the NICE iteration (DescriptorOptions.correlationOrder),
     /// optionally PCA-contracted between orders.

@@ -1,4 +1,4 @@
-/// What the expansion kernel needs to know about a radial basis (design.md,
+/// What the expansion kernel needs to know about a radial basis (docs/architecture.md,
 /// "one expansion kernel for every radial basis"): for a neighbour of species
 /// slot a around a centre of slot c, the spline table `tableOfPair[c·S + a]`
 /// gives K values per l, added into channels starting at `channelOffset[a]`.

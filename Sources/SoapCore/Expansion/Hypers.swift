@@ -4,13 +4,13 @@
     import Darwin
 #endif
 
-/// Cutoff smoothing f_c(r) (CONVENTIONS.md §2).
+/// Cutoff smoothing f_c(r) (docs/conventions.md §2).
 public enum CutoffSmoothing: Hashable, Sendable {
     case shiftedCosine(width: Double)
     case step
 }
 
-/// Radial scaling s(r) of the neighbour density (CONVENTIONS.md §3).
+/// Radial scaling s(r) of the neighbour density (docs/conventions.md §3).
 public enum RadialScaling: Hashable, Sendable {
     case none
     case willatt2018(rate: Double, scale: Double, exponent: Double)

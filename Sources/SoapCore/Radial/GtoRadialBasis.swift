@@ -5,7 +5,7 @@
 #endif
 
 /// featomic's GTO radial basis, Löwdin-orthonormalised over [0, ∞)
-/// (CONVENTIONS.md §5), and the exact radial integral of a Gaussian atom
+/// (docs/conventions.md §5), and the exact radial integral of a Gaussian atom
 /// density projected on it (§7). Used to fill spline tables, never per neighbour.
 public struct GtoRadialBasis: Sendable {
     public let cutoff: Double

@@ -1,6 +1,6 @@
 import SoapCore
 
-/// A decoded POST /v1/features body (contract.md).
+/// A decoded POST /v1/features body (docs/http-contract.md).
 public struct FeatureRequest: Sendable {
     public var structures: [Structure]
     public var type: DescriptorType

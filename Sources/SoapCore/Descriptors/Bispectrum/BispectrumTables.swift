@@ -1,7 +1,7 @@
 import Synchronization
 
 /// The bispectrum (ν = 3, λ = 0, σ = +1) as featomic's DensityCorrelations
-/// computes it (CONVENTIONS.md §11):
+/// computes it (docs/conventions.md §11):
 ///
 ///   B[l1 l2 l3; q1 q2 q3] = Σ_{m1 m2 μ m3} C^{l3 μ}_{l1 m1, l2 m2} C^{00}_{l3 μ, l3 m3} c_{q1 l1 m1} c_{q2 l2 m2} c_{q3 l3 m3}
 ///

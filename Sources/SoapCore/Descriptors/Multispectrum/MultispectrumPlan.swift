@@ -2,7 +2,7 @@
 ///
 ///   x^{(k+1)}_{(f, q); λμ} = Σ_{m1 m2} C^{λμ}_{λ1 m1, l m2} x^{(k)}_{f; λ1 m1} c_{q; l m2},
 ///
-/// with featomic's real Clebsch–Gordan coefficients (CONVENTIONS.md §11) and
+/// with featomic's real Clebsch–Gordan coefficients (docs/conventions.md §11) and
 /// σ^{(k+1)} = σ^{(k)} (−1)^{λ1 + l + λ}: σ = +1 are the proper tensors, σ = −1
 /// the improper ones; the density (order 1) is σ = +1 for every l.
 ///
