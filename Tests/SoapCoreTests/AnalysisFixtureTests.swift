@@ -123,4 +123,14 @@ final class AnalysisFixtureTests: XCTestCase {
         let alphas = (fixture["results"] as! [String: [String: Any]])["X_to_Y"]!["alphas"] as! [Double]
         for (a, b) in zip(GlobalReconstruction.alphas, alphas) { XCTAssertEqual(a, b, accuracy: 1e-15 * b) }
     }
+
+    /// GFRE/GFRD stop between their steps when asked (the service's time limit).
+    func testReconstructionStopsWhenAsked() {
+        let x = DenseMatrix(rows: 8, columns: 3, values: (0..<24).map { Double(($0 * 5) % 7) })
+        let y = DenseMatrix(rows: 8, columns: 2, values: (0..<16).map { Double(($0 * 3) % 5) })
+        XCTAssertThrowsError(try GlobalReconstruction.measure(source: x, target: y, shouldStop: { true })) { error in
+            XCTAssertEqual(error as? GlobalReconstruction.Failure, .stopped)
+        }
+        XCTAssertNoThrow(try GlobalReconstruction.measure(source: x, target: y))
+    }
 }

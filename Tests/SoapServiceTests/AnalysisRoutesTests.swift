@@ -179,6 +179,19 @@ final class AnalysisRoutesTests: XCTestCase {
         }
     }
 
+    /// The analysis's working copies count against memory_budget_bytes like a feature output.
+    func testWorkingMemoryIsHeldInTheMemoryBudget() throws {
+        let (server, small) = TestHTTPClient.startServer { $0.memoryBudgetBytes = 4096 }
+        defer { server.http.shutdown(gracePeriod: 1) }
+        let values = (0..<20).map { i in (0..<20).map { j in Double((i * 7 + j * 3) % 11) } }
+        let payload = body(["method": "fps", "axis": "samples", "n": 3, "values": values])
+        let refused = try small.request("POST", "/v1/analysis/select", headers: json, body: payload)
+        XCTAssertEqual(refused.status, 413, refused.text)
+        XCTAssertTrue(refused.text.contains("working memory"), refused.text)
+        let fits = try client.request("POST", "/v1/analysis/select", headers: json, body: payload)
+        XCTAssertEqual(fits.status, 200, fits.text)
+    }
+
     func testGFREBadInput() throws {
         let species = [1, 6, 7, 8]
         let d: [String: Any] = ["type": "power_spectrum", "species": species, "hypers": Self.hypers(maxRadial: 3)]

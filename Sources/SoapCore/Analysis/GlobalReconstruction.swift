@@ -29,6 +29,8 @@ public enum GlobalReconstruction {
         /// The train rows of one matrix do not vary (skmatter's scaler refuses them).
         case constant(source: Bool)
         case decomposition
+        /// `shouldStop` said so between two steps (the time limit).
+        case stopped
     }
 
     public struct Result: Sendable, Equatable {
@@ -44,8 +46,10 @@ public enum GlobalReconstruction {
     /// How well `source` (X) reconstructs `target` (Y), over the same rows.
     /// Above `procrustesFullLimit` columns GFRD's d × d Procrustes problem is solved in the
     /// spans of the train rows instead (`thinProcrustesDistortion`), at O(n²d) not O(d³).
+    /// `shouldStop` is asked between the steps (scaling, the ridge's folds and fit, GFRD).
     public static func measure(
-        source x: DenseMatrix, target y: DenseMatrix, procrustesFullLimit: Int = 1000
+        source x: DenseMatrix, target y: DenseMatrix, procrustesFullLimit: Int = 1000,
+        shouldStop: () -> Bool = { false }
     ) throws(Failure) -> Result {
         precondition(x.rows == y.rows)
         let n = x.rows
@@ -56,11 +60,14 @@ public enum GlobalReconstruction {
         let train = Array(p[nTest..<(nTest + n / 2)])
         guard let (xTrain, xTest) = standardised(x, train: train, test: test) else { throw .constant(source: true) }
         guard let (yTrain, yTest) = standardised(y, train: train, test: test) else { throw .constant(source: false) }
+        if shouldStop() { throw .stopped }
         let (model, best, kept) = try ridge(xTrain, yTrain)
+        if shouldStop() { throw .stopped }
         let predictedTest = model.predict(xTest)
         let gfre = (frobeniusSquared(predictedTest, minus: yTest) / Double(test.count)).squareRoot()
         let predictedTrain = model.predict(xTrain)
         let width = max(x.columns, y.columns)
+        if shouldStop() { throw .stopped }
         let distortion: Double
         if width <= procrustesFullLimit {
             // Orthogonal Procrustes of X_train (padded) onto its prediction (padded), as skmatter.

@@ -3,7 +3,8 @@ import SoapCore
 
 /// The analysis routes: which samples or features to keep (FPS, CUR) and how two feature
 /// spaces relate (GFRE, GFRD), on feature matrices given or computed by the feature service.
-/// Bounded by `analysis_max_values` (one matrix) and `compute_timeout_seconds`.
+/// Bounded by `analysis_max_values` (one matrix), `memory_budget_bytes` (its working copies)
+/// and `compute_timeout_seconds`.
 public final class AnalysisService: Sendable {
     let features: FeatureService
     let datasets: DatasetService?
@@ -25,6 +26,9 @@ public final class AnalysisService: Sendable {
         case .values(let m): matrix = m
         case .features(let f): matrix = try compute(f, at: "/features/descriptor")
         }
+        // FPS keeps the matrix and its distances; CUR a copy and its SVD's factors.
+        let working = try reserveWorkingMemory(values: (request.method == .fps ? 2 : 4) * matrix.values.count)
+        defer { withExtendedLifetime(working) {} }
         if !request.samples { matrix = matrix.transposed }
         let available = matrix.rows
         guard request.count <= available else {
@@ -94,13 +98,22 @@ public final class AnalysisService: Sendable {
                 throw ServiceError(error.kind, pointer: pointer, error.message)
             }
         }
+        let start = SystemClock.monotonic()
         let a = try compute(try descriptor(request.a, "/a"), at: "/a")
         let b = try compute(try descriptor(request.b, "/b"), at: "/b")
+        // Scaled train and test copies of both, the ridge's folds and factors, the Procrustes
+        // products: a few copies of the two matrices at once.
+        let working = try reserveWorkingMemory(values: 6 * (a.values.count + b.values.count))
+        defer { withExtendedLifetime(working) {} }
+        let timeout = limits.computeTimeoutSeconds
+        let stop = { SystemClock.monotonic() - start > timeout }
         func measure(_ x: DenseMatrix, _ y: DenseMatrix, _ xName: String, _ yName: String) throws(ServiceError)
             -> GlobalReconstruction.Result
         {
-            do { return try GlobalReconstruction.measure(source: x, target: y) } catch {
+            do { return try GlobalReconstruction.measure(source: x, target: y, shouldStop: stop) } catch {
                 switch error {
+                case .stopped:
+                    throw Self.serviceError(.stopped, timeout: timeout)
                 case .tooFewSamples(let n):
                     throw ServiceError(
                         .invalid, pointer: structuresPointer,
@@ -134,6 +147,27 @@ public final class AnalysisService: Sendable {
         w.endObject()
         w.endObject()
         return w.bytes
+    }
+
+    /// The analysis's own working memory (copies, splits, decompositions) held in the
+    /// service's memory budget while it runs, as a feature output is: above the whole budget
+    /// a 413, beside other work that holds it now a 503 (retry).
+    func reserveWorkingMemory(values: Int) throws(ServiceError) -> MemoryReservation? {
+        guard let budget = features.memoryBudget else { return nil }
+        let bytes = values * MemoryLayout<Double>.size
+        guard bytes <= budget.limit else {
+            throw ServiceError(
+                .tooLarge,
+                "the analysis needs about \(bytes) bytes of working memory, above the memory budget of \(budget.limit) bytes "
+                    + "(memory_budget_bytes); use fewer samples or features")
+        }
+        guard let reservation = budget.reserve(bytes) else {
+            throw ServiceError(
+                .unavailable,
+                "the analysis needs about \(bytes) bytes of working memory and only \(budget.available) are free in the "
+                    + "memory budget while other requests run; retry shortly")
+        }
+        return reservation
     }
 
     /// A feature request's values as a matrix, within `analysis_max_values`.
