@@ -79,12 +79,37 @@ final class ResidualVarianceRoutesTests: XCTestCase {
         XCTAssertEqual(p.count, 8)
         for q in 0..<8 { XCTAssertGreaterThanOrEqual(p[q], s[q] - 1e-12, "q=\(q + 1)") }
         XCTAssertLessThan(p.last!, 1e-12)
-        // Centre-specific: one curve per (centre species, l).
+        // Centre-specific: one curve per (centre species, l), then per l pooled over centres.
         let specific = try curves(id, "contraction=mixed&center_specific=true")
         let list = try XCTUnwrap(specific["curves"] as? [[String: Any]])
-        XCTAssertEqual(list.count, 4 * 4)
+        XCTAssertEqual(list.count, 4 * 4 + 4)
         XCTAssertEqual(Set(list.compactMap { $0["center_type"] as? Int }), [1, 6, 7, 8])
+        XCTAssertEqual(list.filter { $0["center_type"] is NSNull }.count, 4)
         XCTAssertEqual(specific["center_specific"] as? Bool, true)
+    }
+
+    /// The pooled per-l curves of `center_specific=true` are what a centre-specific basis
+    /// fitted with the same options reports, for separate and mixed contractions.
+    func testCenterSpecificCurvesEqualTheFittedBases() throws {
+        let id = try filledDataset()
+        for contraction in ["separate", "mixed"] {
+            let got = try curves(id, "contraction=\(contraction)&center_specific=true")
+            let pooled = try XCTUnwrap(got["curves"] as? [[String: Any]]).filter { $0["center_type"] is NSNull }
+            XCTAssertEqual(pooled.map { $0["l"] as? Int }, [0, 1, 2, 3])
+            let fit = try client.request(
+                "POST", "/v1/bases", headers: json,
+                body: body([
+                    "dataset_id": id, "method": "pca", "contraction": contraction, "q_max": 2, "center_specific": true,
+                ]))
+            XCTAssertTrue([200, 201].contains(fit.status), fit.text)
+            let fitted = try XCTUnwrap(object(fit)["residual_variance"] as? [[Double]])
+            for (l, curve) in pooled.enumerated() {
+                // The same sums, added per centre block first: equal to rounding.
+                let values = try XCTUnwrap(curve["residual_variance"] as? [Double])
+                XCTAssertEqual(values.count, fitted[l].count)
+                for (a, b) in zip(values, fitted[l]) { XCTAssertEqual(a, b, accuracy: 1e-13, "\(contraction) l=\(l)") }
+            }
+        }
     }
 
     func testListAndBadInput() throws {

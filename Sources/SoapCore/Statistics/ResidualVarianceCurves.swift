@@ -13,7 +13,9 @@ public struct ResidualVarianceCurves: Sendable, Equatable {
     }
 
     /// One curve: residual variance after keeping 1, 2, … functions at one l, over the
-    /// environments of one centre species (`centerType`) or of all (nil).
+    /// environments of one centre species (`centerType`) or of all (nil). Centre-specific
+    /// curves come per (centre species, l) and then, with `centerType` nil, per l pooled over
+    /// the centre species: the curve a centre-specific basis reports for that l.
     public struct Curve: Sendable, Equatable {
         public let centerType: Int?
         public let l: Int
@@ -41,6 +43,9 @@ public struct ResidualVarianceCurves: Sendable, Equatable {
         var curves: [Curve] = []
         var keptAll = [Double](repeating: 0, count: n)
         var totalAll = 0.0
+        // Per l over every centre species: what a centre-specific basis reports per l.
+        var keptByL = [[Double]](repeating: [Double](repeating: 0, count: n), count: statistics.maxAngular + 1)
+        var totalByL = [Double](repeating: 0, count: statistics.maxAngular + 1)
         for (cb, slots) in centerBlocks.enumerated() {
             for l in 0...statistics.maxAngular {
                 let matrices =
@@ -67,10 +72,18 @@ public struct ResidualVarianceCurves: Sendable, Equatable {
                     let kept = captured.reduce(0.0) { $0 + $1.prefix(q).reduce(0, +) }
                     curve.append(total > 0 ? min(1, max(0, 1 - kept / total)) : 0)
                     keptAll[q - 1] += kept
+                    keptByL[l][q - 1] += kept
                 }
                 totalAll += total
+                totalByL[l] += total
                 curves.append(
                     Curve(centerType: centerSpecific ? statistics.species[cb] : nil, l: l, residualVariance: curve))
+            }
+        }
+        if centerSpecific {
+            for l in 0...statistics.maxAngular {
+                let pooled = keptByL[l].map { totalByL[l] > 0 ? min(1, max(0, 1 - $0 / totalByL[l])) : 0 }
+                curves.append(Curve(centerType: nil, l: l, residualVariance: pooled))
             }
         }
         let total = keptAll.map { totalAll > 0 ? min(1, max(0, 1 - $0 / totalAll)) : 0 }
